@@ -1,0 +1,33 @@
+# The README's commands. Everything installs into .venv from pyproject.toml.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PAPERLAB := $(VENV)/bin/paperlab
+export WANDB_MODE ?= offline
+
+.PHONY: setup demo test test-fast bench lint clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -c "import torch, torchvision, lightning, experiments"  # fail here, not in the demo
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup  ## train the AlexNet ShapesWorld demo end to end
+	$(PAPERLAB) fit --config configs/alexnet/demo.yaml
+
+test: setup  ## the whole suite: unit, smoke (every demo config), learning, distributed, resume, CLI
+	$(PY) -m pytest -q
+
+test-fast: setup  ## unit + smoke only
+	$(PY) -m pytest -q -m "not learning and not distributed"
+
+bench: setup  ## Lightning vs plain-PyTorch step, data wait, MFU on the VGG demo
+	$(PAPERLAB) bench --config configs/vgg/demo.yaml
+
+lint: setup
+	$(VENV)/bin/ruff check experiments lit_modules datamodules tests
+
+clean:
+	rm -rf runs .pytest_cache

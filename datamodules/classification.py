@@ -1,0 +1,223 @@
+"""One datamodule for the classification family: ShapesWorld, ImageFolder trees and CIFAR.
+
+Batch contract (every source yields it, so a module never knows where its data came from):
+``(images, labels)`` with images float32 ``(B, 3, H, W)`` normalised, labels int64 ``(B,)``.
+With ``ten_crop`` the test loader yields images ``(B, 10, 3, H, W)`` (the AlexNet protocol),
+which ``ClassificationModule`` averages.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Literal
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torchvision.transforms import v2
+
+from datamodules.errors import DatasetError
+from datamodules.shapes.scene import WorldConfig
+from datamodules.shapes.views import ShapesClassification
+from datamodules.sources.cifar import CIFARSource, _get_it
+from datamodules.sources.imagefolder import ImageFolderSource, _layout_help
+from datamodules.transforms import (
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Recipe,
+    build_transforms,
+    ten_crop,
+)
+from experiments.errors import ConfigError
+
+Source = Literal["shapes", "imagefolder", "cifar10", "cifar100"]
+
+
+class _Mapped(Dataset):
+    """Applies a transform to the image of an ``(image, label)`` dataset."""
+
+    def __init__(self, base: Dataset, transform) -> None:
+        self.base, self.transform = base, transform
+
+    def __len__(self) -> int:
+        return len(self.base)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int):
+        image, label = self.base[i]
+        return self.transform(image), label
+
+
+class _TenCrop:
+    """Eval transform for 10-crop testing: the normalised resized image -> (10, 3, s, s)."""
+
+    def __init__(self, base, size: int) -> None:
+        self.base, self.size = base, size
+
+    def __call__(self, image):
+        return ten_crop(self.base(image).unsqueeze(0), self.size)[:, 0]  # (10, 1, ...) -> (10, 3, s, s)
+
+
+class ClassificationDataModule(L.LightningDataModule):
+    """Images and class labels from ShapesWorld, an ImageNet-layout folder or CIFAR batches.
+
+    Args:
+        source: "shapes" (embedded, generated), "imagefolder" (``root/train``, ``root/val``),
+            "cifar10" / "cifar100" (official python batches under ``root``).
+        root: dataset folder for the on-disk sources.
+        image_size: network input side.
+        augment: training augmentation recipe (``datamodules.transforms``): "alexnet" (crop,
+            flip, PCA lighting), "vgg" (scale jitter), "vit", "cifar", "flip", "none".
+        batch_size: per-process batch size.
+        eval_batch_size: per-process batch size for val/test (defaults to ``batch_size``).
+        num_workers: loader processes; -1 picks one per spare core (0 for cached ShapesWorld,
+            where a batch is a tensor index and worker IPC would cost more than it saves).
+        val_split: folder name of the evaluation split for "imagefolder".
+        ten_crop: test on 10 crops per image (AlexNet protocol).
+        world: ShapesWorld settings (part of a demo's claim: set them explicitly).
+        train_size: ShapesWorld training samples.
+        val_size: ShapesWorld validation (and test) samples.
+        cache: render ShapesWorld once into memory at setup instead of in every epoch.
+    """
+
+    def __init__(
+        self,
+        source: Source = "shapes",
+        root: str | None = None,
+        image_size: int = 64,
+        augment: Recipe = "flip",
+        batch_size: int = 128,
+        eval_batch_size: int | None = None,
+        num_workers: int = -1,
+        val_split: str = "val",
+        ten_crop: bool = False,
+        world: WorldConfig = WorldConfig(),
+        train_size: int = 8000,
+        val_size: int = 1000,
+        cache: bool = True,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if isinstance(world, dict):  # jsonargparse may hand nested dataclasses over as dicts
+            world = WorldConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in world.items()})
+        self.world = world
+        if source == "shapes":
+            if world.image_size != image_size:
+                raise ConfigError(
+                    f"data.init_args.world.image_size={world.image_size} differs from "
+                    f"data.init_args.image_size={image_size}; ShapesWorld renders at the input size"
+                )
+        else:
+            self._check_root(source, root)
+        self.num_classes: int | None = len(world.kinds) if source == "shapes" else None
+        self._train: Dataset | None = None
+        self._val: Dataset | None = None
+
+    @staticmethod
+    def _check_root(source: Source, root: str | None) -> None:
+        """Fail before any model is built when an on-disk dataset is not there."""
+        if source == "imagefolder":
+            path = Path(root or "")
+            if not root or not (path / "train").is_dir():
+                raise DatasetError(f"data.init_args.root={root!r} has no train/ folder.\n{_layout_help(path)}")
+        else:
+            variant = 10 if source == "cifar10" else 100
+            name = "cifar-10-batches-py" if variant == 10 else "cifar-100-python"
+            path = Path(root or "")
+            if not root or not (path.is_dir() and (path.name == name or (path / name).is_dir())):
+                raise DatasetError(f"data.init_args.root={root!r} holds no {name}/. {_get_it(path / name, variant)}")
+
+    def describe(self) -> str:
+        h = self.hparams
+        return "ShapesWorld" if h.source == "shapes" else f"{h.source} at {h.root}"
+
+    @property
+    def dataset_name(self) -> str:
+        """Name used in reports; ShapesWorld results are never presented as a paper dataset."""
+        h = self.hparams
+        return {"shapes": "ShapesWorld", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}.get(
+            h.source, Path(h.root or "").name or "imagefolder"
+        )
+
+    def _stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        if self.hparams.source.startswith("cifar"):
+            return CIFAR10_MEAN, CIFAR10_STD
+        if self.hparams.source == "shapes":
+            return (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+        return IMAGENET_MEAN, IMAGENET_STD
+
+    def _raw(self, split: str) -> Dataset:
+        h = self.hparams
+        if h.source == "shapes":
+            size = h.train_size if split == "train" else h.val_size
+            view = ShapesClassification(split, size, self.world)  # type: ignore[arg-type]
+            return _cached(view) if h.cache else view
+        if h.source == "imagefolder":
+            return ImageFolderSource(h.root, h.val_split if split != "train" else "train")
+        return CIFARSource(h.root, "train" if split == "train" else "test", 10 if h.source == "cifar10" else 100)
+
+    def setup(self, stage: str) -> None:
+        h = self.hparams
+        mean, std = self._stats()
+        if stage == "fit" and self._train is None:
+            raw = self._raw("train")
+            self.num_classes = _num_classes(raw)
+            self._train = _Mapped(raw, build_transforms(h.augment, h.image_size, True, mean, std))
+        if self._val is None:
+            raw = self._raw("val")
+            self.num_classes = self.num_classes or _num_classes(raw)
+            eval_tf = build_transforms(h.augment, h.image_size, False, mean, std)
+            self._val = _Mapped(raw, eval_tf)
+            # 10-crop testing: resize the short side to 256/224 of the input, crop 10 views.
+            self._test = _Mapped(raw, _TenCrop(_resize_normalize(h.image_size, mean, std), h.image_size)) if h.ten_crop else self._val
+
+    def _loader(self, ds: Dataset, train: bool) -> DataLoader:
+        h = self.hparams
+        workers = h.num_workers
+        if workers < 0:
+            cached = h.source == "shapes" and h.cache
+            workers = 0 if cached else max(1, min(8, (os.cpu_count() or 2) - 1))
+        return DataLoader(
+            ds,
+            batch_size=h.batch_size if train else (h.eval_batch_size or h.batch_size),
+            shuffle=train,
+            drop_last=train,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self._train, True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self._val, False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self._test, False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self._val, False)
+
+
+def _resize_normalize(image_size: int, mean, std) -> v2.Compose:
+    return v2.Compose([
+        v2.ToImage(), v2.Resize(round(image_size * 256 / 224)), v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize(mean, std), v2.ToPureTensor(),
+    ])
+
+
+def _num_classes(ds: Dataset) -> int:
+    return int(getattr(ds, "num_classes"))
+
+
+def _cached(view: ShapesClassification) -> TensorDataset:
+    """Render every sample once (deterministic, so identical to on-the-fly generation)."""
+    samples = [view[i] for i in range(len(view))]
+    images = torch.stack([img for img, _ in samples])  # (N, 3, H, W) uint8
+    ds = TensorDataset(images, torch.tensor([label for _, label in samples], dtype=torch.long))
+    ds.num_classes = view.num_classes  # type: ignore[attr-defined]
+    return ds

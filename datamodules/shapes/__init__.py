@@ -1,0 +1,1 @@
+"""ShapesWorld: the embedded procedural dataset, one seeded scene model with a label view per task."""

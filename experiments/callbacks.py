@@ -1,0 +1,205 @@
+"""Callbacks every paperlab run carries: speed telemetry and the run record (results.json)."""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.fabric.utilities.throughput import measure_flops
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
+
+from experiments import peak, provenance
+
+RESULTS_VERSION = 1
+
+
+def batch_size_of(batch: Any) -> int:
+    """Samples in a batch of any family's contract (tensor, list of images, tuple)."""
+    first = batch[0] if isinstance(batch, (tuple, list)) and not isinstance(batch[0], (int, float)) else batch
+    if isinstance(first, torch.Tensor):
+        return int(first.shape[0])
+    return len(first)
+
+
+class PerfMonitor(L.Callback):
+    """Logs ``perf/*`` once per training epoch, with no per-step host synchronisation.
+
+    Step time and the time spent waiting for the loader are taken between the batch hooks
+    (the wait is the gap from the end of one step to the start of the next, i.e. the loader's
+    ``next()``); FLOPs per sample come from Lightning's ``measure_flops`` on one sample
+    (forward + backward, so it matches a training step); MFU is achieved FLOP/s over
+    ``experiments.peak.peak_flops``. The first ``skip`` steps (warm-up, kernel selection,
+    worker start-up) are left out of the figures.
+    """
+
+    def __init__(self, skip: int = 3) -> None:
+        self.skip = skip
+        self.summary: dict[str, float] = {}
+        self._flops: float | None = None
+        self._peak: float | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._steps = self._samples = 0
+        self._wait = self._busy = 0.0
+        self._last_end: float | None = None
+        self._t0 = 0.0
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._peak = peak.peak_flops(pl_module.device, str(trainer.precision))
+        self._seen = 0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._reset()
+
+    def _measure_flops(self, pl_module: L.LightningModule, batch: Any) -> float | None:
+        sample = pl_module.flops_input(batch) if hasattr(pl_module, "flops_input") else batch[0][:1]
+        was_training = pl_module.training
+        pl_module.eval()  # keep BN running statistics untouched by the measurement
+        try:
+            flops = measure_flops(pl_module, lambda: pl_module(sample), lambda y: y.float().sum())
+        except Exception as e:  # a family with an exotic forward just goes without FLOPs
+            rank_zero_warn(f"perf: FLOPs not measured ({type(e).__name__}: {e})")
+            return None
+        finally:
+            pl_module.zero_grad(set_to_none=True)
+            pl_module.train(was_training)
+        return float(flops) / batch_size_of((sample,))
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self._flops is None and trainer.global_step == 0 and batch_idx == 0:
+            self._flops = self._measure_flops(pl_module, batch) or 0.0
+        self._t0 = time.perf_counter()
+        if self._last_end is not None and self._seen >= self.skip:
+            self._wait += self._t0 - self._last_end
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        now = time.perf_counter()
+        if self._seen >= self.skip and self._last_end is not None:
+            self._busy += now - self._t0
+            self._steps += 1
+            self._samples += batch_size_of(batch)
+        self._seen += 1
+        self._last_end = now
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if pl_module.device.type == "cuda":
+            torch.cuda.synchronize()
+        total = self._busy + self._wait
+        if self._steps == 0 or total <= 0:
+            return
+        world = trainer.world_size
+        s = {
+            "perf/samples_per_sec": self._samples * world / total,
+            "perf/step_time_ms": 1000 * total / self._steps,
+            "perf/data_wait_share": self._wait / total,
+            "perf/peak_mem_mb": peak_memory_mb(pl_module.device),
+        }
+        if self._flops:
+            s["perf/flops_per_sample"] = self._flops
+            if self._peak:
+                # Every process does the same work on its own device: MFU is per device.
+                s["perf/mfu"] = self._flops * (self._samples / total) / self._peak
+        self.summary = s
+        for k, v in s.items():
+            pl_module.log(k, v, rank_zero_only=True)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+class RunRecorder(L.Callback):
+    """Writes ``results.json`` in the run folder and sends the config + provenance to W&B.
+
+    results.json: ``{"version", "experiment", "run_id", "metrics", "perf", "meta",
+    "provenance", "paper", "wandb": {"id", "dir"}}``; later stages of the same run (a test
+    after fit, a resumed fit) update it in place.
+    """
+
+    def __init__(self, run_dir: Path, experiment: str, run_id: str, config: dict[str, Any],
+                 paper: list[dict[str, Any]] | None = None) -> None:
+        self.run_dir, self.experiment, self.run_id = Path(run_dir), experiment, run_id
+        self.config, self.paper = config, paper or []
+        self.provenance = provenance.collect()
+        self._fit_start: float | None = None
+        self.path = self.run_dir / "results.json"
+
+    @rank_zero_only
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.experiment.config.update(
+                    {"resolved_config": self.config, "provenance": self.provenance, "paper": self.paper},
+                    allow_val_change=True,
+                )
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self._fit_start = time.perf_counter()
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        self._write(trainer, pl_module, "fit")
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.state.fn == "validate":
+            self._write(trainer, pl_module, "validate")
+
+    def on_test_end(self, trainer, pl_module) -> None:
+        self._write(trainer, pl_module, "test")
+
+    @rank_zero_only
+    def _write(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        old = self.load(self.path) if self.path.exists() else {}
+        metrics = dict(old.get("metrics", {}))
+        perf = dict(old.get("perf", {}))
+        for k, v in trainer.callback_metrics.items():
+            if k.startswith("perf/"):
+                perf[k] = float(v)
+            elif k.startswith(("val/", "test/", "train/")) and v.numel() == 1:
+                metrics[k] = float(v)
+        meta = dict(old.get("meta", {}))
+        dm = trainer.datamodule
+        meta.update({
+            "model": type(pl_module).__name__,
+            "dataset": getattr(dm, "dataset_name", type(dm).__name__ if dm else None),
+            "params": sum(p.numel() for p in pl_module.parameters()),
+            "precision": str(trainer.precision),
+            "world_size": trainer.world_size,
+        })
+        if stage == "fit":
+            loader_bs = getattr(getattr(dm, "hparams", {}), "get", lambda *_: None)("batch_size")
+            meta.update({
+                "epochs": trainer.current_epoch,
+                "global_step": trainer.global_step,
+                "train_time_s": meta.get("train_time_s", 0.0) + time.perf_counter() - (self._fit_start or 0),
+                "effective_batch": (loader_bs or 0) * trainer.world_size * trainer.accumulate_grad_batches,
+            })
+        wandb = old.get("wandb", {})
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                run = logger.experiment
+                wandb = {"id": run.id, "dir": str(Path(run.dir).parent), "project": run.project}
+        record = {
+            "version": RESULTS_VERSION, "experiment": self.experiment, "run_id": self.run_id,
+            "metrics": metrics, "perf": perf, "meta": meta, "provenance": self.provenance,
+            "paper": self.paper, "wandb": wandb, "stages": sorted(set(old.get("stages", [])) | {stage}),
+        }
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=2, default=str))
+        tmp.replace(self.path)  # never leave a half-written results.json
+
+    @staticmethod
+    def load(path: Path) -> dict[str, Any]:
+        data = json.loads(Path(path).read_text())
+        if data.get("version") != RESULTS_VERSION:
+            raise ValueError(f"{path}: results version {data.get('version')} is not {RESULTS_VERSION}")
+        return data

@@ -1,0 +1,154 @@
+"""``paperlab``: LightningCLI in subclass mode plus the run folder, W&B and speed telemetry.
+
+    paperlab fit --config configs/alexnet/demo.yaml [--config more.yaml] [--model.init_args.lr 0.01]
+    paperlab test --config configs/alexnet/demo.yaml --ckpt_path runs/<exp>/<id>/checkpoints/last.ckpt
+    paperlab bench --config configs/vgg/demo.yaml
+
+Every run gets ``runs/<experiment>/<run-id>/`` (``config.yaml``, ``checkpoints/``,
+``results.json``, ``wandb/``) and a W&B run with the same id, offline unless
+``WANDB_MODE=online``. A ``--ckpt_path`` inside a run folder continues that run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import string
+import sys
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import WandbLogger
+
+from datamodules.errors import DatasetError
+from experiments.callbacks import PerfMonitor, RunRecorder
+from experiments.errors import ConfigError
+from experiments.paper import PaperRef
+
+TOOLS = ("bench",)
+
+
+def new_run_id() -> str:
+    """An 8-character id in W&B's alphabet, used for both the folder and the W&B run."""
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+def experiment_name(config_paths: list[str]) -> str:
+    """``configs/alexnet/demo.yaml`` -> ``alexnet-demo`` (the last non-trainer config names it)."""
+    paths = [Path(p) for p in config_paths if Path(p).parent.name != "trainer"] or [Path(p) for p in config_paths]
+    if not paths:
+        return "default"
+    p = paths[-1]
+    return f"{p.parent.name}-{p.stem}" if p.parent.name else p.stem
+
+
+class PaperlabCLI(LightningCLI):
+    """LightningCLI with ``--experiment``, ``--run_id``, ``--runs_dir`` and ``--paper``."""
+
+    def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
+        self.run_dir: Path | None = None
+        super().__init__(
+            L.LightningModule,
+            L.LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            save_config_kwargs={"overwrite": True},
+            seed_everything_default=0,
+            parser_kwargs={"default_env": False},
+            args=args,
+            run=run,
+        )
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument("--experiment", type=str | None, default=None,
+                            help="Run group name (default: <method>-<config stem>).")
+        parser.add_argument("--run_id", type=str | None, default=None, help="Run id (default: random).")
+        parser.add_argument("--runs_dir", type=str, default="runs", help="Root of the run folders.")
+        parser.add_argument("--wandb_project", type=str, default="paperlab", help="W&B project.")
+        parser.add_argument("--paper", type=list[PaperRef], default=[],
+                            help="The paper's reported numbers this config reproduces.")
+
+    def _sub(self) -> Any:
+        return self.config[self.subcommand] if self.subcommand else self.config
+
+    def before_instantiate_classes(self) -> None:
+        cfg = self._sub()
+        ckpt = cfg.get("ckpt_path")
+        run_dir = None
+        if ckpt and Path(ckpt).is_file() and Path(ckpt).parent.name == "checkpoints":
+            candidate = Path(ckpt).resolve().parent.parent
+            if (candidate / "config.yaml").exists():
+                run_dir = candidate  # resume / evaluate inside the run that wrote the checkpoint
+        if run_dir is None:
+            configs = [str(c) for c in (cfg.get("config") or [])]
+            experiment = cfg.experiment or experiment_name(configs)
+            run_dir = Path(cfg.runs_dir) / experiment / (cfg.run_id or new_run_id())
+        self.run_dir = run_dir
+        cfg.trainer.default_root_dir = str(run_dir)
+
+    def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
+        cfg = self._sub()
+        run_dir = self.run_dir
+        assert run_dir is not None
+        experiment, run_id = run_dir.parent.name, run_dir.name
+        if cfg.trainer.get("logger") is None and not cfg.trainer.get("fast_dev_run"):
+            run_dir.mkdir(parents=True, exist_ok=True)
+            kwargs["logger"] = WandbLogger(
+                project=cfg.wandb_project, name=f"{experiment}/{run_id}", id=run_id,
+                save_dir=str(run_dir), resume="allow", group=experiment,
+            )
+        trainer = super().instantiate_trainer(**kwargs)
+        config = self._parser(self.subcommand).dump(cfg, format="yaml", skip_none=False, skip_check=True)
+        import yaml
+
+        recorder = RunRecorder(run_dir, experiment, run_id, yaml.safe_load(config),
+                               [vars(p) if not isinstance(p, dict) else p for p in (cfg.paper or [])])
+        trainer.callbacks[:0] = [PerfMonitor(), recorder]
+        for cb in trainer.checkpoint_callbacks:
+            if isinstance(cb, ModelCheckpoint) and cb.dirpath is None:
+                cb.dirpath = str(run_dir / "checkpoints")
+                cb.save_last = True
+        self.recorder = recorder
+        return trainer
+
+
+def _summary(cli: PaperlabCLI) -> None:
+    rec = getattr(cli, "recorder", None)
+    if rec is None or not rec.path.exists():
+        return
+    data = RunRecorder.load(rec.path)
+    print("\nfinal metrics:")
+    for k, v in sorted({**data["metrics"], **data["perf"]}.items()):
+        print(f"  {k:28s} {v:.4g}")
+    print(f"run folder: {rec.run_dir}")
+    if data.get("wandb"):
+        print(f"wandb: offline run {data['wandb']['dir']} (upload: wandb sync {data['wandb']['dir']})"
+              if os.environ.get("WANDB_MODE") == "offline" else f"wandb: run {data['wandb']['id']}")
+    print(f"results: {rec.path.resolve()}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: LightningCLI sub-commands plus paperlab's own tools."""
+    args = argv  # None: LightningCLI reads sys.argv itself
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("WANDB_MODE", "offline")  # no account needed; WANDB_MODE=online uploads
+    os.environ.setdefault("WANDB_SILENT", "true")
+    try:
+        if argv and argv[0] in TOOLS:
+            from experiments import bench
+
+            bench.main(argv[1:])
+            return
+        cli = PaperlabCLI(args=args)
+    except (DatasetError, ConfigError) as e:
+        print(f"paperlab: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    _summary(cli)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Where a run came from: git state, package versions, hardware, command line."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+PACKAGES = ("torch", "torchvision", "lightning", "torchmetrics", "jsonargparse", "wandb", "timm",
+            "albumentations", "numpy", "pycocotools", "paperlab")
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
+                             cwd=Path(__file__).resolve().parent.parent)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def git_state() -> dict[str, object]:
+    """Commit SHA and whether tracked files differ from it (``None`` outside a checkout)."""
+    sha = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": sha, "dirty": bool(status) if status is not None else None}
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware() -> dict[str, object]:
+    hw: dict[str, object] = {
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+    }
+    if torch.cuda.is_available():
+        hw["gpu"] = torch.cuda.get_device_name(0)
+        hw["gpu_count"] = torch.cuda.device_count()
+    return hw
+
+
+def label(hw: dict[str, object]) -> str:
+    """Short hardware label for tables, e.g. ``1x NVIDIA H100`` or ``CPU 2c (Xeon ...)``."""
+    if "gpu" in hw:
+        return f"{hw.get('gpu_count', 1)}x {hw['gpu']}"
+    return f"CPU {hw.get('cpu_count')}c ({hw.get('cpu')})"
+
+
+def versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": sys.version.split()[0]}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def collect() -> dict[str, object]:
+    """Everything that says where a run came from, as JSON-ready data."""
+    return {
+        "git": git_state(),
+        "packages": versions(),
+        "hardware": hardware(),
+        "command": sys.argv,
+        "host": platform.node(),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }

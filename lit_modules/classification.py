@@ -1,0 +1,135 @@
+"""Shared base for the classification family: loss, top-1/top-5, optimiser and schedule.
+
+Batch contract (``datamodules.classification``): ``(images, labels)`` with images
+``(B, 3, H, W)`` float (or ``(B, K, 3, H, W)`` for K-crop testing, averaged here) and labels
+``(B,)`` int64. Subclasses only build ``self.net``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from experiments.errors import ConfigError
+
+
+class ClassificationModule(L.LightningModule):
+    """Cross-entropy classifier with the optimisers and schedules the papers used.
+
+    Args:
+        num_classes: must equal the data's class count (checked at setup).
+        lr: peak learning rate.
+        optimizer: "sgd" (momentum, AlexNet/VGG) or "adamw" (ViT).
+        momentum: SGD momentum.
+        weight_decay: L2 / decoupled weight decay.
+        schedule: "step" (÷10 every ``step_epochs``, the AlexNet/VGG recipe), "cosine", "constant".
+        step_epochs: epochs between ÷10 steps for ``schedule="step"``.
+        warmup_epochs: linear warm-up length (fractions allowed).
+        label_smoothing: cross-entropy label smoothing.
+        channels_last: keep conv activations NHWC (faster oneDNN/cuDNN kernels).
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        lr: float,
+        optimizer: Literal["sgd", "adamw"],
+        momentum: float,
+        weight_decay: float,
+        schedule: Literal["step", "cosine", "constant"],
+        step_epochs: int,
+        warmup_epochs: float,
+        label_smoothing: float,
+        channels_last: bool,
+    ) -> None:
+        super().__init__()
+        self.net: nn.Module  # built by the subclass
+        top5 = min(5, num_classes)
+        self.train_acc = MulticlassAccuracy(num_classes, top_k=1, average="micro")
+        self.val_acc1 = MulticlassAccuracy(num_classes, top_k=1, average="micro")
+        self.val_acc5 = MulticlassAccuracy(num_classes, top_k=top5, average="micro")
+        self.test_acc1 = MulticlassAccuracy(num_classes, top_k=1, average="micro")
+        self.test_acc5 = MulticlassAccuracy(num_classes, top_k=top5, average="micro")
+
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None)
+        n = getattr(dm, "num_classes", None)
+        if n is not None and n != self.hparams.num_classes:
+            raise ConfigError(
+                f"model.init_args.num_classes={self.hparams.num_classes} but the data "
+                f"({dm.describe()}) has {n} classes; set --model.init_args.num_classes {n}"
+            )
+        if self.hparams.channels_last:
+            self.net.to(memory_format=torch.channels_last)
+
+    def forward(self, images: Tensor) -> Tensor:
+        if self.hparams.channels_last and images.ndim == 4:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return self.net(images)
+
+    def _logits(self, images: Tensor) -> Tensor:
+        if images.ndim == 5:  # (B, K, 3, H, W): K crops per image, average the softmax (AlexNet 10-crop)
+            b, k = images.shape[:2]
+            probs = self(images.flatten(0, 1)).softmax(-1)  # (B*K, C)
+            return probs.view(b, k, -1).mean(1).log()  # (B, C), log-probs keep argmax/top-k
+        return self(images)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        images, labels = batch
+        logits = self(images)
+        loss = F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)
+        self.train_acc(logits, labels)
+        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/acc1", self.train_acc, on_step=False, on_epoch=True)
+        return loss
+
+    def _eval_step(self, batch: tuple[Tensor, Tensor], stage: str) -> None:
+        images, labels = batch
+        logits = self._logits(images)
+        acc1, acc5 = (self.val_acc1, self.val_acc5) if stage == "val" else (self.test_acc1, self.test_acc5)
+        acc1(logits, labels)
+        acc5(logits, labels)
+        self.log(f"{stage}/loss", F.cross_entropy(logits, labels), sync_dist=True)
+        self.log(f"{stage}/acc1", acc1, prog_bar=True)
+        self.log(f"{stage}/acc5", acc5)
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
+    def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._logits(batch[0]).argmax(-1)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        # No weight decay on biases and norm parameters (standard since the ViT/ResNet recipes).
+        decay = [p for p in self.parameters() if p.ndim > 1]
+        no_decay = [p for p in self.parameters() if p.ndim <= 1]
+        groups = [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        if hp.optimizer == "sgd":
+            opt = torch.optim.SGD(groups, lr=hp.lr, momentum=hp.momentum)
+        else:
+            opt = torch.optim.AdamW(groups, lr=hp.lr)
+        total = max(1, self.trainer.estimated_stepping_batches)
+        per_epoch = total / max(1, self.trainer.max_epochs or 1)
+        warmup = hp.warmup_epochs * per_epoch
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            if hp.schedule == "cosine":
+                return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+            if hp.schedule == "step":
+                return 0.1 ** int(step // (hp.step_epochs * per_epoch))
+            return 1.0
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

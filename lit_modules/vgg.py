@@ -1,0 +1,53 @@
+"""VGG — "Very Deep Convolutional Networks for Large-Scale Image Recognition" (Simonyan 2015).
+
+The idea: depth from stacks of 3x3 convolutions (configurations A/B/D/E = 11/13/16/19
+layers) with the same training recipe as AlexNet plus scale jittering (in the datamodule).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from lit_modules.classification import ClassificationModule
+from lit_modules.nets.vgg import VGG
+
+
+class VGGModule(ClassificationModule):
+    """VGG classifier; defaults are the paper's recipe (SGD 0.01, momentum 0.9, wd 5e-4).
+
+    The optimisation arguments (lr ... channels_last) are documented on ``ClassificationModule``.
+
+    Args:
+        num_classes: classes in the data.
+        config: "A" (VGG-11), "B" (13), "D" (16), "E" (19).
+        batch_norm: BN after each conv (torchvision's ``_bn`` variants; not in the paper).
+        dropout: dropout in the FC layers.
+        width: conv channel multiplier (1.0 = paper).
+        fc_dim: hidden FC width (4096 = paper).
+        pool_output: pooled side before the FC layers (7 = paper at 224 px).
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        config: Literal["A", "B", "D", "E"] = "D",
+        batch_norm: bool = False,
+        dropout: float = 0.5,
+        width: float = 1.0,
+        fc_dim: int = 4096,
+        pool_output: int = 7,
+        lr: float = 0.01,
+        optimizer: Literal["sgd", "adamw"] = "sgd",
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        schedule: Literal["step", "cosine", "constant"] = "step",
+        step_epochs: int = 25,
+        warmup_epochs: float = 0.0,
+        label_smoothing: float = 0.0,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__(num_classes, lr, optimizer, momentum, weight_decay, schedule, step_epochs,
+                         warmup_epochs, label_smoothing, channels_last)
+        self.save_hyperparameters()
+        self.net = VGG(num_classes, config=config, batch_norm=batch_norm, dropout=dropout,
+                       width=width, fc_dim=fc_dim, pool_output=pool_output)

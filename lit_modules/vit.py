@@ -1,0 +1,58 @@
+"""ViT — "An Image is Worth 16x16 Words" (Dosovitskiy 2021).
+
+The idea: cut the image into patches, embed them linearly, add position embeddings and a
+class token, and classify with a plain Transformer encoder; trained with AdamW, warm-up and
+cosine decay.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from lit_modules.classification import ClassificationModule
+from lit_modules.nets.vit import vit
+
+
+class ViTModule(ClassificationModule):
+    """ViT classifier; defaults are ViT-B/16 with the torchvision recipe (AdamW 3e-3, wd 0.3).
+
+    The optimisation arguments (lr ... channels_last) are documented on ``ClassificationModule``.
+
+    Args:
+        num_classes: classes in the data.
+        image_size: input side (must be divisible by ``patch_size``).
+        patch_size: patch side.
+        width: embedding dimension.
+        depth: Transformer blocks.
+        heads: attention heads.
+        mlp_ratio: MLP hidden size / width.
+        dropout: dropout after embeddings and in the MLPs.
+        pool: "token" (class token, paper) or "avg" (mean of patch tokens).
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        image_size: int = 224,
+        patch_size: int = 16,
+        width: int = 768,
+        depth: int = 12,
+        heads: int = 12,
+        mlp_ratio: float = 4.0,
+        dropout: float = 0.0,
+        pool: Literal["token", "avg"] = "token",
+        lr: float = 3e-3,
+        optimizer: Literal["sgd", "adamw"] = "adamw",
+        momentum: float = 0.9,
+        weight_decay: float = 0.3,
+        schedule: Literal["step", "cosine", "constant"] = "cosine",
+        step_epochs: int = 30,
+        warmup_epochs: float = 30.0,
+        label_smoothing: float = 0.11,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__(num_classes, lr, optimizer, momentum, weight_decay, schedule, step_epochs,
+                         warmup_epochs, label_smoothing, channels_last)
+        self.save_hyperparameters()
+        self.net = vit(num_classes, image_size=image_size, patch_size=patch_size, width=width,
+                       depth=depth, heads=heads, mlp_ratio=mlp_ratio, dropout=dropout, pool=pool)
