@@ -116,6 +116,12 @@ class ClassificationDataModule(L.LightningDataModule):
         self._train: Dataset | None = None
         self._val: Dataset | None = None
 
+    @classmethod
+    def check_data(cls, source: Source = "shapes", root: str | None = None, **_: object) -> None:
+        """Called by the CLI before any model is built (see ``experiments.cli``)."""
+        if source != "shapes":
+            cls._check_root(source, root)
+
     @staticmethod
     def _check_root(source: Source, root: str | None) -> None:
         """Fail before any model is built when an on-disk dataset is not there."""

@@ -11,6 +11,7 @@ Every run gets ``runs/<experiment>/<run-id>/`` (``config.yaml``, ``checkpoints/`
 
 from __future__ import annotations
 
+import importlib
 import os
 import secrets
 import string
@@ -28,7 +29,7 @@ from experiments.callbacks import PerfMonitor, RunRecorder
 from experiments.errors import ConfigError
 from experiments.paper import PaperRef
 
-TOOLS = ("bench",)
+TOOLS = ("bench", "report", "sweep")  # paperlab TOOL ... -> experiments.<TOOL>.main(argv)
 
 
 def new_run_id() -> str:
@@ -89,6 +90,22 @@ class PaperlabCLI(LightningCLI):
             run_dir = Path(cfg.runs_dir) / experiment / (cfg.run_id or new_run_id())
         self.run_dir = run_dir
         cfg.trainer.default_root_dir = str(run_dir)
+        self._check_data(cfg)
+
+    @staticmethod
+    def _check_data(cfg: Any) -> None:
+        """Let the datamodule check its dataset is on disk before any class is built.
+
+        A datamodule may define ``check_data(**init_args)``; it raises ``DatasetError`` with the
+        expected layout, which ``main`` prints as one line instead of a traceback.
+        """
+        data = cfg.get("data")
+        if not data or not data.get("class_path"):
+            return
+        module, name = data.class_path.rsplit(".", 1)
+        check = getattr(getattr(importlib.import_module(module), name), "check_data", None)
+        if check is not None:
+            check(**data.init_args.as_dict())
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         cfg = self._sub()
@@ -139,9 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("WANDB_SILENT", "true")
     try:
         if argv and argv[0] in TOOLS:
-            from experiments import bench
-
-            bench.main(argv[1:])
+            importlib.import_module(f"experiments.{argv[0]}").main(argv[1:])
             return
         cli = PaperlabCLI(args=args)
     except (DatasetError, ConfigError) as e:

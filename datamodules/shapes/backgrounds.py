@@ -1,7 +1,7 @@
 """Backgrounds and object colours for ShapesWorld: textures, and a palette that contrasts with them.
 
 Backgrounds are described by a small frozen ``Background`` record (style, two colours, a few
-geometry numbers and a noise seed) so that a scene is fully described by data and renders to the
+geometry numbers, a noise seed, the smooth style's coarse grid) so that a scene is fully described by data and renders to the
 same bytes every time. Object colours come from a fixed named palette (so captions can name them
 truthfully), jittered, and only palette entries far enough from every background colour are used,
 so objects stay visible on any texture without the colour depending on the object's class.
@@ -51,7 +51,8 @@ class Background:
         hard: Hard-edged (square-wave) stripes instead of a sine.
         noise: Per-pixel noise amplitude in grey levels (``noise`` style).
         grid: Side of the random grid that ``smooth`` upsamples.
-        seed: Seed of the per-pixel noise / smooth grid, so rendering needs no generator.
+        cells: That grid's grey levels, ``grid * grid`` bytes (``smooth`` only).
+        seed: Picks the windows of the cached noise bank (``noise`` style).
     """
 
     style: str
@@ -62,6 +63,7 @@ class Background:
     hard: bool = False
     noise: float = 0.0
     grid: int = 4
+    cells: bytes = b""
     seed: int = 0
 
     @property
@@ -119,6 +121,7 @@ def sample_background(
     r = as_stream(rng)
     style = r.choice(STYLES[kind])
     for _ in range(50):
+        grid = r.integers(3, 8)
         c1 = tuple(r.integers(256) for _ in range(3))
         # A texture's second colour is near the first: two far-apart colours would leave almost
         # no palette entry that contrasts with both, and strong textures already hide shapes.
@@ -133,7 +136,11 @@ def sample_background(
             phase=r.uniform(0, 2 * math.pi),
             hard=r.random() < 0.5,
             noise=r.uniform(10, 30) if style == "noise" else 0.0,
-            grid=r.integers(3, 8),
+            grid=grid,
+            # Drawn here, not at render time, so rendering needs no generator (~15 us each).
+            cells=r.rng.integers(0, 256, grid * grid, np.uint8).tobytes()
+            if style == "smooth"
+            else b"",
             seed=r.integers(2**31),
         )
         names = contrasting_colors(bg, min_contrast)
@@ -189,8 +196,8 @@ def render_background(bg: Background, size: int) -> Image.Image:
         full = ImageChops.add(Image.merge("RGB", channels), flat, 1.0, -128)  # colour + noise
         return Image.blend(flat, full, bg.noise / _NOISE_STD)  # scale noise to its amplitude
     if bg.style == "smooth":
-        coarse = np.random.default_rng(bg.seed).integers(0, 256, (bg.grid, bg.grid), np.uint8)
-        field = Image.fromarray(coarse).resize((size, size), Image.BICUBIC)
+        coarse = Image.frombytes("L", (bg.grid, bg.grid), bg.cells)
+        field = coarse.resize((size, size), Image.BICUBIC)
     else:
         x = _axes(size)
         period = bg.period * size

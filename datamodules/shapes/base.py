@@ -13,8 +13,8 @@ from datamodules.shapes.scene import SPLIT_IDS, Split, WorldConfig, make_rng
 
 def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
     """A PIL RGB image or (H, W, 3) uint8 array as a contiguous uint8 tensor (3, H, W)."""
-    arr = np.array(image, dtype=np.uint8, copy=True)  # own, writable memory for torch
-    return torch.from_numpy(arr).permute(2, 0, 1).contiguous()  # (H, W, 3) -> (3, H, W)
+    # One copy that both transposes and gives torch its own writable memory.
+    return torch.from_numpy(np.asarray(image, np.uint8).transpose(2, 0, 1).copy())  # (3, H, W)
 
 
 class ShapesView(Dataset):

@@ -1,0 +1,187 @@
+"""``paperlab bench --config FILE``: how much Lightning costs, and where a step's time goes.
+
+Figures, all from the config's own model and batch:
+
+* ``overhead_ratio``: a Lightning training step ÷ a plain PyTorch step (same module, same
+  fixed in-memory batch, same optimiser and schedule; the plain loop calls the module's own
+  ``training_step``). Measured interleaved — one Lightning block, one plain block, repeated —
+  with warm-up steps dropped and medians reported, so machine noise hits both alike.
+* ``data_wait_share``: share of a real ``fit``'s step time spent waiting for the config's
+  data loader (``PerfMonitor``).
+* ``mfu``: achieved FLOP/s (``measure_flops`` per sample × samples/s) over the peak that
+  ``experiments.peak`` measures on this CPU (or the GPU's datasheet figure).
+
+Output: a table on stdout and, with ``--json PATH``, the same figures as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+from experiments import peak
+from experiments.callbacks import PerfMonitor, batch_size_of
+
+
+class _StepClock(L.Callback):
+    """Wall time between consecutive ``on_train_batch_end`` calls: one whole Lightning step."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self._last: float | None = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.times.append(now - self._last)
+        self._last = now
+
+
+class _Repeat:
+    """An iterable that yields the same batch ``n`` times (a list would read as many loaders)."""
+
+    def __init__(self, batch: Any, n: int) -> None:
+        self.batch, self.n = batch, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        return (self.batch for _ in range(self.n))
+
+
+def _quiet_trainer(**kw: Any) -> L.Trainer:
+    return L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                     enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
+                     accelerator="auto", devices=1, **kw)
+
+
+def lightning_steps(module: L.LightningModule, batch: Any, steps: int, precision: str) -> list[float]:
+    """Seconds per Lightning training step on a loader that repeats ``batch``."""
+    clock = _StepClock()
+    trainer = _quiet_trainer(max_steps=steps + 1, max_epochs=1, callbacks=[clock], precision=precision)
+    trainer.fit(module, train_dataloaders=_Repeat(batch, steps + 1))
+    return clock.times
+
+
+def plain_steps(module: L.LightningModule, batch: Any, steps: int, optimizer, scheduler) -> list[float]:
+    """Seconds per step of the loop a PyTorch user would write around ``training_step``."""
+    module.train()
+    times = []
+    for i in range(steps + 1):
+        t = time.perf_counter()
+        out = module.training_step(batch, i)
+        loss = out["loss"] if isinstance(out, dict) else out
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        loss.item()  # Lightning reads the loss back too (progress/closure); keep the sync equal
+        if i:
+            times.append(time.perf_counter() - t)
+    return times
+
+
+def build(configs: list[str], overrides: list[str]) -> tuple[L.LightningModule, L.LightningDataModule, str]:
+    """Model, datamodule and precision from the same config files ``paperlab fit`` takes."""
+    from experiments.cli import PaperlabCLI
+
+    args = [a for c in configs for a in ("--config", c)] + ["--trainer.logger", "false", *overrides]
+    cli = PaperlabCLI(args=args, run=False)
+    return cli.model, cli.datamodule, str(cli.trainer.precision)
+
+
+def run(configs: list[str], overrides: list[str], steps: int, rounds: int, fit_steps: int) -> dict[str, Any]:
+    module, dm, precision = build(configs, overrides)
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    batch = next(iter(loader))
+    # 1) Interleaved Lightning vs plain blocks on the same fixed batch.
+    light, plain = [], []
+    first = _quiet_trainer(max_steps=1, max_epochs=1, precision=precision)
+    first.fit(module, train_dataloaders=_Repeat(batch, 1))  # builds the optimiser/schedule exactly as fit does
+    optimizer = first.optimizers[0]
+    scheduler = first.lr_scheduler_configs[0].scheduler if first.lr_scheduler_configs else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # self.log() without a trainer warns; it is a no-op there
+        for _ in range(rounds):
+            light.append(statistics.median(lightning_steps(module, batch, steps, precision)[1:]))
+            module.trainer = None
+            plain.append(statistics.median(plain_steps(module, batch, steps, optimizer, scheduler)[1:]))
+    # 2) A real fit with the config's loader for the data-wait share and throughput.
+    monitor = PerfMonitor(skip=3)
+    fit_module = copy.deepcopy(module)
+    trainer = _quiet_trainer(max_epochs=1, limit_train_batches=min(fit_steps, len(loader)),
+                             callbacks=[monitor], precision=precision)
+    trainer.fit(fit_module, datamodule=dm)
+    s = monitor.summary
+    light_ms, plain_ms = 1000 * statistics.median(light), 1000 * statistics.median(plain)
+    flops = s.get("perf/flops_per_sample")
+    peak_flops = peak.peak_flops(module.device, precision)
+    bs = batch_size_of(batch)
+    return {
+        "config": configs,
+        "overrides": overrides,
+        "model": type(module).__name__,
+        "batch_size": bs,
+        "precision": precision,
+        "rounds": rounds,
+        "steps_per_round": steps,
+        "lightning_step_ms": light_ms,
+        "plain_step_ms": plain_ms,
+        "overhead_ratio": light_ms / plain_ms,
+        "overhead_ratio_per_round": [a / b for a, b in zip(light, plain)],
+        "fit_samples_per_sec": s.get("perf/samples_per_sec"),
+        "data_wait_share": s.get("perf/data_wait_share"),
+        "flops_per_sample": flops,
+        "peak_flops": peak_flops,
+        "mfu_plain_step": (flops * bs / (plain_ms / 1000) / peak_flops) if flops and peak_flops else None,
+        "mfu_fit": s.get("perf/mfu"),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def _table(r: dict[str, Any]) -> str:
+    def f(v: Any, fmt: str) -> str:
+        return "n/a" if v is None else format(v, fmt)
+
+    rows = [
+        ("model / batch", f"{r['model']} / {r['batch_size']} ({r['precision']}, {r['torch_threads']} threads)"),
+        ("Lightning step (median)", f"{r['lightning_step_ms']:.1f} ms"),
+        ("plain PyTorch step (median)", f"{r['plain_step_ms']:.1f} ms"),
+        ("overhead ratio (goal <= 1.05)", f"{r['overhead_ratio']:.3f}  rounds: "
+         + " ".join(f"{x:.3f}" for x in r["overhead_ratio_per_round"])),
+        ("data-wait share (goal <= 5 %)", f(r["data_wait_share"] and 100 * r["data_wait_share"], ".2f") + " %"),
+        ("fit throughput", f(r["fit_samples_per_sec"], ".1f") + " samples/s"),
+        ("FLOPs per sample (fwd+bwd)", f(r["flops_per_sample"] and r["flops_per_sample"] / 1e6, ".1f") + " MFLOP"),
+        ("peak (measured matmul)", f(r["peak_flops"] and r["peak_flops"] / 1e9, ".1f") + " GFLOP/s"),
+        ("MFU (fit / plain step)", f(r["mfu_fit"] and 100 * r["mfu_fit"], ".1f") + " % / "
+         + f(r["mfu_plain_step"] and 100 * r["mfu_plain_step"], ".1f") + " %"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(prog="paperlab bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", action="append", required=True, help="config file(s), as for fit")
+    p.add_argument("--steps", type=int, default=10, help="timed steps per block")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved Lightning/plain block pairs")
+    p.add_argument("--fit-steps", type=int, default=40, help="steps of the real fit for the data-wait share")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args, overrides = p.parse_known_args(argv)
+    result = run(args.config, overrides, args.steps, args.rounds, args.fit_steps)
+    print(_table(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+        print(f"json: {args.json.resolve()}")

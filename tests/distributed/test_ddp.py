@@ -1,0 +1,31 @@
+"""DDP on two CPU processes (gloo) gives the same validation metric as one process."""
+
+import pytest
+
+from tests.conftest import ROOT, results_of, run_paperlab
+
+DEMO = str(ROOT / "configs/alexnet/demo.yaml")
+# 200 val samples, 50 per batch: each of two ranks sees exactly 100, so no sampler padding.
+DATA = ["--data.init_args.train_size", "256", "--data.init_args.val_size", "200",
+        "--data.init_args.batch_size", "64", "--data.init_args.eval_batch_size", "50",
+        "--trainer.enable_progress_bar", "false"]
+
+
+@pytest.mark.distributed
+def test_ddp_validation_equals_single_process(tmp_path):
+    fit = run_paperlab("fit", "--config", DEMO, "--trainer.max_epochs", "2", *DATA, cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr[-4000:]
+    ckpt = tmp_path / "runs" / "alexnet-demo" / results_of(fit)["run_id"] / "checkpoints" / "last.ckpt"
+
+    one = run_paperlab("validate", "--config", DEMO, *DATA, "--ckpt_path", str(ckpt), cwd=tmp_path)
+    assert one.returncode == 0, one.stderr[-4000:]
+    r1 = results_of(one)  # both validations update the same run's results.json: read it now
+    two = run_paperlab("validate", "--config", str(ROOT / "configs/trainer/ddp.yaml"), "--config", DEMO,
+                       "--trainer.accelerator", "cpu", *DATA, "--ckpt_path", str(ckpt), cwd=tmp_path)
+    assert two.returncode == 0, two.stderr[-4000:]
+    r2 = results_of(two)
+    assert r2["meta"]["world_size"] == 2 and r1["meta"]["world_size"] == 1
+    # torchmetrics sums correct counts over ranks: identical, not merely close.
+    assert r2["metrics"]["val/acc1"] == pytest.approx(r1["metrics"]["val/acc1"], abs=1e-6)
+    assert r2["metrics"]["val/acc5"] == pytest.approx(r1["metrics"]["val/acc5"], abs=1e-6)
+    assert r2["metrics"]["val/loss"] == pytest.approx(r1["metrics"]["val/loss"], rel=1e-4)
