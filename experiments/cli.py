@@ -29,7 +29,7 @@ from experiments.callbacks import PerfMonitor, RunRecorder
 from experiments.errors import ConfigError
 from experiments.paper import PaperRef
 
-TOOLS = ("bench", "report", "sweep")  # paperlab TOOL ... -> experiments.<TOOL>.main(argv)
+TOOLS = ("bench", "baseline", "report", "sweep")  # paperlab TOOL ... -> experiments.<TOOL>.main(argv)
 
 
 def new_run_id() -> str:
