@@ -64,7 +64,7 @@ class PerfMonitor(L.Callback):
         pl_module.eval()  # keep BN running statistics untouched by the measurement
         try:
             flops = measure_flops(pl_module, lambda: pl_module(sample), lambda y: y.float().sum())
-        except Exception as e:  # a family with an exotic forward just goes without FLOPs
+        except Exception as e:  # noqa: BLE001 (a family with an exotic forward goes without FLOPs)
             rank_zero_warn(f"perf: FLOPs not measured ({type(e).__name__}: {e})")
             return None
         finally:

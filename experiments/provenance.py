@@ -18,7 +18,7 @@ PACKAGES = ("torch", "torchvision", "lightning", "torchmetrics", "jsonargparse",
 
 def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
+        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, check=False,
                              cwd=Path(__file__).resolve().parent.parent)
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -21,7 +21,7 @@ def run_paperlab(*args: str, cwd: Path, timeout: int = 600) -> subprocess.Comple
     """``python -m experiments ARGS`` in ``cwd``; configs are passed as absolute paths."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "offline"}
     return subprocess.run([sys.executable, "-m", "experiments", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def results_of(proc: subprocess.CompletedProcess) -> dict:

@@ -42,7 +42,7 @@ class AlexNet(nn.Module):
         pool_output: int = 6,
     ) -> None:
         super().__init__()
-        c1, c2, c3, c4, c5 = (max(8, int(round(c * width))) for c in (96, 256, 384, 384, 256))
+        c1, c2, c3, c4, c5 = (max(8, round(c * width)) for c in (96, 256, 384, 384, 256))
         g = 2 if grouped else 1
 
         def pool() -> nn.Module:

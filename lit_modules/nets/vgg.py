@@ -23,7 +23,7 @@ def make_features(config: Config, *, batch_norm: bool, width: float) -> tuple[nn
         if v == "M":
             layers.append(nn.MaxPool2d(2, 2))
             continue
-        out = max(8, int(round(int(v) * width)))
+        out = max(8, round(int(v) * width))
         layers.append(nn.Conv2d(channels, out, 3, padding=1))
         if batch_norm:
             layers.append(nn.BatchNorm2d(out))

@@ -1,6 +1,7 @@
 """The CLI: help from type hints, config composition, overrides, errors, run folder, resume."""
 
 import json
+from pathlib import Path
 
 import yaml
 
@@ -22,13 +23,15 @@ def test_configs_compose_and_override(tmp_path):
     assert proc.returncode == 0, proc.stderr
     cfg = yaml.safe_load(proc.stdout)
     assert cfg["trainer"]["strategy"] == "ddp" and cfg["trainer"]["devices"] == 2
-    assert cfg["trainer"]["max_epochs"] == yaml.safe_load(open(DEMO))["trainer"]["max_epochs"]
+    assert cfg["trainer"]["max_epochs"] == yaml.safe_load(Path(DEMO).read_text())["trainer"]["max_epochs"]
     assert cfg["model"]["init_args"]["lr"] == 0.123
 
 
 def test_unknown_key_is_a_clear_error(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(open(DEMO).read().replace("lrn: true", "lrn: true\n    lrm: false"))
+    text = Path(DEMO).read_text()
+    assert "    num_classes: 8\n" in text
+    bad.write_text(text.replace("    num_classes: 8\n", "    num_classes: 8\n    lrm: false\n"))
     proc = run_paperlab("fit", "--config", str(bad), cwd=tmp_path)
     assert proc.returncode != 0
     assert "lrm" in proc.stderr and "Traceback" not in proc.stderr

@@ -38,7 +38,7 @@ def test_cached_equals_generated():
 def test_ten_crop_test_batches():
     dm = small(ten_crop=True, augment="none")
     dm.setup("test")
-    images, labels = next(iter(dm.test_dataloader()))
+    images, _ = next(iter(dm.test_dataloader()))
     assert images.shape == (16, 10, 3, 64, 64)
 
 

@@ -1,0 +1,82 @@
+"""The report's matplotlib figures: metric vs training throughput (Pareto) and learning curves."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from experiments.report_rows import comparable, lower_is_better
+
+
+def _slug(*parts: str) -> str:
+    text = "_".join(parts).lower().replace("@", "at")
+    return re.sub(r"[^a-z0-9.]+", "_", text.replace(" (embedded)", "")).strip("_")
+
+
+def plot_pareto(rows: list[dict[str, Any]], out: Path) -> list[str]:
+    """One PNG per metric: metric vs training throughput, the Pareto front joined and starred."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    for (metric, dataset, hardware), pts in comparable(rows).items():
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for r in pts:
+            ax.errorbar(r["samples_per_sec"], r["mean"], yerr=r["std"] or 0, fmt="o",
+                        color="tab:red" if r["pareto"] else "tab:blue", capsize=3)
+            ax.annotate(r["label"][:40],
+                        (r["samples_per_sec"], r["mean"]), fontsize=7, xytext=(4, 4),
+                        textcoords="offset points")
+        front = sorted((r["samples_per_sec"], r["mean"]) for r in pts if r["pareto"])
+        ax.plot(*zip(*front), "r--", lw=1, label="Pareto front")
+        ax.margins(x=0.3, y=0.15)  # room for the point labels
+        xs = [r["samples_per_sec"] for r in pts]
+        if max(xs) > 10 * min(xs):
+            ax.set_xscale("log")
+        ax.set_xlabel("training throughput (samples/s)")
+        ax.set_ylabel(metric)
+        better = "lower" if lower_is_better(metric) else "higher"
+        ax.set_title(f"{dataset}, {hardware}: {metric} ({better} is better)", fontsize=9)
+        ax.legend()
+        ax.grid(alpha=0.3)
+        name = f"pareto_{_slug(metric, dataset, hardware)}.png"
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=120)
+        plt.close(fig)
+        names.append(name)
+    return names
+
+
+def plot_curves(groups: list[dict[str, Any]], rows: list[dict[str, Any]], out: Path) -> list[str]:
+    """Learning curves from W&B history (only runs loaded from W&B carry ``_run``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    by_metric: dict[str, list[tuple[str, Any]]] = {}
+    for r in rows:
+        if r["primary"]:
+            for run in groups[r["group"]]["runs"]:
+                if "_run" in run:
+                    by_metric.setdefault(r["metric"], []).append((r["label"], run["_run"]))
+    for metric, items in by_metric.items():
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for label, run in items:
+            hist = [h for h in run.history(keys=[metric, "epoch"], pandas=False) if metric in h]
+            if hist:
+                ax.plot([h.get("epoch", h.get("_step")) for h in hist], [h[metric] for h in hist],
+                        label=f"{label} {run.id}"[:50], lw=1)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.legend(fontsize=6)
+        name = f"curves_{_slug(metric)}.png"
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=120)
+        plt.close(fig)
+        names.append(name)
+    return names

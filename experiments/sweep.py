@@ -1,0 +1,313 @@
+"""``paperlab sweep FILE [--parallel N] [--wandb] [--runs-dir DIR] [--dry-run]``: ablations as sweeps.
+
+FILE is W&B sweep YAML. The base run lives in ``command``, so the very same file also works
+with ``wandb sweep FILE`` + ``wandb agent`` (no paperlab-only keys)::
+
+    name: alexnet-lrn                  # experiment name of the trials: <runs>/<name>/<trial id>/
+    method: grid                       # grid | random | bayes (bayes runs as random locally)
+    metric: {name: val/acc1, goal: maximize}
+    run_cap: 12                        # random/bayes: number of trials (required locally)
+    parameters:                        # CLI keys; the first value of each is the base setting
+      model.init_args.lrn: {values: [true, false]}
+      seed_everything: {values: [0, 1, 2]}   # seeds: averaged over in the ablation table
+    command: [${env}, ${interpreter}, -m, experiments, fit,
+              --config, configs/alexnet/demo.yaml, ${args}]
+
+The tokens after ``fit`` (macros dropped) are the base arguments; ``${args}`` must be present
+(W&B expands it to ``--key=value``). Locally each trial is a normal tracked run::
+
+    python -m experiments fit <base> --experiment <name> --run_id <id> --runs_dir <runs> --key=value ...
+
+with ``id`` a hash of the sweep name, base arguments and the trial's parameters. A restart
+skips every trial whose run folder holds a results.json with stage ``fit``; any other trial
+starts again from scratch. ``<runs>/<name>/sweep_state.json`` records each trial's status,
+return code, attempts and stderr tail; a failed trial does not stop the sweep, it makes the
+exit status 1. At the end the ablation table (per setting: mean ± std over seeds, n, Δ vs the
+base setting, Welch 95 % CI of Δ) is printed and written to ``<runs>/<name>/ablation.{md,csv}``.
+
+``--wandb`` registers the file with ``wandb.sweep`` and runs ``wandb.agent`` with a function that
+launches the same subprocess with the agent's parameters and run id. It needs
+``WANDB_MODE=online``: offline W&B cannot host a sweep.
+
+Bad input (unknown key, empty ``values``, a parameter the CLI rejects: checked once with
+``--print_config`` on the first trial) exits 2 before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from experiments.callbacks import RunRecorder
+from experiments.stats import (
+    mean_std,
+    welch_ci,
+)
+from experiments.sweep_spec import (
+    SEED,
+    Sweep,
+    SweepError,
+    Trial,
+    check_cli,
+    check_digest,
+    cli_value,
+    enumerate_trials,
+    load_sweep,
+    trial_command,
+)
+
+# ----------------------------------------------------------------------------- state
+
+def is_done(run_dir: Path) -> bool:
+    """A trial is done when its results.json (current version) records the fit stage."""
+    try:
+        return "fit" in RunRecorder.load(run_dir / "results.json").get("stages", [])
+    except (OSError, ValueError):
+        return False
+
+
+class State:
+    """``sweep_state.json``: per trial status, return code, attempts, stderr tail. Atomic writes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {"trials": {}}
+
+    def update(self, tid: str, **fields: Any) -> None:
+        with self.lock:
+            self.data["trials"].setdefault(tid, {}).update(fields)
+            self.save()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=2, default=str))
+        tmp.replace(self.path)
+
+
+def launch(cmd: list[str], run_dir: Path) -> tuple[int, str]:
+    """Run one trial, its output in the run folder; returns (returncode, stderr tail)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    out, err = run_dir / "sweep_stdout.log", run_dir / "sweep_stderr.log"
+    with open(out, "w") as fo, open(err, "w") as fe:
+        rc = subprocess.run(cmd, check=False, stdout=fo, stderr=fe).returncode
+    return rc, err.read_text(errors="replace")[-2000:]
+
+
+def run_trial(sweep: Sweep, trial: Trial, runs_dir: Path, state: State,
+              launcher: Callable[[list[str], Path], tuple[int, str]] = launch) -> int:
+    """Launch one trial and record the outcome; returns its return code."""
+    attempts = state.data["trials"].get(trial.id, {}).get("attempts", 0) + 1
+    state.update(trial.id, params=trial.params, status="running", attempts=attempts)
+    print(f"launch {trial.id} " + " ".join(f"{k}={cli_value(v)}" for k, v in trial.params.items()),
+          flush=True)
+    t0 = time.monotonic()
+    rc, tail = launcher(trial_command(sweep, trial, runs_dir), runs_dir / sweep.name / trial.id)
+    ok = rc == 0 and is_done(runs_dir / sweep.name / trial.id)
+    state.update(trial.id, status="done" if ok else "failed", returncode=rc,
+                 seconds=round(time.monotonic() - t0, 1), stderr_tail=None if ok else tail)
+    return 0 if ok else (rc or 1)
+
+
+def run_local(sweep: Sweep, trials: list[Trial], runs_dir: Path, state: State, parallel: int = 1,
+              launcher: Callable[[list[str], Path], tuple[int, str]] = launch) -> int:
+    """Run the trials not yet done, ``parallel`` at a time; returns the number that failed."""
+    todo = []
+    for t in trials:
+        if is_done(runs_dir / sweep.name / t.id):
+            state.update(t.id, params=t.params, status="done")
+        else:
+            todo.append(t)
+    print(f"sweep {sweep.name}: {len(trials)} trials, {len(trials) - len(todo)} already done, "
+          f"{len(todo)} to run ({parallel} at a time)", flush=True)
+    failed = 0
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        futures = {pool.submit(run_trial, sweep, t, runs_dir, state, launcher): t for t in todo}
+        try:
+            for i, fut in enumerate(as_completed(futures), 1):
+                t, rc = futures[fut], fut.result()
+                failed += rc != 0
+                tail = (state.data["trials"][t.id].get("stderr_tail") or "").strip().splitlines()[-1:]
+                outcome = "done" if rc == 0 else f"FAILED (rc={rc}) {' '.join(tail)}"
+                print(f"[{i}/{len(todo)}] {t.id} {outcome}", flush=True)
+        except KeyboardInterrupt:
+            # Ctrl-C reached the running trials too (same process group); start no queued ones.
+            pool.shutdown(cancel_futures=True)
+            raise
+    return failed
+
+
+def run_wandb(sweep: Sweep, runs_dir: Path, state: State, sweep_id: str | None,
+              launcher: Callable[[list[str], Path], tuple[int, str]] = launch) -> int:
+    """Register the sweep (unless joining ``sweep_id``) and run one W&B agent in this process."""
+    import wandb
+
+    project, entity = sweep.raw.get("project") or "paperlab", sweep.raw.get("entity")
+    try:
+        sweep_id = sweep_id or wandb.sweep(sweep=sweep.raw, project=project, entity=entity)
+    except wandb.errors.Error as e:
+        raise SweepError(f"W&B refused the sweep: {e}") from e
+    print(f"W&B sweep {sweep_id}; more agents: paperlab sweep {sweep.path} --wandb --sweep-id {sweep_id}")
+    failed = []
+
+    def trial() -> None:
+        # The agent exports the run id and a YAML of {key: {value: v}} before calling us; the
+        # subprocess inherits both, so its wandb.init joins the sweep as that run.
+        given = yaml.safe_load(Path(os.environ["WANDB_SWEEP_PARAM_PATH"]).read_text()) or {}
+        params = {k: given[k]["value"] for k in sweep.parameters if k in given}
+        rc = run_trial(sweep, Trial(os.environ["WANDB_RUN_ID"], params), runs_dir, state, launcher)
+        if rc:
+            failed.append(rc)
+            raise RuntimeError(f"trial exited with {rc}")  # the agent marks the run failed
+
+    wandb.agent(sweep_id, function=trial, project=project, entity=entity, count=sweep.run_cap)
+    return len(failed)
+
+
+# ----------------------------------------------------------------------------- ablation table
+
+def ablation(sweep: Sweep, trials: list[Trial], runs_dir: Path) -> list[dict[str, Any]]:
+    """Per setting (parameters except the seed): metric values over seeds, Δ and CI vs the base."""
+    settings: dict[str, dict[str, Any]] = {}
+    for t in trials:
+        row = settings.setdefault(json.dumps(t.setting, sort_keys=True, default=str),
+                                  {"setting": t.setting, "values": [], "missing": 0})
+        run_dir = runs_dir / sweep.name / t.id
+        metrics = RunRecorder.load(run_dir / "results.json")["metrics"] if is_done(run_dir) else {}
+        if sweep.metric in metrics:
+            row["values"].append(float(metrics[sweep.metric]))
+        else:
+            row["missing"] += 1
+    rows = list(settings.values())
+    if not rows:
+        return []
+    first = {k: s["values"][0] if "values" in s else s.get("value") for k, s in sweep.parameters.items()
+             if k != SEED and ("values" in s or "value" in s)}
+    base = next((r for r in rows if r["setting"] == first), rows[0])  # else the first trial's
+    for r in rows:
+        r["base"] = r is base
+        r["mean"], r["std"] = mean_std(r["values"])
+        r["n"] = len(r["values"])
+        known = r["mean"] is not None and base["mean"] is not None and not r["base"]
+        r["delta"] = r["mean"] - base["mean"] if known else None
+        r["ci"] = None if r["base"] else welch_ci(r["values"], base["values"])
+    return rows
+
+
+def _label(rows: list[dict[str, Any]]) -> list[str]:
+    keys = [k for k in rows[0]["setting"] if len({cli_value(r["setting"].get(k)) for r in rows}) > 1]
+    leaves = [k.rsplit(".", 1)[-1] for k in keys]
+    names = [leaf if leaves.count(leaf) == 1 else k for k, leaf in zip(keys, leaves)]
+    return [", ".join(f"{n}={cli_value(r['setting'].get(k))}" for n, k in zip(names, keys)) or "(all)"
+            for r in rows]
+
+
+def ablation_markdown(sweep: Sweep, rows: list[dict[str, Any]]) -> str:
+    goal = f", {sweep.goal}" if sweep.goal else ""
+    lines = [f"## Ablation: {sweep.name} — {sweep.metric}{goal}", "",
+             f"| setting | {sweep.metric} mean ± std | n | Δ vs base | 95 % CI of Δ (Welch) |",
+             "|---|---|---|---|---|"]
+    for label, r in zip(_label(rows), rows):
+        stat = "—" if r["mean"] is None else f"{r['mean']:.4f}"
+        stat += f" ± {r['std']:.4f}" if r["std"] is not None else ""
+        delta = "base" if r["base"] else "—" if r["delta"] is None else f"{r['delta']:+.4f}"
+        ci = "—" if r["ci"] is None else f"[{r['ci'][0]:+.4f}, {r['ci'][1]:+.4f}]"
+        lines.append(f"| {label}{' (base)' if r['base'] else ''} | {stat} | {r['n']} | {delta} | {ci} |")
+    missing = sum(r["missing"] for r in rows)
+    lines += ["", "Std: sample std over seeds. CI: Welch's t-interval of mean − base mean "
+              "(needs n ≥ 2 on both sides)." + (f" {missing} trial(s) without {sweep.metric} "
+                                                "(failed or not run) are left out." if missing else "")]
+    return "\n".join(lines) + "\n"
+
+
+def write_ablation(sweep: Sweep, rows: list[dict[str, Any]], folder: Path) -> str:
+    """Write ``ablation.md`` and ``ablation.csv`` atomically; returns the Markdown."""
+    md = ablation_markdown(sweep, rows)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ablation.md.tmp").write_text(md)
+    keys = list(rows[0]["setting"]) if rows else []
+    with open(folder / "ablation.csv.tmp", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([*keys, "metric", "mean", "std", "n", "delta", "ci_low", "ci_high", "df", "base",
+                    "missing"])
+        for r in rows:
+            ci = r["ci"] or (None, None, None)
+            w.writerow([*[cli_value(r["setting"].get(k)) for k in keys], sweep.metric, r["mean"], r["std"],
+                        r["n"], r["delta"], *ci, r["base"], r["missing"]])
+    for name in ("ablation.md", "ablation.csv"):
+        os.replace(folder / f"{name}.tmp", folder / name)
+    return md
+
+
+# ----------------------------------------------------------------------------- entry point
+
+def main(argv: list[str] | None = None) -> None:
+    """``paperlab sweep``: see the module docstring."""
+    ap = argparse.ArgumentParser(prog="paperlab sweep", description=__doc__.split("\n\n")[0])
+    ap.add_argument("file", type=Path, help="sweep YAML (W&B sweep format)")
+    ap.add_argument("--parallel", type=int, default=1, help="trials run at the same time (local)")
+    ap.add_argument("--wandb", action="store_true", help="register with W&B and run a W&B agent")
+    ap.add_argument("--sweep-id", default=None, help="with --wandb: join this existing W&B sweep")
+    ap.add_argument("--runs-dir", type=Path, default=Path("runs"), help="root of the run folders")
+    ap.add_argument("--dry-run", action="store_true", help="validate and list the trials, run nothing")
+    args = ap.parse_args(argv)
+    try:
+        sweep = load_sweep(args.file)
+        if args.wandb and os.environ.get("WANDB_MODE", "online") in ("offline", "disabled", "dryrun"):
+            raise SweepError("--wandb needs the W&B server, and WANDB_MODE=offline cannot host a sweep; "
+                             "run locally (without --wandb) or set WANDB_MODE=online after `wandb login`")
+        if sweep.method == "bayes" and not args.wandb:
+            print("note: bayes search needs W&B's optimiser; locally it runs as random search "
+                  "over the same space (run_cap trials)")
+        trials = enumerate_trials(sweep, limit=1 if args.wandb else None)
+        state_path = args.runs_dir / sweep.name / "sweep_state.json"
+        digest = check_digest(sweep)
+        cached = state_path.exists() and json.loads(state_path.read_text()).get("checked") == digest
+        if not cached:
+            check_cli(sweep, trials[0], args.runs_dir)
+    except SweepError as e:
+        print(f"paperlab sweep: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    if args.dry_run:
+        for t in trials:
+            status = "done" if is_done(args.runs_dir / sweep.name / t.id) else "to run"
+            print(f"{t.id} [{status}] {' '.join(trial_command(sweep, t, args.runs_dir)[3:])}")
+        return
+    state = State(state_path)
+    state.data.update(sweep=sweep.name, file=str(args.file), method=sweep.method, checked=digest)
+    state.save()
+    if args.wandb:
+        if args.parallel > 1:
+            print(f"note: one W&B agent per process; start {args.parallel - 1} more with --sweep-id")
+        try:
+            failed = run_wandb(sweep, args.runs_dir, state, args.sweep_id)
+        except SweepError as e:
+            print(f"paperlab sweep: error: {e}", file=sys.stderr)
+            sys.exit(2)
+        trials = [Trial(tid, t["params"]) for tid, t in state.data["trials"].items() if "params" in t]
+    else:
+        failed = run_local(sweep, trials, args.runs_dir, state, args.parallel)
+    rows = ablation(sweep, trials, args.runs_dir)
+    print()
+    print(write_ablation(sweep, rows, args.runs_dir / sweep.name))
+    print(f"ablation: {(args.runs_dir / sweep.name / 'ablation.md').resolve()}")
+    if failed:
+        print(f"paperlab sweep: {failed} trial(s) failed; see {state_path}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""``paperlab sweep`` without training: the file, trial enumeration and ids, statistics, state."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import yaml
+
+from experiments import stats, sweep_spec
+from experiments import sweep as sw
+from tests.conftest import ROOT
+
+DEMO = str(ROOT / "configs/alexnet/demo.yaml")
+
+
+def sweep_file(tmp_path: Path, **overrides) -> Path:
+    spec = {"name": "lrn", "method": "grid", "metric": {"name": "val/acc1", "goal": "maximize"},
+            "parameters": {"model.init_args.lrn": {"values": [True, False]},
+                           "seed_everything": {"values": [0, 1, 2]}},
+            "command": ["${env}", "${interpreter}", "-m", "experiments", "fit", "--config", DEMO, "${args}"]}
+    spec.update(overrides)
+    spec = {k: v for k, v in spec.items() if v is not None}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def test_shipped_sweep_files_are_valid_and_three_seeds(monkeypatch):
+    monkeypatch.chdir(ROOT)  # their --config paths are relative to the repository root
+    files = sorted((ROOT / "configs/sweeps").glob("*.yaml"))
+    assert {f.stem for f in files} >= {"alexnet_lrn", "alexnet_dropout", "alexnet_overlap_pool",
+                                        "vgg_depth", "vit_patch_depth"}
+    for f in files:
+        s = sw.load_sweep(f)
+        assert s.parameters["seed_everything"]["values"] == [0, 1, 2], f
+        assert len(sw.enumerate_trials(s)) % 3 == 0
+    vit = sw.load_sweep(ROOT / "configs/sweeps/vit_patch_depth.yaml")
+    image = yaml.safe_load((ROOT / "configs/vit/demo.yaml").read_text())["model"]["init_args"]["image_size"]
+    assert all(image % p == 0 for p in vit.parameters["model.init_args.patch_size"]["values"])
+
+
+def test_grid_is_the_cartesian_product_seeds_outermost(tmp_path):
+    s = sw.load_sweep(sweep_file(tmp_path, parameters={
+        "model.init_args.lrn": {"values": [True, False]}, "model.init_args.dropout": {"value": 0.5},
+        "seed_everything": {"values": [0, 1, 2]}}))
+    trials = sw.enumerate_trials(s)
+    assert len(trials) == 6 and len({t.id for t in trials}) == 6
+    assert [t.params["seed_everything"] for t in trials] == [0, 0, 1, 1, 2, 2]
+    assert trials[0].params == {"model.init_args.lrn": True, "model.init_args.dropout": 0.5, "seed_everything": 0}
+    assert trials[1].setting == {"model.init_args.lrn": False, "model.init_args.dropout": 0.5}
+
+
+def test_random_samples_run_cap_trials_reproducibly(tmp_path):
+    path = sweep_file(tmp_path, method="random", run_cap=8, parameters={
+        "model.init_args.lr": {"distribution": "log_uniform_values", "min": 1e-3, "max": 1e-1},
+        "model.init_args.fc_dim": {"min": 64, "max": 512},  # ints: int_uniform, as W&B infers
+        "model.init_args.optimizer": {"values": ["sgd", "adamw"]}})
+    a, b = sw.enumerate_trials(sw.load_sweep(path)), sw.enumerate_trials(sw.load_sweep(path))
+    assert len(a) == 8 and [t.params for t in a] == [t.params for t in b]  # a restart sees the same trials
+    for t in a:
+        assert 1e-3 <= t.params["model.init_args.lr"] <= 1e-1
+        assert isinstance(t.params["model.init_args.fc_dim"], int) and 64 <= t.params["model.init_args.fc_dim"] <= 512
+        assert t.params["model.init_args.optimizer"] in ("sgd", "adamw")
+    with pytest.raises(sw.SweepError, match="run_cap"):
+        sw.enumerate_trials(sw.load_sweep(sweep_file(tmp_path, method="random")))
+
+
+def test_trial_ids_are_deterministic_functions_of_the_trial(tmp_path):
+    s = sw.load_sweep(sweep_file(tmp_path))
+    p = {"model.init_args.lrn": True, "seed_everything": 0}
+    tid = sweep_spec.trial_id(s, p)
+    assert tid == sweep_spec.trial_id(s, dict(reversed(p.items()))) and len(tid) == 8
+    assert set(tid) <= set("0123456789abcdefghijklmnopqrstuvwxyz")  # W&B's run-id alphabet
+    assert tid != sweep_spec.trial_id(s, {**p, "seed_everything": 1})
+    s.base_args = [*s.base_args, "--trainer.max_epochs", "2"]
+    assert tid != sweep_spec.trial_id(s, p)  # another base command is another experiment
+
+
+def test_trial_command_puts_parameters_last(tmp_path):
+    s = sw.load_sweep(sweep_file(tmp_path))
+    cmd = sw.trial_command(s, sw.Trial("abc", {"model.init_args.lrn": False, "seed_everything": 1}), Path("r"))
+    assert cmd[:4] == [sys.executable, "-m", "experiments", "fit"]
+    assert cmd[4:6] == ["--config", DEMO]
+    assert cmd[-2:] == ["--model.init_args.lrn=false", "--seed_everything=1"]
+    assert cmd[cmd.index("--run_id") + 1] == "abc" and cmd[cmd.index("--experiment") + 1] == "lrn"
+
+
+@pytest.mark.parametrize(("df", "t975"), [(1, 12.7062), (2, 4.3027), (4, 2.7764), (10, 2.2281),
+                                           (30, 2.0423), (1e6, 1.9600)])
+def test_t_quantile_matches_the_table(df, t975):
+    assert stats.t_quantile(0.975, df) == pytest.approx(t975, abs=1e-4)
+    assert stats.t_quantile(0.025, df) == pytest.approx(-t975, abs=1e-4)
+
+
+def test_t_quantile_matches_scipy_for_real_df():
+    stats = pytest.importorskip("scipy.stats")
+    for df in (1.3, 2.941, 7.5):
+        for p in (0.9, 0.975, 0.995):
+            assert stats.t_quantile(p, df) == pytest.approx(stats.t.ppf(p, df), rel=1e-7)
+
+
+def test_welch_interval_hand_computed():
+    # Equal variances (0.0004) and n=3 each give Welch df = 4 exactly; se = sqrt(2 * 0.0004 / 3).
+    low, high, df = sw.welch_ci([0.60, 0.62, 0.64], [0.50, 0.52, 0.54])
+    half = 2.776445 * (2 * 0.0004 / 3) ** 0.5  # t(0.975, 4) * se = 0.045339
+    assert df == pytest.approx(4.0)
+    assert (low, high) == pytest.approx((0.10 - half, 0.10 + half), abs=1e-6)
+    assert (low, high) == pytest.approx((0.054661, 0.145339), abs=1e-6)
+    assert sw.welch_ci([0.6], [0.5, 0.52]) is None
+
+
+def fake_results(path: Path, acc: float | None) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    metrics = {} if acc is None else {"val/acc1": acc}
+    (path / "results.json").write_text(json.dumps({"version": 1, "metrics": metrics, "stages": ["fit"]}))
+
+
+def test_ablation_table_against_hand_computed_case(tmp_path):
+    s = sw.load_sweep(sweep_file(tmp_path))
+    runs = tmp_path / "runs"
+    acc = {True: [0.50, 0.52, 0.54], False: [0.60, 0.62, 0.64]}
+    for t in sw.enumerate_trials(s):
+        fake_results(runs / s.name / t.id, acc[t.params["model.init_args.lrn"]][t.params["seed_everything"]])
+    base, other = sw.ablation(s, sw.enumerate_trials(s), runs)
+    assert base["base"] and base["setting"] == {"model.init_args.lrn": True}  # first value = base
+    assert other["n"] == 3 and other["mean"] == pytest.approx(0.62) and other["std"] == pytest.approx(0.02)
+    assert other["delta"] == pytest.approx(0.10)
+    assert other["ci"][:2] == pytest.approx((0.054661, 0.145339), abs=1e-6)
+    md = sw.write_ablation(s, [base, other], runs / s.name)
+    assert "| lrn=true (base) | 0.5200 ± 0.0200 | 3 | base | — |" in md
+    assert "| lrn=false | 0.6200 ± 0.0200 | 3 | +0.1000 | [+0.0547, +0.1453] |" in md
+    assert (runs / s.name / "ablation.csv").read_text().count("\n") == 3
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"base": {"lrn": True}}, "unknown top-level key 'base'"),
+    ({"parameters": {"model.init_args.lrn": {"values": []}}}, "parameters.model.init_args.lrn.values"),
+    ({"parameters": {"model.init_args.lr": {"min": 0.1, "max": 1.0}}}, "parameters.model.init_args.lr: grid"),
+    ({"parameters": {"model init lr": {"values": [1]}}}, "not a CLI key"),
+    ({"parameters": {"run_id": {"values": ["a"]}}}, "set by paperlab sweep"),
+    ({"parameters": {"model.init_args.lrn": {"vals": [1]}}}, "unknown key 'vals'"),
+    ({"method": "hyperband"}, "method"),
+    ({"command": ["python", "-m", "experiments", "fit", "--config", DEMO]}, "${args}"),
+    ({"command": ["python", "-m", "experiments", "fit", "--config", "nowhere.yaml", "${args}"]}, "nowhere.yaml"),
+    ({"command": None}, "command: missing"),
+])
+def test_bad_sweep_files_name_the_key(tmp_path, change, message):
+    with pytest.raises(sw.SweepError) as e:
+        sw.load_sweep(sweep_file(tmp_path, **change))
+    assert message in str(e.value)
+
+
+def test_bad_file_exits_2_and_writes_nothing(tmp_path, capsys):
+    path = sweep_file(tmp_path, parameters={"model.init_args.lrn": {"values": []}})
+    with pytest.raises(SystemExit) as e:
+        sw.main([str(path), "--runs-dir", str(tmp_path / "runs")])
+    assert e.value.code == 2 and "values: must be a non-empty list" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_wandb_offline_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    with pytest.raises(SystemExit) as e:
+        sw.main([str(sweep_file(tmp_path)), "--wandb", "--runs-dir", str(tmp_path / "runs")])
+    assert e.value.code == 2 and "offline cannot host a sweep" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_failed_trial_is_recorded_and_the_sweep_goes_on_then_resumes(tmp_path):
+    s = sw.load_sweep(sweep_file(tmp_path))
+    runs = tmp_path / "runs"
+    trials = sw.enumerate_trials(s)
+    launched: list[str] = []
+    crash_once = {trials[1].id}
+
+    def launcher(cmd, run_dir):
+        launched.append(run_dir.name)
+        if run_dir.name in crash_once:
+            crash_once.discard(run_dir.name)
+            return 1, "Traceback ...\nRuntimeError: boom"
+        fake_results(run_dir, 0.5)
+        return 0, ""
+
+    state = sw.State(runs / s.name / "sweep_state.json")
+    assert sw.run_local(s, trials, runs, state, parallel=2, launcher=launcher) == 1
+    assert sorted(launched) == sorted(t.id for t in trials)
+    saved = json.loads((runs / s.name / "sweep_state.json").read_text())["trials"]
+    assert saved[trials[1].id]["status"] == "failed" and saved[trials[1].id]["returncode"] == 1
+    assert "RuntimeError: boom" in saved[trials[1].id]["stderr_tail"]
+    assert sum(v["status"] == "done" for v in saved.values()) == 5
+    launched.clear()  # restart: only the failed trial runs again
+    assert sw.run_local(s, trials, runs, sw.State(state.path), launcher=launcher) == 0
+    assert launched == [trials[1].id]
+    assert json.loads(state.path.read_text())["trials"][trials[1].id]["attempts"] == 2
+
+
+def test_wandb_agent_runs_the_same_subprocess_with_the_agents_parameters(tmp_path, monkeypatch):
+    s = sw.load_sweep(sweep_file(tmp_path))
+    commands: list[list[str]] = []
+
+    def launcher(cmd, run_dir):
+        commands.append(cmd)
+        fake_results(run_dir, 0.5)
+        return 0, ""
+
+    def agent(sweep_id, function, project, entity, count):
+        assert sweep_id == "sw1" and project == "paperlab"
+        for run_id, lrn in (("wb1", True), ("wb2", False)):  # what pyagent does before each call
+            param_file = tmp_path / f"config-{run_id}.yaml"
+            param_file.write_text(yaml.safe_dump({"wandb_version": 1, "model.init_args.lrn": {"value": lrn},
+                                                  "seed_everything": {"value": 0}}))
+            monkeypatch.setenv("WANDB_RUN_ID", run_id)
+            monkeypatch.setenv("WANDB_SWEEP_PARAM_PATH", str(param_file))
+            function()
+
+    fake = types.SimpleNamespace(sweep=lambda sweep, project, entity: "sw1", agent=agent,
+                                 errors=types.SimpleNamespace(Error=RuntimeError))
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    state = sw.State(tmp_path / "runs" / s.name / "sweep_state.json")
+    assert sw.run_wandb(s, tmp_path / "runs", state, None, launcher=launcher) == 0
+    assert [c[c.index("--run_id") + 1] for c in commands] == ["wb1", "wb2"]
+    assert commands[1][-2:] == ["--model.init_args.lrn=false", "--seed_everything=0"]
+    assert set(state.data["trials"]) == {"wb1", "wb2"}
