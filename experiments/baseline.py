@@ -14,7 +14,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
 
 
 def _arrays(loader) -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,7 +45,7 @@ def main(argv: list[str]) -> None:
     args, overrides = p.parse_known_args(argv)
     _, dm, _ = build(args.config, ["--data.init_args.augment", "none", *overrides])
     dm.setup("fit")
-    xtr, ytr = _arrays(DataLoader(dm.train_dataloader().dataset, batch_size=512))
+    xtr, ytr = _arrays(dm.train_dataloader())  # augment=none: the datamodule's own normalisation
     xva, yva = _arrays(dm.val_dataloader())
     n = int(dm.num_classes)
     chance = torch.bincount(yva, minlength=n).max().item() / len(yva)
