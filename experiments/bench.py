@@ -20,6 +20,7 @@ import argparse
 import copy
 import json
 import statistics
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -73,13 +74,15 @@ def lightning_steps(module: L.LightningModule, batch: Any, steps: int, precision
     return clock.times
 
 
-def plain_steps(module: L.LightningModule, batch: Any, steps: int, optimizer, scheduler) -> list[float]:
+def plain_steps(module: L.LightningModule, batch: Any, steps: int, optimizer, scheduler,
+                autocast: torch.dtype | None = None) -> list[float]:
     """Seconds per step of the loop a PyTorch user would write around ``training_step``."""
     module.train()
     times = []
     for i in range(steps + 1):
         t = time.perf_counter()
-        out = module.training_step(batch, i)
+        with torch.autocast(module.device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
+            out = module.training_step(batch, i)
         loss = out["loss"] if isinstance(out, dict) else out
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -97,11 +100,16 @@ def build(configs: list[str], overrides: list[str]) -> tuple[L.LightningModule, 
     from experiments.cli import PaperlabCLI
 
     args = [a for c in configs for a in ("--config", c)] + ["--trainer.logger", "false", *overrides]
-    cli = PaperlabCLI(args=args, run=False)
+    argv, sys.argv = sys.argv, sys.argv[:1]  # LightningCLI warns when it sees both args and argv
+    try:
+        cli = PaperlabCLI(args=args, run=False)
+    finally:
+        sys.argv = argv
     return cli.model, cli.datamodule, str(cli.trainer.precision)
 
 
-def run(configs: list[str], overrides: list[str], steps: int, rounds: int, fit_steps: int) -> dict[str, Any]:
+def run(configs: list[str], overrides: list[str], steps: int, rounds: int, fit_steps: int,
+        levers: list[str]) -> dict[str, Any]:
     module, dm, precision = build(configs, overrides)
     dm.setup("fit")
     loader = dm.train_dataloader()
@@ -125,6 +133,12 @@ def run(configs: list[str], overrides: list[str], steps: int, rounds: int, fit_s
                              callbacks=[monitor], precision=precision)
     trainer.fit(fit_module, datamodule=dm)
     s = monitor.summary
+    from experiments.bench_levers import inference, lever_ratios
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lever = lever_ratios(module, batch, optimizer, scheduler, dm, precision, levers, rounds, steps, fit_steps)
+    infer = inference(module, batch)
     light_ms, plain_ms = 1000 * statistics.median(light), 1000 * statistics.median(plain)
     flops = s.get("perf/flops_per_sample")
     peak_flops = peak.peak_flops(module.device, precision)
@@ -148,6 +162,8 @@ def run(configs: list[str], overrides: list[str], steps: int, rounds: int, fit_s
         "mfu_plain_step": (flops * bs / (plain_ms / 1000) / peak_flops) if flops and peak_flops else None,
         "mfu_fit": s.get("perf/mfu"),
         "torch_threads": torch.get_num_threads(),
+        "inference": infer,
+        "levers": lever,
     }
 
 
@@ -168,6 +184,10 @@ def _table(r: dict[str, Any]) -> str:
         ("MFU (fit / plain step)", f(r["mfu_fit"] and 100 * r["mfu_fit"], ".1f") + " % / "
          + f(r["mfu_plain_step"] and 100 * r["mfu_plain_step"], ".1f") + " %"),
     ]
+    inf = r["inference"]
+    rows.append(("inference: latency bs1 / img/s at batch", f"{inf['latency_bs1_ms']:.2f} ms / {inf['batch_samples_per_sec']:.0f}"))
+    for name, v in r["levers"].items():
+        rows.append((f"lever {name} (speed-up, >1 helps)", v if isinstance(v, str) else f"{v:.3f}"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
@@ -178,9 +198,12 @@ def main(argv: list[str]) -> None:
     p.add_argument("--steps", type=int, default=10, help="timed steps per block")
     p.add_argument("--rounds", type=int, default=5, help="interleaved Lightning/plain block pairs")
     p.add_argument("--fit-steps", type=int, default=40, help="steps of the real fit for the data-wait share")
+    p.add_argument("--levers", default="channels_last,bf16,workers",
+                   help="comma list of channels_last, bf16, workers, compile (compile takes minutes on a CPU)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args, overrides = p.parse_known_args(argv)
-    result = run(args.config, overrides, args.steps, args.rounds, args.fit_steps)
+    levers = [x for x in args.levers.split(",") if x]
+    result = run(args.config, overrides, args.steps, args.rounds, args.fit_steps, levers)
     print(_table(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

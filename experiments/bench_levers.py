@@ -1,0 +1,102 @@
+"""Speed levers for ``paperlab bench``: each toggled on its own, as a ratio measured side by side.
+
+Ratios are ``time without ÷ time with`` (> 1 means the lever helps), from interleaved blocks
+of plain training steps on one fixed batch (medians over rounds), except ``workers``, which
+compares the samples/s of two short real fits (0 vs 1 loader process).
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from typing import Any
+
+import lightning as L
+import torch
+
+from experiments.callbacks import PerfMonitor, batch_size_of
+
+
+def inference(module: L.LightningModule, batch: Any, reps: int = 20) -> dict[str, float]:
+    """Eval-mode forward: median latency at batch 1 and throughput at the config's batch."""
+    module.eval()
+    images = batch[0]
+
+    def median_time(x: torch.Tensor) -> float:
+        times = []
+        with torch.no_grad():
+            for i in range(reps + 2):
+                t = time.perf_counter()
+                module(x)
+                if i >= 2:
+                    times.append(time.perf_counter() - t)
+        return statistics.median(times)
+
+    one, full = median_time(images[:1]), median_time(images)
+    module.train()
+    return {"latency_bs1_ms": 1000 * one, "batch_samples_per_sec": batch_size_of(batch) / full}
+
+
+def _block(module, batch, steps, optimizer, scheduler, autocast=None) -> float:
+    from experiments.bench import plain_steps
+
+    return statistics.median(plain_steps(module, batch, steps, optimizer, scheduler, autocast)[1:])
+
+
+def _interleaved(off, on, rounds: int) -> float:
+    """Median over rounds of off-time ÷ on-time, alternating which runs first."""
+    ratios = []
+    for r in range(rounds):
+        if r % 2:
+            b, a = on(), off()
+        else:
+            a, b = off(), on()
+        ratios.append(a / b)
+    return statistics.median(ratios)
+
+
+def _fit_rate(module, dm, workers: int, steps: int, precision: str) -> float:
+    from experiments.bench import _quiet_trainer
+
+    dm.hparams.num_workers = workers
+    monitor = PerfMonitor(skip=3)
+    trainer = _quiet_trainer(max_epochs=1, limit_train_batches=steps, callbacks=[monitor], precision=precision)
+    trainer.fit(copy.deepcopy(module), datamodule=dm)
+    return monitor.summary.get("perf/samples_per_sec", float("nan"))
+
+
+def lever_ratios(module, batch, optimizer, scheduler, dm, precision: str, levers: list[str],
+                 rounds: int, steps: int, fit_steps: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    images, *rest = batch
+    if "channels_last" in levers:
+        cl_batch = (images.contiguous(memory_format=torch.channels_last), *rest)
+
+        def on() -> float:
+            module.to(memory_format=torch.channels_last)
+            t = _block(module, cl_batch, steps, optimizer, scheduler)
+            module.to(memory_format=torch.contiguous_format)
+            return t
+
+        out["channels_last"] = _interleaved(lambda: _block(module, batch, steps, optimizer, scheduler), on, rounds)
+    if "bf16" in levers:
+        out["bf16_autocast"] = _interleaved(
+            lambda: _block(module, batch, steps, optimizer, scheduler),
+            lambda: _block(module, batch, 2, optimizer, scheduler, torch.bfloat16), max(1, rounds // 2))
+    if "workers" in levers and hasattr(dm, "hparams") and "num_workers" in dm.hparams:
+        before = dm.hparams.num_workers
+        out["workers_1_vs_0"] = _fit_rate(module, dm, 1, fit_steps, precision) / _fit_rate(
+            module, dm, 0, fit_steps, precision)
+        dm.hparams.num_workers = before
+    if "compile" in levers:
+        try:
+            compiled = copy.deepcopy(module)
+            compiled.net = torch.compile(compiled.net)
+            opt = torch.optim.SGD(compiled.parameters(), lr=1e-4)
+            _block(compiled, batch, 2, opt, None)  # compile outside the timing
+            out["compile"] = _interleaved(lambda: _block(module, batch, steps, optimizer, scheduler),
+                                          lambda: _block(compiled, batch, steps, opt, None), rounds)
+        except Exception as e:  # noqa: BLE001 (report why, keep the other figures)
+            out["compile"] = f"failed: {type(e).__name__}: {str(e)[:200]}"
+    return out
