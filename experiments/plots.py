@@ -42,12 +42,18 @@ def plot_pareto(rows: list[dict[str, Any]], out: Path) -> list[str]:
         ax.set_title(f"{dataset}, {hardware}: {metric} ({better} is better)", fontsize=9)
         ax.legend()
         ax.grid(alpha=0.3)
-        name = f"pareto_{_slug(metric, dataset, hardware)}.png"
-        fig.tight_layout()
-        fig.savefig(out / name, dpi=120)
-        plt.close(fig)
-        names.append(name)
+        names.append(_save(fig, out, f"pareto_{_slug(metric, dataset, hardware)}.png"))
     return names
+
+
+def _save(fig: Any, out: Path, name: str) -> str:
+    """Write one figure as PNG and free it; returns the file name."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=120)
+    plt.close(fig)
+    return name
 
 
 def plot_curves(groups: list[dict[str, Any]], rows: list[dict[str, Any]], out: Path) -> list[str]:
@@ -74,9 +80,5 @@ def plot_curves(groups: list[dict[str, Any]], rows: list[dict[str, Any]], out: P
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.legend(fontsize=6)
-        name = f"curves_{_slug(metric)}.png"
-        fig.tight_layout()
-        fig.savefig(out / name, dpi=120)
-        plt.close(fig)
-        names.append(name)
+        names.append(_save(fig, out, f"curves_{_slug(metric)}.png"))
     return names

@@ -97,10 +97,10 @@ def test_t_quantile_matches_the_table(df, t975):
 
 
 def test_t_quantile_matches_scipy_for_real_df():
-    stats = pytest.importorskip("scipy.stats")
+    scipy_stats = pytest.importorskip("scipy.stats")
     for df in (1.3, 2.941, 7.5):
         for p in (0.9, 0.975, 0.995):
-            assert stats.t_quantile(p, df) == pytest.approx(stats.t.ppf(p, df), rel=1e-7)
+            assert stats.t_quantile(p, df) == pytest.approx(scipy_stats.t.ppf(p, df), rel=1e-7)
 
 
 def test_welch_interval_hand_computed():
