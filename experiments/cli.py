@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import WandbLogger
@@ -120,8 +121,6 @@ class PaperlabCLI(LightningCLI):
             )
         trainer = super().instantiate_trainer(**kwargs)
         config = self._parser(self.subcommand).dump(cfg, format="yaml", skip_none=False, skip_check=True)
-        import yaml
-
         recorder = RunRecorder(run_dir, experiment, run_id, yaml.safe_load(config),
                                [vars(p) if not isinstance(p, dict) else p for p in (cfg.paper or [])])
         trainer.callbacks[:0] = [PerfMonitor(), recorder]
