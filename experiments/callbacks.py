@@ -73,7 +73,7 @@ class PerfMonitor(L.Callback):
         return float(flops) / batch_size_of((sample,))
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if self._flops is None and trainer.global_step == 0 and batch_idx == 0:
+        if self._flops is None:  # first step of this process: a fresh run or a resumed one
             self._flops = self._measure_flops(pl_module, batch) or 0.0
         self._t0 = time.perf_counter()
         if self._last_end is not None and self._seen >= self.skip:
