@@ -95,6 +95,14 @@ def plain_steps(module: L.LightningModule, batch: Any, steps: int, optimizer, sc
     return times
 
 
+def fit_summary(module: L.LightningModule, dm: L.LightningDataModule, steps: int, precision: str) -> dict[str, float]:
+    """``PerfMonitor``'s perf/* figures from a short real fit of a copy of ``module``."""
+    monitor = PerfMonitor(skip=3)
+    trainer = _quiet_trainer(max_epochs=1, limit_train_batches=steps, callbacks=[monitor], precision=precision)
+    trainer.fit(copy.deepcopy(module), datamodule=dm)
+    return monitor.summary
+
+
 def build(configs: list[str], overrides: list[str]) -> tuple[L.LightningModule, L.LightningDataModule, str]:
     """Model, datamodule and precision from the same config files ``paperlab fit`` takes."""
     from experiments.cli import PaperlabCLI
@@ -127,13 +135,8 @@ def run(configs: list[str], overrides: list[str], steps: int, rounds: int, fit_s
             module.trainer = None
             plain.append(statistics.median(plain_steps(module, batch, steps, optimizer, scheduler)[1:]))
     # 2) A real fit with the config's loader for the data-wait share and throughput.
-    monitor = PerfMonitor(skip=3)
-    fit_module = copy.deepcopy(module)
-    trainer = _quiet_trainer(max_epochs=1, limit_train_batches=min(fit_steps, len(loader)),
-                             callbacks=[monitor], precision=precision)
-    trainer.fit(fit_module, datamodule=dm)
-    s = monitor.summary
-    from experiments.bench_levers import inference, lever_ratios
+    s = fit_summary(module, dm, min(fit_steps, len(loader)), precision)
+    from experiments.bench_levers import inference, lever_ratios  # it imports this module
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

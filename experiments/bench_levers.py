@@ -15,7 +15,8 @@ from typing import Any
 import lightning as L
 import torch
 
-from experiments.callbacks import PerfMonitor, batch_size_of
+from experiments.bench import fit_summary, plain_steps
+from experiments.callbacks import batch_size_of
 
 
 def inference(module: L.LightningModule, batch: Any, reps: int = 20) -> dict[str, float]:
@@ -39,8 +40,6 @@ def inference(module: L.LightningModule, batch: Any, reps: int = 20) -> dict[str
 
 
 def _block(module, batch, steps, optimizer, scheduler, autocast=None) -> float:
-    from experiments.bench import plain_steps
-
     return statistics.median(plain_steps(module, batch, steps, optimizer, scheduler, autocast)[1:])
 
 
@@ -57,13 +56,8 @@ def _interleaved(off, on, rounds: int) -> float:
 
 
 def _fit_rate(module, dm, workers: int, steps: int, precision: str) -> float:
-    from experiments.bench import _quiet_trainer
-
     dm.hparams.num_workers = workers
-    monitor = PerfMonitor(skip=3)
-    trainer = _quiet_trainer(max_epochs=1, limit_train_batches=steps, callbacks=[monitor], precision=precision)
-    trainer.fit(copy.deepcopy(module), datamodule=dm)
-    return monitor.summary.get("perf/samples_per_sec", float("nan"))
+    return fit_summary(module, dm, steps, precision).get("perf/samples_per_sec", float("nan"))
 
 
 def lever_ratios(module, batch, optimizer, scheduler, dm, precision: str, levers: list[str],
