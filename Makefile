@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PAPERLAB := $(VENV)/bin/paperlab
 export WANDB_MODE ?= offline
 
-.PHONY: setup demo test test-fast bench lint clean
+.PHONY: setup demo test test-fast bench reproduce lint clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,6 +25,9 @@ test-fast: setup  ## unit + smoke only
 
 bench: setup  ## Lightning vs plain-PyTorch step, data wait, MFU on the VGG demo
 	$(PAPERLAB) bench --config configs/vgg/demo.yaml
+
+reproduce: setup  ## every demo + every ablation sweep (shortened) -> docs/RESULTS.md; resumable
+	$(PAPERLAB) reproduce
 
 lint: setup
 	$(VENV)/bin/ruff check experiments lit_modules datamodules tests

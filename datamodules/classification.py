@@ -168,6 +168,15 @@ class ClassificationDataModule(L.LightningDataModule):
             h.source, Path(h.root or "").name or "imagefolder"
         )
 
+    @property
+    def class_names(self) -> list[str] | None:
+        """Names for media and reports: ShapesWorld kinds, or the class folders / dataset classes."""
+        if self.hparams.source == "shapes":
+            return list(self.world.kinds)
+        ds = self._train if self._train is not None else getattr(self, "_val", None)
+        ds = getattr(ds, "base", ds)  # _Mapped wraps the source
+        return list(getattr(ds, "classes", None) or []) or None
+
     def _stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         if self.hparams.source.startswith("cifar"):
             return CIFAR10_MEAN, CIFAR10_STD

@@ -55,6 +55,13 @@ def _interleaved(off, on, rounds: int) -> float:
     return statistics.median(ratios)
 
 
+def _set_layout(module, channels_last: bool) -> None:
+    """Weights and the module's flag together (its forward converts the input to match)."""
+    module.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    if "channels_last" in module.hparams:
+        module.hparams.channels_last = channels_last
+
+
 def _fit_rate(module, dm, workers: int, steps: int, precision: str) -> float:
     dm.hparams.num_workers = workers
     return fit_summary(module, dm, steps, precision).get("perf/samples_per_sec", float("nan"))
@@ -66,14 +73,14 @@ def lever_ratios(module, batch, optimizer, scheduler, dm, precision: str, levers
     images, *rest = batch
     if "channels_last" in levers:
         cl_batch = (images.contiguous(memory_format=torch.channels_last), *rest)
+        initial = bool(getattr(module.hparams, "channels_last", False))
 
-        def on() -> float:
-            module.to(memory_format=torch.channels_last)
-            t = _block(module, cl_batch, steps, optimizer, scheduler)
-            module.to(memory_format=torch.contiguous_format)
-            return t
+        def layout(channels_last: bool, data) -> float:
+            _set_layout(module, channels_last)
+            return _block(module, data, steps, optimizer, scheduler)
 
-        out["channels_last"] = _interleaved(lambda: _block(module, batch, steps, optimizer, scheduler), on, rounds)
+        out["channels_last"] = _interleaved(lambda: layout(False, batch), lambda: layout(True, cl_batch), rounds)
+        _set_layout(module, initial)
     if "bf16" in levers:
         out["bf16_autocast"] = _interleaved(
             lambda: _block(module, batch, steps, optimizer, scheduler),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import resource
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.fabric.utilities.throughput import measure_flops
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 
@@ -34,12 +37,14 @@ class PerfMonitor(L.Callback):
     (the wait is the gap from the end of one step to the start of the next, i.e. the loader's
     ``next()``); FLOPs per sample come from Lightning's ``measure_flops`` on one sample
     (forward + backward, so it matches a training step); MFU is achieved FLOP/s over
-    ``experiments.peak.peak_flops``. The first ``skip`` steps (warm-up, kernel selection,
+    ``experiments.peak.peak_flops``. At the end of fit the median eval-mode latency of one
+    sample (batch 1) is measured. The first ``skip`` steps (warm-up, kernel selection,
     worker start-up) are left out of the figures.
     """
 
-    def __init__(self, skip: int = 3) -> None:
-        self.skip = skip
+    def __init__(self, skip: int = 3, latency_runs: int = 20) -> None:
+        self.skip, self.latency_runs = skip, latency_runs
+        self._sample: Any = None
         self.summary: dict[str, float] = {}
         self._flops: float | None = None
         self._peak: float | None = None
@@ -75,6 +80,7 @@ class PerfMonitor(L.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if self._flops is None:  # first step of this process: a fresh run or a resumed one
             self._flops = self._measure_flops(pl_module, batch) or 0.0
+            self._sample = pl_module.flops_input(batch) if hasattr(pl_module, "flops_input") else batch[0][:1]
         self._t0 = time.perf_counter()
         if self._last_end is not None and self._seen >= self.skip:
             self._wait += self._t0 - self._last_end
@@ -110,6 +116,32 @@ class PerfMonitor(L.Callback):
         for k, v in s.items():
             pl_module.log(k, v, rank_zero_only=True)
 
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """``perf/infer_latency_bs1_ms``: median eval-mode forward time of one sample."""
+        if self._sample is None or not trainer.is_global_zero:
+            return
+        was_training = pl_module.training
+        pl_module.eval()
+        times = []
+        try:
+            with torch.no_grad():
+                for _ in range(self.latency_runs + 3):
+                    t0 = time.perf_counter()
+                    pl_module(self._sample)
+                    if pl_module.device.type == "cuda":
+                        torch.cuda.synchronize()
+                    times.append(time.perf_counter() - t0)
+        except Exception as e:  # noqa: BLE001 (a family with an exotic forward goes without it)
+            rank_zero_warn(f"perf: batch-1 latency not measured ({type(e).__name__}: {e})")
+            return
+        finally:
+            pl_module.train(was_training)
+        latency = {"perf/infer_latency_bs1_ms": 1000 * statistics.median(times[3:])}  # warm-up dropped
+        self.summary.update(latency)
+        trainer.callback_metrics.update({k: torch.tensor(v) for k, v in latency.items()})  # -> results.json
+        for logger in trainer.loggers:
+            logger.log_metrics(latency, step=trainer.global_step)
+
 
 def peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
@@ -121,7 +153,8 @@ class RunRecorder(L.Callback):
     """Writes ``results.json`` in the run folder and sends the config + provenance to W&B.
 
     results.json: ``{"version", "experiment", "run_id", "metrics", "perf", "meta",
-    "provenance", "paper", "wandb": {"id", "dir"}}``; later stages of the same run (a test
+    "provenance", "paper", "wandb": {"id", "dir"}, "checkpoints": {"best"|"last": {"path",
+    "sha256"}}}``; later stages of the same run (a test
     after fit, a resumed fit) update it in place.
     """
 
@@ -131,6 +164,7 @@ class RunRecorder(L.Callback):
         self.config, self.paper = config, paper or []
         self.provenance = provenance.collect()
         self._fit_start: float | None = None
+        self.checkpoints: dict[str, dict[str, str]] = {}
         self.path = self.run_dir / "results.json"
 
     @rank_zero_only
@@ -147,6 +181,7 @@ class RunRecorder(L.Callback):
         self._fit_start = time.perf_counter()
 
     def on_fit_end(self, trainer, pl_module) -> None:
+        self.checkpoints = checkpoint_hashes(trainer)
         self._write(trainer, pl_module, "fit")
 
     def on_validation_end(self, trainer, pl_module) -> None:
@@ -191,7 +226,8 @@ class RunRecorder(L.Callback):
         record = {
             "version": RESULTS_VERSION, "experiment": self.experiment, "run_id": self.run_id,
             "metrics": metrics, "perf": perf, "meta": meta, "provenance": self.provenance,
-            "paper": self.paper, "wandb": wandb, "stages": sorted(set(old.get("stages", [])) | {stage}),
+            "paper": self.paper, "wandb": wandb,
+            "checkpoints": self.checkpoints or old.get("checkpoints", {}), "stages": sorted(set(old.get("stages", [])) | {stage}),
         }
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=2, default=str))
@@ -203,3 +239,23 @@ class RunRecorder(L.Callback):
         if data.get("version") != RESULTS_VERSION:
             raise ValueError(f"{path}: results version {data.get('version')} is not {RESULTS_VERSION}")
         return data
+
+
+def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def checkpoint_hashes(trainer: L.Trainer) -> dict[str, dict[str, str]]:
+    """``{"best"|"last": {"path", "sha256"}}`` of the run's ModelCheckpoint files."""
+    found: dict[str, dict[str, str]] = {}
+    for cb in trainer.checkpoint_callbacks:
+        if not isinstance(cb, ModelCheckpoint):
+            continue
+        for alias, path in (("best", cb.best_model_path), ("last", cb.last_model_path)):
+            if path and Path(path).is_file() and alias not in found:
+                found[alias] = {"path": str(Path(path).resolve()), "sha256": sha256_of(path)}
+    return found

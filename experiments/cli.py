@@ -29,8 +29,9 @@ from datamodules.errors import DatasetError
 from experiments.callbacks import PerfMonitor, RunRecorder
 from experiments.errors import ConfigError
 from experiments.paper import PaperRef
+from experiments.wandb_extras import WandbExtras
 
-TOOLS = ("bench", "baseline", "report", "sweep")  # paperlab TOOL ... -> experiments.<TOOL>.main(argv)
+TOOLS = ("bench", "baseline", "report", "sweep", "reproduce")  # paperlab TOOL ... -> experiments.<TOOL>.main(argv)
 
 
 def new_run_id() -> str:
@@ -123,7 +124,7 @@ class PaperlabCLI(LightningCLI):
         config = self._parser(self.subcommand).dump(cfg, format="yaml", skip_none=False, skip_check=True)
         recorder = RunRecorder(run_dir, experiment, run_id, yaml.safe_load(config),
                                [vars(p) if not isinstance(p, dict) else p for p in (cfg.paper or [])])
-        trainer.callbacks[:0] = [PerfMonitor(), recorder]
+        trainer.callbacks[:0] = [PerfMonitor(), recorder, WandbExtras(recorder)]
         for cb in trainer.checkpoint_callbacks:
             if isinstance(cb, ModelCheckpoint) and cb.dirpath is None:
                 cb.dirpath = str(run_dir / "checkpoints")

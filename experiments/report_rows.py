@@ -18,7 +18,7 @@ RUN_KEYS = ("seed_everything", "experiment", "run_id", "runs_dir", "wandb_projec
             "weights_only", "trainer.default_root_dir", "trainer.logger", "trainer.enable_progress_bar",
             "trainer.enable_model_summary", "trainer.enable_checkpointing", "trainer.log_every_n_steps",
             "data.init_args.num_workers")
-LATENCY_KEY = "perf/infer_latency_bs1_ms"  # not recorded by fit yet; shown when a run has it
+LATENCY_KEY = "perf/infer_latency_bs1_ms"  # PerfMonitor measures it at the end of fit
 LOWER_IS_BETTER = ("loss", "fid", "kid", "err")
 
 

@@ -25,6 +25,10 @@ return code, attempts and stderr tail; a failed trial does not stop the sweep, i
 exit status 1. At the end the ablation table (per setting: mean ± std over seeds, n, Δ vs the
 base setting, Welch 95 % CI of Δ) is printed and written to ``<runs>/<name>/ablation.{md,csv}``.
 
+``--set KEY=VALUE`` (repeatable) adds a CLI override to the base arguments of every trial, e.g.
+``--set trainer.max_epochs=1`` for a shortened sweep; it is part of the trial ids, so shortened
+and full-length trials never mix.
+
 ``--wandb`` registers the file with ``wandb.sweep`` and runs ``wandb.agent`` with a function that
 launches the same subprocess with the agent's parameters and run id. It needs
 ``WANDB_MODE=online``: offline W&B cannot host a sweep.
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -254,6 +259,17 @@ def write_ablation(sweep: Sweep, rows: list[dict[str, Any]], folder: Path) -> st
 
 # ----------------------------------------------------------------------------- entry point
 
+def with_overrides(sweep: Sweep, overrides: list[str]) -> Sweep:
+    """``KEY=VALUE`` strings appended to the base arguments as ``--KEY=VALUE``."""
+    extra = []
+    for o in overrides:
+        key, sep, value = o.partition("=")
+        if not sep or not key:
+            raise SweepError(f"--set {o!r}: expected KEY=VALUE, e.g. trainer.max_epochs=1")
+        extra.append(f"--{key.removeprefix('--')}={value}")
+    return dataclasses.replace(sweep, base_args=[*sweep.base_args, *extra]) if extra else sweep
+
+
 def main(argv: list[str] | None = None) -> None:
     """``paperlab sweep``: see the module docstring."""
     ap = argparse.ArgumentParser(prog="paperlab sweep", description=__doc__.split("\n\n")[0])
@@ -262,10 +278,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--wandb", action="store_true", help="register with W&B and run a W&B agent")
     ap.add_argument("--sweep-id", default=None, help="with --wandb: join this existing W&B sweep")
     ap.add_argument("--runs-dir", type=Path, default=Path("runs"), help="root of the run folders")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override added to every trial's base arguments (repeatable)")
     ap.add_argument("--dry-run", action="store_true", help="validate and list the trials, run nothing")
     args = ap.parse_args(argv)
     try:
-        sweep = load_sweep(args.file)
+        sweep = with_overrides(load_sweep(args.file), args.set)
         if args.wandb and os.environ.get("WANDB_MODE", "online") in ("offline", "disabled", "dryrun"):
             raise SweepError("--wandb needs the W&B server, and WANDB_MODE=offline cannot host a sweep; "
                              "run locally (without --wandb) or set WANDB_MODE=online after `wandb login`")

@@ -260,7 +260,7 @@ def check_cli(sweep: Sweep, trial: Trial, runs_dir: Path) -> None:
 
 def check_digest(sweep: Sweep) -> str:
     """What the CLI check depends on: the file and the contents of its base configs."""
-    h = hashlib.sha256(json.dumps(sweep.raw, sort_keys=True, default=str).encode())
+    h = hashlib.sha256(json.dumps([sweep.raw, sweep.base_args], sort_keys=True, default=str).encode())
     for i, t in enumerate(sweep.base_args[:-1]):
         if t == "--config":
             h.update(Path(sweep.base_args[i + 1]).read_bytes())

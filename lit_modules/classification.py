@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from experiments.errors import ConfigError
+from lit_modules.media import to_display
 
 
 class ClassificationModule(L.LightningModule):
@@ -107,6 +108,22 @@ class ClassificationModule(L.LightningModule):
 
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         return self._logits(batch[0]).argmax(-1)
+
+    def wandb_media(self, batch: tuple[Tensor, Tensor], outputs: object, n: int = 16) -> dict:
+        """A W&B table of the first ``n`` validation images with true and predicted class."""
+        import wandb  # only runs that log to W&B call this
+
+        images, labels = batch[0][:n], batch[1][:n]
+        with torch.no_grad():
+            probs = self._logits(images).softmax(-1)  # (n, C)
+        conf, pred = probs.max(-1)
+        names = getattr(getattr(self.trainer, "datamodule", None), "class_names", None) or []
+        name = lambda i: names[i] if i < len(names) else str(i)
+        shown = images[:, 0] if images.ndim == 5 else images  # K-crop input: show the first crop
+        table = wandb.Table(columns=["image", "true", "pred", "confidence", "correct"])
+        for img, t, p, c in zip(to_display(shown), labels.tolist(), pred.tolist(), conf.tolist(), strict=True):
+            table.add_data(wandb.Image(img), name(t), name(p), round(c, 3), t == p)
+        return {"val/predictions": table}
 
     def configure_optimizers(self):
         hp = self.hparams

@@ -28,6 +28,8 @@ class ViTModule(ClassificationModule):
         mlp_ratio: MLP hidden size / width.
         dropout: dropout after embeddings and in the MLPs.
         pool: "token" (class token, paper) or "avg" (mean of patch tokens).
+        stem: "patch" (the paper's linear patch embedding) or "conv" (3x3 stride-2 convolutions
+            down to the same token grid, Xiao et al. 2021).
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class ViTModule(ClassificationModule):
         mlp_ratio: float = 4.0,
         dropout: float = 0.0,
         pool: Literal["token", "avg"] = "token",
+        stem: Literal["patch", "conv"] = "patch",
         lr: float = 3e-3,
         optimizer: Literal["sgd", "adamw"] = "adamw",
         momentum: float = 0.9,
@@ -55,4 +58,4 @@ class ViTModule(ClassificationModule):
                          warmup_epochs, label_smoothing, channels_last)
         self.save_hyperparameters()
         self.net = vit(num_classes, image_size=image_size, patch_size=patch_size, width=width,
-                       depth=depth, heads=heads, mlp_ratio=mlp_ratio, dropout=dropout, pool=pool)
+                       depth=depth, heads=heads, mlp_ratio=mlp_ratio, dropout=dropout, pool=pool, stem=stem)

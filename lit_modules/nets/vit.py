@@ -2,8 +2,37 @@
 
 from __future__ import annotations
 
+import math
+
+from timm.layers import HybridEmbed, PatchEmbed
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
+
+
+def conv_stem(patch_size: int, width: int) -> nn.Sequential:
+    """Xiao et al. 2021, "Early Convolutions Help Transformers See Better": the patchify layer
+    replaced by log2(patch_size) 3x3 stride-2 conv-BN-ReLU layers whose channels double up to
+    ``width``. Output ``(B, width, H / patch_size, W / patch_size)``; the 1x1 projection to the
+    token width is added by timm's ``HybridEmbed``.
+    """
+    steps = int(math.log2(patch_size))
+    if 2**steps != patch_size:
+        raise ValueError(f"stem='conv' needs a power-of-two patch_size, got {patch_size}")
+    channels = [max(8, width >> (steps - 1 - i)) for i in range(steps)]
+    layers: list[nn.Module] = []
+    c_in = 3
+    for c_out in channels:
+        layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c_out),
+                   nn.ReLU(inplace=True)]
+        c_in = c_out
+    return nn.Sequential(*layers)
+
+
+def _conv_embed(*, img_size: int, patch_size: int, embed_dim: int, **kwargs) -> HybridEmbed:
+    """timm ``embed_layer`` factory: the conv stem reduces by ``patch_size``; tokens are its 1x1 pixels."""
+    kwargs.pop("dynamic_img_pad", None)
+    return HybridEmbed(conv_stem(patch_size, embed_dim), img_size=img_size, patch_size=1,
+                       embed_dim=embed_dim, **kwargs)
 
 
 def vit(
@@ -17,10 +46,14 @@ def vit(
     mlp_ratio: float = 4.0,
     dropout: float = 0.0,
     pool: str = "token",
+    stem: str = "patch",
 ) -> nn.Module:
     """ViT with a class token (``pool="token"``, the paper) or mean pooling (``"avg"``).
 
-    Input ``(B, 3, image_size, image_size)``; output ``(B, num_classes)``. ViT-B/16 is the default.
+    ``stem="patch"`` is the paper's linear patch embedding; ``"conv"`` the convolutional stem of
+    Xiao et al. 2021 with the same token grid (a lever for small data, in the spirit of the
+    paper's own hybrid). Input ``(B, 3, image_size, image_size)``; output ``(B, num_classes)``.
+    ViT-B/16 is the default.
     """
     if image_size % patch_size:
         raise ValueError(f"image_size {image_size} is not divisible by patch_size {patch_size}")
@@ -35,4 +68,5 @@ def vit(
         drop_rate=dropout,
         global_pool=pool,
         class_token=pool == "token",
+        embed_layer=_conv_embed if stem == "conv" else PatchEmbed,
     )

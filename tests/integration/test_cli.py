@@ -1,5 +1,6 @@
 """The CLI: help from type hints, config composition, overrides, errors, run folder, resume."""
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -53,7 +54,8 @@ def test_fit_writes_run_folder_then_resume_continues_same_wandb_run(tmp_path, ti
     assert (run_dir / "checkpoints" / "last.ckpt").exists()
     assert {"val/acc1", "val/acc5", "val/loss"} <= set(res["metrics"])
     assert {"perf/samples_per_sec", "perf/mfu", "perf/data_wait_share", "perf/flops_per_sample",
-            "perf/peak_mem_mb", "perf/step_time_ms"} <= set(res["perf"])
+            "perf/peak_mem_mb", "perf/step_time_ms", "perf/infer_latency_bs1_ms"} <= set(res["perf"])
+    assert 0 < res["perf"]["perf/infer_latency_bs1_ms"] < 1000
     assert res["wandb"]["id"] == res["run_id"] and "offline-run" in res["wandb"]["dir"]
     prov = res["provenance"]
     assert {"commit", "dirty"} <= set(prov["git"]) and prov["packages"]["torch"].startswith("2.14")
@@ -61,6 +63,14 @@ def test_fit_writes_run_folder_then_resume_continues_same_wandb_run(tmp_path, ti
     assert res["meta"]["dataset"] == "ShapesWorld"
     step = res["meta"]["global_step"]
     assert step == 4  # 256 samples / batch 64
+    # Checkpoints carry their sha256 in results.json and go to W&B as one model artifact;
+    # the offline run also holds the prediction table and the shared-axis definitions.
+    best = res["checkpoints"]["best"]
+    assert best["sha256"] == hashlib.sha256(Path(best["path"]).read_bytes()).hexdigest()
+    assert res["checkpoints"]["last"]["path"].endswith("last.ckpt")
+    log = b"".join(p.read_bytes() for p in (run_dir / "wandb").glob("offline-run-*/*.wandb"))
+    for needle in (f"model-{res['run_id']}", "val/predictions", "samples_seen", best["sha256"]):
+        assert needle.encode() in log, needle
 
     proc2 = run_paperlab("fit", "--config", DEMO, "--trainer.max_epochs", "2", *tiny_data,
                          "--ckpt_path", str(run_dir / "checkpoints" / "last.ckpt"), cwd=tmp_path)

@@ -69,6 +69,17 @@ def test_vit_b16_parameters_and_tokens():
     assert small(torch.randn(2, 3, 64, 64)).shape == (2, 8)
 
 
+def test_vit_conv_stem_keeps_the_token_grid():
+    """Xiao et al. 2021: log2(patch) stride-2 convs replace the patchify layer; same tokens out."""
+    net = vit(8, image_size=64, patch_size=16, width=128, depth=1, heads=4, stem="conv")
+    convs = [m for m in net.patch_embed.backbone if isinstance(m, nn.Conv2d)]
+    assert [c.stride for c in convs] == [(2, 2)] * 4 and convs[-1].out_channels == 128
+    assert net.patch_embed.num_patches == 16
+    assert net(torch.randn(2, 3, 64, 64)).shape == (2, 8)
+    with pytest.raises(ValueError, match="power-of-two"):
+        vit(8, image_size=48, patch_size=12, stem="conv")
+
+
 def test_vit_rejects_indivisible_patch():
     with pytest.raises(ValueError, match="divisible"):
         vit(10, image_size=30, patch_size=8)

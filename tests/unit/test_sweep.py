@@ -89,6 +89,17 @@ def test_trial_command_puts_parameters_last(tmp_path):
     assert cmd[cmd.index("--run_id") + 1] == "abc" and cmd[cmd.index("--experiment") + 1] == "lrn"
 
 
+def test_set_overrides_join_the_base_arguments_and_the_trial_ids(tmp_path):
+    s = sw.load_sweep(sweep_file(tmp_path))
+    short = sw.with_overrides(s, ["trainer.max_epochs=1", "--data.init_args.train_size=600"])
+    assert short.base_args[-2:] == ["--trainer.max_epochs=1", "--data.init_args.train_size=600"]
+    p = {"model.init_args.lrn": True, "seed_everything": 0}
+    assert sweep_spec.trial_id(short, p) != sweep_spec.trial_id(s, p)  # never mixed with full-length trials
+    assert sweep_spec.check_digest(short) != sweep_spec.check_digest(s)
+    with pytest.raises(sw.SweepError, match="KEY=VALUE"):
+        sw.with_overrides(s, ["trainer.max_epochs"])
+
+
 @pytest.mark.parametrize(("df", "t975"), [(1, 12.7062), (2, 4.3027), (4, 2.7764), (10, 2.2281),
                                            (30, 2.0423), (1e6, 1.9600)])
 def test_t_quantile_matches_the_table(df, t975):

@@ -1,0 +1,173 @@
+"""``paperlab reproduce [--runs-dir DIR] [--out FILE] [--only PATTERN]``: every demo, every ablation.
+
+Runs each ``configs/*/demo.yaml`` as written (one tracked run, id ``reproduce``), each
+``configs/sweeps/*.yaml`` with the shortening given by ``--sweep-set`` (default: one epoch per
+trial, every seed), the trivial baselines of each demo's data, and then writes ``docs/RESULTS.md``:
+the miniature paper table with speed (``paperlab report`` over the demo runs), the trivial
+baselines, and every sweep's ablation table, with the plots beside it in ``docs/figures/``.
+
+Resumable: a demo run or sweep trial whose results.json records a finished fit is not run again,
+so an interrupted reproduce picks up where it stopped. Each step's wall time goes into the page,
+so the page says what it cost on the machine that wrote it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from experiments import provenance
+from experiments.report import load_local, write_report
+from experiments.sweep import is_done
+
+ROOT = Path(__file__).resolve().parent.parent
+CLASSIFICATION_DATA = "datamodules.classification.ClassificationDataModule"
+
+
+def _run(cmd: list[str], log: Path) -> int:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as f:
+        return subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False, cwd=ROOT).returncode
+
+
+def run_demo(config: Path, runs: Path) -> tuple[Path, int, float]:
+    """One demo as written; returns its run folder, exit code and wall time (0 when already done)."""
+    experiment = f"{config.parent.name}-demo"
+    run_dir = runs / experiment / "reproduce"
+    if is_done(run_dir):
+        return run_dir, 0, 0.0
+    t0 = time.perf_counter()
+    rc = _run([sys.executable, "-m", "experiments", "fit", "--config", str(config), "--experiment", experiment,
+               "--run_id", "reproduce", "--runs_dir", str(runs), "--trainer.enable_progress_bar", "false"],
+              runs / "logs" / f"{experiment}.log")
+    return run_dir, rc, time.perf_counter() - t0
+
+
+def baseline(config: Path, runs: Path) -> dict | None:
+    """The trivial scores of a demo's data (classification: majority class, linear on pixels)."""
+    data = (yaml.safe_load(config.read_text()).get("data") or {}).get("class_path")
+    if data != CLASSIFICATION_DATA:
+        return None
+    out = runs / "baselines" / f"{config.parent.name}.json"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        rc = _run([sys.executable, "-m", "experiments", "baseline", "--config", str(config), "--json", str(out)],
+                  runs / "logs" / f"baseline-{config.parent.name}.log")
+        if rc:
+            return None
+    return json.loads(out.read_text())
+
+
+def run_sweep(sweep: Path, runs: Path, sets: list[str]) -> tuple[Path | None, int, float]:
+    t0 = time.perf_counter()
+    cmd = [sys.executable, "-m", "experiments", "sweep", str(sweep), "--runs-dir", str(runs / "sweeps")]
+    for s in sets:
+        cmd += ["--set", s]
+    rc = _run(cmd, runs / "logs" / f"sweep-{sweep.stem}.log")
+    name = yaml.safe_load(sweep.read_text()).get("name") or sweep.stem
+    table = runs / "sweeps" / name / "ablation.md"
+    return (table if table.exists() else None), rc, time.perf_counter() - t0
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
+
+
+def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int, float]],
+               baselines: dict[str, dict], sweeps: list[tuple[Path, Path | None, int, float]],
+               sets: list[str], total: float) -> None:
+    figures = out.parent / "figures"
+    demo_dirs = [d for _, d, rc, _ in demos if rc == 0 and (d / "results.json").exists()]
+    lines = ["# Results (ShapesWorld demos and ablations)", "",
+             "Written by `make reproduce` (`paperlab reproduce`); every number below comes from a run "
+             "folder under `" + str(runs) + "`. These are **ShapesWorld** results (the embedded "
+             "procedural dataset), not the papers' datasets: the Paper column stays empty on purpose.", "",
+             (f"Machine: {provenance.label(provenance.hardware())}; "
+             f"whole reproduce: {_minutes(total)} (steps already done earlier count 0)."), ""]
+    if demo_dirs:
+        runs_found, skipped = load_local(demo_dirs)
+        written = write_report(runs_found, skipped, [str(runs)], figures)
+        table = (figures / "report.md").read_text()
+        table = table.replace("](pareto", "](figures/pareto")  # the page lives one folder up
+        lines += ["## Demo runs", "", table.split("\n", 1)[1].strip(), ""]
+        (figures / "report.md").unlink()
+        lines += [f"CSV: `figures/{p.name}`" for p in written if p.suffix == ".csv"] + [""]
+    lines += ["## Trivial baselines on the same data", "",
+              "| Demo | Chance (majority class) | Linear model on pixels | Train / val |", "|---|---|---|---|"]
+    for name, b in sorted(baselines.items()):
+        lines.append(f"| {name} | {b['chance']:.3f} | {b['linear_on_pixels']:.3f} | {b['train']} / {b['val']} |")
+    lines += ["", "Families whose baseline is not a classifier give theirs in their own section of the README.", ""]
+    lines += ["## Demo wall times", "", "| Demo | Exit | Wall time |", "|---|---|---|"]
+    lines += [f"| `{_rel(c)}` | {rc} | {_minutes(t) if t else 'done earlier'} |"
+              for c, _, rc, t in demos]
+    shortening = " ".join(f"`--set {s}`" for s in sets) or "none"
+    lines += ["", "## Ablation sweeps", "",
+              (f"Shortened for reproduce ({shortening}), every seed of each file. Full length: "
+              "`paperlab sweep configs/sweeps/<name>.yaml`."), ""]
+    for sweep, table, rc, t in sweeps:
+        lines += [f"### `{_rel(sweep)}`", "",
+                  f"Exit {rc}, {_minutes(t)}.", ""]
+        text = table.read_text().strip().replace("## Ablation", "#### Ablation") if table else None
+        lines += [text or "_no table: see the sweep's log_", ""]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``paperlab reproduce``: see the module docstring."""
+    ap = argparse.ArgumentParser(prog="paperlab reproduce", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs-dir", type=Path, default=Path("runs/reproduce"), help="where the runs go")
+    ap.add_argument("--out", type=Path, default=Path("docs/RESULTS.md"), help="the page to write")
+    ap.add_argument("--configs", type=Path, default=ROOT / "configs",
+                    help="folder with <method>/demo.yaml and sweeps/*.yaml")
+    ap.add_argument("--only", default="*", help="glob over method/sweep names, e.g. 'alexnet*'")
+    ap.add_argument("--sweep-set", action="append", default=None, metavar="KEY=VALUE",
+                    help="shortening added to every sweep trial (default: trainer.max_epochs=1)")
+    ap.add_argument("--no-sweeps", action="store_true", help="demos and baselines only")
+    args = ap.parse_args(argv)
+    sets = args.sweep_set if args.sweep_set is not None else ["trainer.max_epochs=1"]
+    runs = args.runs_dir.resolve()
+    t0 = time.perf_counter()
+    demos, baselines, sweeps = [], {}, []
+    for config in sorted(args.configs.glob("*/demo.yaml")):
+        if not fnmatch.fnmatch(config.parent.name, args.only):
+            continue
+        print(f"demo {config.parent.name} ...", flush=True)
+        run_dir, rc, t = run_demo(config, runs)
+        demos.append((config, run_dir, rc, t))
+        print(f"  exit {rc}, {_minutes(t)}", flush=True)
+        if (b := baseline(config, runs)) is not None:
+            baselines[config.parent.name] = b
+    for sweep in [] if args.no_sweeps else sorted((args.configs / "sweeps").glob("*.yaml")):
+        if not fnmatch.fnmatch(sweep.stem, args.only):
+            continue
+        print(f"sweep {sweep.stem} ...", flush=True)
+        table, rc, t = run_sweep(sweep, runs, sets)
+        sweeps.append((sweep, table, rc, t))
+        print(f"  exit {rc}, {_minutes(t)}", flush=True)
+    if not demos and not sweeps:
+        print(f"paperlab reproduce: error: nothing matches --only {args.only!r}", file=sys.stderr)
+        sys.exit(2)
+    write_page(args.out.resolve(), runs, demos, baselines, sweeps, sets, time.perf_counter() - t0)
+    print(f"wrote {args.out}")
+    failed = sum(rc != 0 for _, _, rc, _ in demos) + sum(rc != 0 for _, _, rc, _ in sweeps)
+    if failed:
+        print(f"paperlab reproduce: {failed} step(s) failed; logs in {runs / 'logs'}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

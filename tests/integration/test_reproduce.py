@@ -1,0 +1,34 @@
+"""``paperlab reproduce`` runs every demo and sweep of a configs folder and writes the results page."""
+
+import yaml
+
+from tests.conftest import ROOT, run_paperlab
+
+
+def test_reproduce_writes_the_page_and_resumes(tmp_path):
+    demo = yaml.safe_load((ROOT / "configs/alexnet/demo.yaml").read_text())
+    demo["trainer"]["max_epochs"] = 1
+    demo["data"]["init_args"].update(train_size=384, val_size=64)
+    configs = tmp_path / "configs"
+    (configs / "alexnet").mkdir(parents=True)
+    (configs / "sweeps").mkdir()
+    (configs / "alexnet/demo.yaml").write_text(yaml.safe_dump(demo))
+    sweep = yaml.safe_load((ROOT / "configs/sweeps/alexnet_lrn.yaml").read_text())
+    sweep["parameters"]["seed_everything"]["values"] = [0, 1]
+    sweep["command"][sweep["command"].index("configs/alexnet/demo.yaml")] = str(configs / "alexnet/demo.yaml")
+    (configs / "sweeps/alexnet_lrn.yaml").write_text(yaml.safe_dump(sweep))
+    args = ["reproduce", "--configs", str(configs), "--runs-dir", str(tmp_path / "runs"),
+            "--out", str(tmp_path / "docs/RESULTS.md")]
+
+    proc = run_paperlab(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    page = (tmp_path / "docs/RESULTS.md").read_text()
+    assert "ShapesWorld" in page and "| AlexNet | ShapesWorld" in page  # the demo's report row
+    assert "Linear model on pixels" in page and "| alexnet |" in page  # its trivial baseline
+    assert "alexnet_lrn.yaml" in page and "lrn=false" in page and "±" in page  # the ablation table
+    assert "--set trainer.max_epochs=1" in page
+    assert list((tmp_path / "docs/figures").glob("pareto_*.png"))
+
+    again = run_paperlab(*args, cwd=tmp_path)  # everything is done: nothing runs twice
+    assert again.returncode == 0 and "done earlier" in (tmp_path / "docs/RESULTS.md").read_text()
+    assert len(list((tmp_path / "runs").rglob("results.json"))) == 1 + 4
