@@ -17,6 +17,8 @@ class AlexNetModule(ClassificationModule):
     """AlexNet classifier; defaults are the paper's recipe (SGD 0.01, momentum 0.9, wd 5e-4).
 
     The optimisation arguments (lr ... channels_last) are documented on ``ClassificationModule``.
+    ``channels_last`` is on by default: its train step is 1.15x faster on the demo (``paperlab bench
+    --levers channels_last``, interleaved medians on 2 CPU cores).
 
     Args:
         num_classes: classes in the data.
@@ -49,7 +51,7 @@ class AlexNetModule(ClassificationModule):
         step_epochs: int = 30,
         warmup_epochs: float = 0.0,
         label_smoothing: float = 0.0,
-        channels_last: bool = False,
+        channels_last: bool = True,
     ) -> None:
         super().__init__(num_classes, lr, optimizer, momentum, weight_decay, schedule, step_epochs,
                          warmup_epochs, label_smoothing, channels_last)
