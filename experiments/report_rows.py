@@ -99,6 +99,26 @@ def _config_files(rec: dict[str, Any]) -> list[str]:
         [c.split("=", 1)[1] for c in cmd if c.startswith("--config=")]
 
 
+BOOKKEEPING = ("--config", "--experiment", "--run_id", "--runs_dir", "--seed_everything",
+               "--trainer.enable_progress_bar")
+
+
+def _overrides(rec: dict[str, Any]) -> list[str]:
+    """The command line's ``--key value`` overrides (what a sweep or reproduce added to the files)."""
+    cmd = [str(c) for c in rec.get("provenance", {}).get("command") or []]
+    out, i = [], 0
+    while i < len(cmd):
+        tok = cmd[i]
+        if tok.startswith("--") and tok not in ("--print_config",):
+            key, sep, value = tok.partition("=")
+            if not sep and i + 1 < len(cmd) and not cmd[i + 1].startswith("--"):
+                value, i = cmd[i + 1], i + 1
+            if key not in BOOKKEEPING:
+                out.append(f"{key.removeprefix('--')}={value}")
+        i += 1
+    return out
+
+
 def _git(runs: list[dict[str, Any]]) -> str:
     shas = []
     for r in runs:
@@ -124,6 +144,7 @@ def build_rows(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
         targets = [(p["metric"], p) for p in refs] or [(default_metric(runs), None)]
         files = _unique(f for r in runs for f in _config_files(r))
         diff = ", ".join(f"{k}={_yaml(v)}" for k, v in g["diff"].items())
+        overrides = _unique(o for r in runs for o in _overrides(r))
         params = _mean_of(runs, "meta", "params")
         common = {
             "group": gi, "experiment": g["experiment"],
@@ -140,7 +161,7 @@ def build_rows(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "peak_mem_mb": _mean_of(runs, "perf", "perf/peak_mem_mb"),
             "params": None if params is None else round(params),
             "flops": _mean_of(runs, "perf", "perf/flops_per_sample"),
-            "config": f"{g['experiment']}: " + "; ".join(x for x in (files, diff) if x and x != "—"),
+            "config": f"{g['experiment']}: " + "; ".join(x for x in (files, overrides, diff) if x and x != "—"),
             "label": " ".join(x for x in (g["experiment"], diff) if x),
             "runs": ", ".join(r["run_id"] for r in runs),
             "git": _git(runs),

@@ -174,3 +174,14 @@ def test_wandb_project_is_read_through_the_api(tmp_path, monkeypatch):
     assert row["n"] == "2" and float(row["mean"]) == pytest.approx(0.85)
     assert row["dataset"] == "ShapesWorld (embedded)" and row["hardware"] == "1x NVIDIA H100"
     assert row["git"] == "abc1234+dirty"
+
+
+def test_config_column_names_files_and_command_line_overrides(tmp_path):
+    run_dir = write_run(tmp_path, "alexnet-lrn", "t1")
+    rec = json.loads((run_dir / "results.json").read_text())
+    rec["provenance"]["command"] += ["--experiment", "alexnet-lrn", "--run_id", "t1", "--trainer.max_epochs=1",
+                                     "--data.init_args.train_size", "6000", "--seed_everything=0"]
+    (run_dir / "results.json").write_text(json.dumps(rec))
+    (row,) = rows_for(tmp_path)
+    assert row["config"] == ("alexnet-lrn: configs/alexnet/demo.yaml; "
+                             "trainer.max_epochs=1, data.init_args.train_size=6000")
