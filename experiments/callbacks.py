@@ -154,7 +154,7 @@ class RunRecorder(L.Callback):
 
     results.json: ``{"version", "experiment", "run_id", "metrics", "perf", "meta",
     "provenance", "paper", "wandb": {"id", "dir"}, "checkpoints": {"best"|"last": {"path",
-    "sha256"}}}``; later stages of the same run (a test
+    "sha256"}}, "history": [{"epoch", "global_step", "val/...": value} per validation]}``; later stages of the same run (a test
     after fit, a resumed fit) update it in place.
     """
 
@@ -165,6 +165,7 @@ class RunRecorder(L.Callback):
         self.provenance = provenance.collect()
         self._fit_start: float | None = None
         self.checkpoints: dict[str, dict[str, str]] = {}
+        self.history: list[dict[str, float]] = []  # one entry per validation epoch of this process
         self.path = self.run_dir / "results.json"
 
     @rank_zero_only
@@ -185,6 +186,10 @@ class RunRecorder(L.Callback):
         self._write(trainer, pl_module, "fit")
 
     def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.state.fn == "fit" and not trainer.sanity_checking:
+            point = {k: float(v) for k, v in trainer.callback_metrics.items()
+                     if k.startswith("val/") and v.numel() == 1}
+            self.history.append({"epoch": trainer.current_epoch, "global_step": trainer.global_step, **point})
         if trainer.state.fn == "validate":
             self._write(trainer, pl_module, "validate")
 
@@ -227,7 +232,8 @@ class RunRecorder(L.Callback):
             "version": RESULTS_VERSION, "experiment": self.experiment, "run_id": self.run_id,
             "metrics": metrics, "perf": perf, "meta": meta, "provenance": self.provenance,
             "paper": self.paper, "wandb": wandb,
-            "checkpoints": self.checkpoints or old.get("checkpoints", {}), "stages": sorted(set(old.get("stages", [])) | {stage}),
+            "checkpoints": self.checkpoints or old.get("checkpoints", {}),
+            "history": _merge_history(old.get("history", []), self.history), "stages": sorted(set(old.get("stages", [])) | {stage}),
         }
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=2, default=str))
@@ -239,6 +245,12 @@ class RunRecorder(L.Callback):
         if data.get("version") != RESULTS_VERSION:
             raise ValueError(f"{path}: results version {data.get('version')} is not {RESULTS_VERSION}")
         return data
+
+
+def _merge_history(old: list[dict], new: list[dict]) -> list[dict]:
+    """A resumed run's curve: the earlier points up to where this process started, then its own."""
+    first = new[0]["global_step"] if new else float("inf")
+    return [h for h in old if h.get("global_step", 0) < first] + new
 
 
 def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -56,27 +56,37 @@ def _save(fig: Any, out: Path, name: str) -> str:
     return name
 
 
+def _history(run: dict[str, Any], metric: str) -> list[tuple[float, float]]:
+    """(epoch, value) points: results.json's ``history`` locally, the W&B history otherwise."""
+    if run.get("history"):
+        return [(h["epoch"], h[metric]) for h in run["history"] if metric in h]
+    if "_run" in run:
+        hist = run["_run"].history(keys=[metric, "epoch"], pandas=False)
+        return [(h.get("epoch", h.get("_step")), h[metric]) for h in hist if metric in h]
+    return []
+
+
 def plot_curves(groups: list[dict[str, Any]], rows: list[dict[str, Any]], out: Path) -> list[str]:
-    """Learning curves from W&B history (only runs loaded from W&B carry ``_run``)."""
+    """Validation curves per metric: one colour per setting (group), one line per seed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = []
-    by_metric: dict[str, list[tuple[str, Any]]] = {}
+    by_metric: dict[str, list[tuple[str, list[tuple[float, float]]]]] = {}
     for r in rows:
         if r["primary"]:
             for run in groups[r["group"]]["runs"]:
-                if "_run" in run:
-                    by_metric.setdefault(r["metric"], []).append((r["label"], run["_run"]))
+                if pts := _history(run, r["metric"]):
+                    by_metric.setdefault(r["metric"], []).append((r["label"], pts))
     for metric, items in by_metric.items():
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        for label, run in items:
-            hist = [h for h in run.history(keys=[metric, "epoch"], pandas=False) if metric in h]
-            if hist:
-                ax.plot([h.get("epoch", h.get("_step")) for h in hist], [h[metric] for h in hist],
-                        label=f"{label} {run.id}"[:50], lw=1)
+        colours: dict[str, Any] = {}
+        for label, pts in items:
+            first = label not in colours
+            colours.setdefault(label, plt.cm.tab10(len(colours) % 10))
+            ax.plot(*zip(*pts), color=colours[label], lw=1, marker=".", label=label[:50] if first else None)
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.legend(fontsize=6)

@@ -14,9 +14,9 @@ is ``val/acc1`` (else the first ``val/`` metric). ShapesWorld runs are labelled 
 
 Outputs in ``--out`` (default ``<first RUNS_DIR>/report``): ``report.md``, ``report.csv`` and
 ``pareto_<metric>_<dataset>_<hardware>.png`` (metric vs training throughput, Pareto front
-marked; speed is only compared on one dataset and hardware); with W&B also
-``curves_<metric>.png`` from the runs' history. All files are written to a temporary folder and
-renamed into place only when everything succeeded.
+marked; speed is only compared on one dataset and hardware) and ``curves_<metric>.png``
+(validation curves, one colour per setting, from results.json's ``history`` or W&B's). All
+files are written to a temporary folder and renamed into place only when everything succeeded.
 
 Bad input: a folder without any results.json, or no usable run at all, is an error (exit 2,
 nothing written). A results.json of another version (or unreadable) is *skipped*, named on
@@ -88,7 +88,7 @@ def write_report(runs: list[dict[str, Any]], skipped: list[str], sources: list[s
     tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
     try:
         plots = plot_pareto(rows, tmp)
-        if any("_run" in r for r in runs):
+        if any("_run" in r or r.get("history") for r in runs):
             try:
                 plots += plot_curves(groups, rows, tmp)
             except Exception as e:  # noqa: BLE001 - curves are a bonus; keep the table

@@ -120,6 +120,11 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int, float]]
                   f"Exit {rc}, {_minutes(t)}.", ""]
         text = table.read_text().strip().replace("## Ablation", "#### Ablation") if table else None
         lines += [text or "_no table: see the sweep's log_", ""]
+        if table:
+            found, skipped = load_local([table.parent])
+            plots = [p for p in write_report(found, skipped, [str(table.parent)], figures / table.parent.name)
+                     if p.suffix == ".png"]
+            lines += [f"![{p.name}](figures/{table.parent.name}/{p.name})" for p in sorted(plots)] + [""]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n")

@@ -78,6 +78,9 @@ def test_fit_writes_run_folder_then_resume_continues_same_wandb_run(tmp_path, ti
     res2 = results_of(proc2)
     assert res2["run_id"] == res["run_id"] and res2["wandb"]["id"] == res["wandb"]["id"]
     assert res2["meta"]["global_step"] == 2 * step
+    # The validation curve continues across the resume: one point per epoch.
+    assert [(h["epoch"], h["global_step"]) for h in res2["history"]] == [(0, step), (1, 2 * step)]
+    assert all("val/acc1" in h for h in res2["history"])
     # The W&B offline run folder of the resumed run carries the same id.
     wandb_runs = list((run_dir / "wandb").glob("offline-run-*"))
     assert wandb_runs and all(p.name.endswith(res["run_id"]) for p in wandb_runs)

@@ -28,6 +28,8 @@ def test_reproduce_writes_the_page_and_resumes(tmp_path):
     assert "alexnet_lrn.yaml" in page and "lrn=false" in page and "±" in page  # the ablation table
     assert "--set trainer.max_epochs=1" in page
     assert list((tmp_path / "docs/figures").glob("pareto_*.png"))
+    assert "figures/alexnet-lrn/curves_val_acc1.png" in page  # the sweep's learning curves
+    assert (tmp_path / "docs/figures/alexnet-lrn/curves_val_acc1.png").stat().st_size > 1000
 
     again = run_paperlab(*args, cwd=tmp_path)  # everything is done: nothing runs twice
     assert again.returncode == 0 and "done earlier" in (tmp_path / "docs/RESULTS.md").read_text()

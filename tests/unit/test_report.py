@@ -185,3 +185,13 @@ def test_config_column_names_files_and_command_line_overrides(tmp_path):
     (row,) = rows_for(tmp_path)
     assert row["config"] == ("alexnet-lrn: configs/alexnet/demo.yaml; "
                              "trainer.max_epochs=1, data.init_args.train_size=6000")
+
+
+def test_curves_come_from_the_local_history(tmp_path):
+    for seed, lrn in ((0, True), (1, True), (0, False)):
+        run_dir = write_run(tmp_path, "alexnet-lrn", f"r{seed}{lrn}", seed=seed, lrn=lrn)
+        rec = json.loads((run_dir / "results.json").read_text())
+        rec["history"] = [{"epoch": e, "global_step": 10 * e, "val/acc1": 0.2 * e} for e in range(3)]
+        (run_dir / "results.json").write_text(json.dumps(rec))
+    written = report.write_report(*report.load_local([tmp_path]), [str(tmp_path)], tmp_path / "out")
+    assert tmp_path / "out" / "curves_val_acc1.png" in written
