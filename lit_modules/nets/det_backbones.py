@@ -17,6 +17,8 @@ from torchvision.models import resnet50, resnet101, vgg16
 from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
 from torchvision.ops import FrozenBatchNorm2d
 
+from experiments.errors import ConfigError
+
 BackboneName = Literal["small", "vgg16", "resnet50_fpn", "resnet101_fpn"]
 
 
@@ -31,7 +33,7 @@ def load_local(module: nn.Module, path: str | None, what: str) -> None:
     if path is None:
         return
     if not Path(path).is_file():
-        raise FileNotFoundError(f"{what} weights file {path!r} does not exist (nothing is downloaded)")
+        raise ConfigError(f"{what} weights file {path!r} does not exist (nothing is downloaded)")
     state = torch.load(path, map_location="cpu", weights_only=True)
     state = state.get("state_dict", state)
     prefix = "net." if any(k.startswith("net.") for k in state) else ""

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from datamodules.detection import DetectionDataModule
+from experiments.errors import ConfigError
 from lit_modules.faster_rcnn import FasterRCNNModule
 from lit_modules.mask_rcnn import MaskRCNNModule
 from lit_modules.nets.det_backbones import build_backbone
@@ -100,5 +101,5 @@ def test_weights_load_from_local_file_only(tmp_path, batch):
     b = FasterRCNNModule(num_classes=3, weights=str(tmp_path / "det.pt"), **SMALL)
     for (k, va), vb in zip(a.net.state_dict().items(), b.net.state_dict().values()):
         assert torch.equal(va, vb), k
-    with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
+    with pytest.raises(ConfigError, match="nothing is downloaded"):
         FasterRCNNModule(num_classes=3, weights=str(tmp_path / "missing.pt"), **SMALL)
