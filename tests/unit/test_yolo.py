@@ -109,12 +109,12 @@ def test_losses_fall_under_sgd_and_are_batch_order_invariant():
         if head == "v1":
             t = torch.stack([encode_v1(b, lab, 6, 4, SIZE) for b, lab in zip(boxes2, labels2)])
 
-            def loss(idx=(0, 1), t=t):
+            def loss(idx=(0, 1), t=t, net=net):
                 return sum(yolo_v1_loss(net(x[list(idx)]), t[list(idx)]).values())
         else:
             per = [encode_anchors(b, lab, ANCHORS, [16, 32], SIZE) for b, lab in zip(boxes2, labels2)]
 
-            def loss(idx=(0, 1), per=per):
+            def loss(idx=(0, 1), per=per, net=net):
                 ts = [torch.stack([per[i][s] for i in idx]) for s in range(2)]
                 return sum(yolo_anchor_loss(net(x[list(idx)]), ts, ANCHORS, SIZE).values())
         net.eval()  # BN in eval: the same function for both orders
