@@ -103,3 +103,26 @@ def test_weights_load_from_local_file_only(tmp_path, batch):
         assert torch.equal(va, vb), k
     with pytest.raises(ConfigError, match="nothing is downloaded"):
         FasterRCNNModule(num_classes=3, weights=str(tmp_path / "missing.pt"), **SMALL)
+
+
+def test_media_images_carry_predicted_and_true_boxes_and_masks():
+    from lit_modules.metrics.det_media import log_detection_media
+
+    class Run:
+        logged: dict = {}
+
+        def log(self, data):
+            self.logged.update(data)
+
+    masks = torch.zeros(1, 32, 32, dtype=torch.uint8)
+    masks[0, 4:10, 4:12] = 1
+    target = {"boxes": torch.tensor([[4.0, 4, 12, 10]]), "labels": torch.tensor([2]), "masks": masks}
+    pred = {"boxes": torch.tensor([[4.0, 4, 12, 10], [0, 0, 5, 5]]), "labels": torch.tensor([2, 1]),
+            "scores": torch.tensor([0.9, 0.1]), "masks": torch.cat([masks, masks]).bool()}
+    run = Run()
+    log_detection_media(run, [(torch.rand(3, 32, 32), pred, target)], "val/predictions")
+    image = run.logged["val/predictions"][0]
+    boxes = image._boxes
+    assert len(boxes["predictions"]._val) == 1  # the 0.1-score box is below min_score
+    assert boxes["ground_truth"]._val[0]["class_id"] == 2
+    assert set(image._masks) == {"predictions", "ground_truth"}

@@ -177,3 +177,19 @@ def test_check_data_fails_fast_with_layout(tmp_path):
         DetectionDataModule.check_data("coco", str(tmp_path))
     with pytest.raises(DatasetError, match="ImageSets/Main/trainval.txt"):
         DetectionDataModule.check_data("voc", [str(tmp_path)])
+
+
+def test_datamodule_voc_07_plus_12_square_resize(tmp_path):
+    r07 = _voc(tmp_path / "VOC2007", _obj("chair", (2, 3, 20, 30)) + _obj("dog", (10, 10, 50, 40), difficult=1))
+    (r07 / "ImageSets" / "Main" / "test.txt").write_text("000005\n")
+    r12 = _voc(tmp_path / "VOC2012", _obj("person", (1, 1, 5, 5)))
+    dm = DetectionDataModule("voc", root=[str(r07), str(r12)], image_size=100, augment="none", batch_size=2,
+                             num_workers=0)
+    dm.setup("fit")
+    images, targets = next(iter(dm.train_dataloader()))
+    assert [tuple(i.shape) for i in images] == [(3, 100, 100)] * 2 and dm.num_classes == 20
+    # 50x40 -> 100x100: x doubles, y x2.5; the difficult dog is not a training target
+    chair = next(t for t in targets if 9 in t["labels"].tolist())
+    assert torch.allclose(chair["boxes"], torch.tensor([[2.0, 5, 40, 75]])) and chair["labels"].tolist() == [9]
+    val_images, val_targets = next(iter(dm.val_dataloader()))
+    assert len(val_images) == 1 and val_targets[0]["iscrowd"].tolist() == [0, 1]  # val_root = first root
