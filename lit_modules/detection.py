@@ -116,7 +116,7 @@ class DetectionModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         self._log_map(self.val_map, "val")
         if self._media and isinstance(self.logger, WandbLogger) and not self.trainer.sanity_checking:
-            log_detection_media(self.logger.experiment, self._media, "val/predictions")
+            log_detection_media(self.logger.experiment, self._media, "val/predictions", self.global_step)
         self._media = []
 
     def on_test_epoch_end(self) -> None:

@@ -30,8 +30,11 @@ def _class_map(d: dict[str, Tensor], shape: tuple[int, int], min_score: float) -
 
 
 def log_detection_media(run: Any, samples: list[tuple[Tensor, dict, dict]], key: str,
-                        min_score: float = 0.5) -> None:
-    """Send ``(image (3, H, W) in [0, 1], prediction, target)`` triples to a wandb run."""
+                        step: int | None = None, min_score: float = 0.5) -> None:
+    """Send ``(image (3, H, W) in [0, 1], prediction, target)`` triples to a wandb run.
+
+    ``step`` is logged as ``trainer/global_step``, the x-axis Lightning's WandbLogger uses.
+    """
     import wandb
 
     images = []
@@ -45,4 +48,4 @@ def log_detection_media(run: Any, samples: list[tuple[Tensor, dict, dict]], key:
                      "ground_truth": {"mask_data": _class_map(target, shape, 0.0)}}
         array = (image.permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8)  # (H, W, 3)
         images.append(wandb.Image(array, boxes=boxes, masks=masks))
-    run.log({key: images})
+    run.log({key: images} | ({"trainer/global_step": step} if step is not None else {}))
