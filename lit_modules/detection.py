@@ -1,0 +1,147 @@
+"""Shared base for the detection family: COCO-style mAP for boxes (and masks), optimiser, schedule.
+
+Batch contract (``datamodules.detection``): ``(images, targets)``, lists of float ``(3, H, W)``
+images in [0, 1] and target dicts (``boxes`` xyxy, ``labels`` 1..K, ``masks``?, ``iscrowd``?).
+Subclasses build ``self.net`` and implement ``losses(images, targets) -> dict`` (training mode)
+and ``forward(images) -> list[dict(boxes, scores, labels[, masks (N, H, W) bool])]`` (eval mode).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.loggers import WandbLogger
+from torch import Tensor
+from torchmetrics.detection import MeanAveragePrecision
+
+from experiments.errors import ConfigError
+from lit_modules.metrics.det_media import log_detection_media
+
+# COCOeval's own thresholds. torchmetrics' defaults come from a float32 torch.linspace (0.65 ->
+# 0.6499999762, recall 0.7 -> 0.6999999881), which moves AP when a recall lands exactly on a
+# threshold (tests/unit/test_det_metric.py found 1e-3 differences); these make it COCOeval's numbers.
+IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10).tolist()
+REC_THRESHOLDS = np.linspace(0.0, 1.0, 101).tolist()
+
+
+def _map_metric(masks: bool) -> MeanAveragePrecision:
+    # pycocotools is the backend installed here (faster_coco_eval is not)
+    return MeanAveragePrecision(iou_type=("bbox", "segm") if masks else "bbox", backend="pycocotools",
+                                iou_thresholds=IOU_THRESHOLDS, rec_thresholds=REC_THRESHOLDS)
+
+
+class DetectionModule(L.LightningModule):
+    """COCO mAP@[.5:.95] / mAP@.5 logged as ``{stage}/map``, ``{stage}/map50`` (+ ``segm_`` for masks).
+
+    Args:
+        num_classes: object classes K (labels 1..K; checked against the data at setup).
+        masks: the model predicts instance masks (adds ``segm_map``/``segm_map50``).
+        lr: peak learning rate.
+        optimizer: "sgd" (momentum; the papers) or "adamw".
+        momentum: SGD momentum.
+        weight_decay: L2 / decoupled weight decay (not on biases and norms).
+        schedule: "step" (÷10 at each of ``milestones``, in epochs), "cosine" or "constant".
+        milestones: epochs of the ÷10 steps for ``schedule="step"``.
+        warmup_epochs: linear warm-up length (fractions allowed).
+        media_images: validation images sent to W&B with predicted and true boxes (0: none).
+    """
+
+    def __init__(self, num_classes: int, masks: bool, lr: float, optimizer: Literal["sgd", "adamw"],
+                 momentum: float, weight_decay: float, schedule: Literal["step", "cosine", "constant"],
+                 milestones: list[int], warmup_epochs: float, media_images: int = 0) -> None:
+        super().__init__()
+        self.masks = masks
+        self.val_map = _map_metric(masks)
+        self.test_map = _map_metric(masks)
+        self._media: list[tuple[Tensor, dict, dict]] = []
+
+    def losses(self, images: list[Tensor], targets: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None)
+        n = getattr(dm, "num_classes", None)
+        if n is not None and n != self.hparams.num_classes:
+            raise ConfigError(f"model.init_args.num_classes={self.hparams.num_classes} but the data "
+                              f"({dm.describe()}) has {n} classes; set --model.init_args.num_classes {n}")
+
+    def training_step(self, batch: tuple[list[Tensor], list[dict]], batch_idx: int) -> Tensor:
+        images, targets = batch
+        parts = self.losses(images, targets)
+        loss = sum(parts.values())
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(images))
+        for k, v in parts.items():
+            self.log(f"train/{k}", v, on_step=False, on_epoch=True, batch_size=len(images))
+        return loss
+
+    @staticmethod
+    def _for_metric(items: list[dict[str, Tensor]]) -> list[dict[str, Tensor]]:
+        out = []
+        for d in items:
+            e = {k: d[k] for k in ("boxes", "scores", "labels", "iscrowd") if k in d}
+            if "masks" in d:
+                e["masks"] = d["masks"].bool()
+            out.append(e)
+        return out
+
+    def _eval_step(self, batch: tuple[list[Tensor], list[dict]], batch_idx: int, metric) -> None:
+        images, targets = batch
+        preds = self(images)
+        metric.update(self._for_metric(preds), self._for_metric(targets))
+        if metric is self.val_map and batch_idx == 0 and self.hparams.media_images:
+            n = self.hparams.media_images
+            self._media = [(i.cpu(), {k: v.cpu() for k, v in p.items()}, {k: v.cpu() for k, v in t.items()
+                            if isinstance(v, Tensor)}) for i, p, t in zip(images[:n], preds[:n], targets[:n])]
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._eval_step(batch, batch_idx, self.val_map)
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._eval_step(batch, batch_idx, self.test_map)
+
+    def predict_step(self, batch, batch_idx: int) -> list[dict[str, Tensor]]:
+        return self(batch[0])
+
+    def _log_map(self, metric: MeanAveragePrecision, stage: str) -> None:
+        r = metric.compute()
+        for kind, prefix in (("bbox_", ""), ("segm_", "segm_")) if self.masks else (("", ""),):
+            self.log(f"{stage}/{prefix}map", r[f"{kind}map"].float(), sync_dist=True)
+            self.log(f"{stage}/{prefix}map50", r[f"{kind}map_50"].float(), sync_dist=True, prog_bar=not prefix)
+        metric.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_map(self.val_map, "val")
+        if self._media and isinstance(self.logger, WandbLogger) and not self.trainer.sanity_checking:
+            log_detection_media(self.logger.experiment, self._media, "val/predictions", self.global_step)
+        self._media = []
+
+    def on_test_epoch_end(self) -> None:
+        self._log_map(self.test_map, "test")
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        hp = self.hparams
+        params = [p for p in self.parameters() if p.requires_grad]
+        groups = [{"params": [p for p in params if p.ndim > 1], "weight_decay": hp.weight_decay},
+                  {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
+        if hp.optimizer == "sgd":
+            opt = torch.optim.SGD(groups, lr=hp.lr, momentum=hp.momentum)
+        else:
+            opt = torch.optim.AdamW(groups, lr=hp.lr)
+        total = max(1, self.trainer.estimated_stepping_batches)
+        per_epoch = total / max(1, self.trainer.max_epochs or 1)
+        warmup = hp.warmup_epochs * per_epoch
+
+        def factor(step: int) -> float:
+            w = min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
+            if hp.schedule == "cosine":
+                return w * 0.5 * (1 + math.cos(math.pi * min(1.0, step / total)))
+            if hp.schedule == "step":
+                return w * 0.1 ** sum(step >= m * per_epoch for m in hp.milestones)
+            return w
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

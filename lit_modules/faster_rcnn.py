@@ -1,0 +1,86 @@
+"""Faster R-CNN — "Towards Real-Time Object Detection with Region Proposal Networks" (Ren 2015).
+
+The idea: a region proposal network shares the detector's conv features, scores anchors of
+several scales and aspect ratios at every position and regresses them to proposals; a Fast
+R-CNN head pools each proposal's features (RoIPool in the paper, RoIAlign selectable), then
+classifies it and refines its box. Both train jointly (the approximate joint training of the
+paper's released code). The machinery is torchvision's; this file chooses the backbone, the
+RoI op and the paper's sizes, and loads local weights only.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import Tensor
+
+from lit_modules.detection import DetectionModule
+from lit_modules.nets.det_backbones import BackboneName, load_local
+from lit_modules.nets.rcnn import build_rcnn
+
+
+class FasterRCNNModule(DetectionModule):
+    """Faster R-CNN; defaults are the paper's VGG-16 recipe (SGD 1e-3, momentum 0.9, wd 5e-4).
+
+    The optimisation arguments (lr ... media_images) are documented on ``DetectionModule``.
+
+    Args:
+        num_classes: object classes K (the net has K + 1 outputs, 0 = background).
+        backbone: "vgg16" (paper), "resnet50_fpn" / "resnet101_fpn" (reproductions), "small" (CPU demo).
+        roi_op: "pool" (RoIPool, the paper) or "align" (RoIAlign, Mask R-CNN).
+        weights: local checkpoint of the whole detector (torchvision or Lightning format).
+        weights_backbone: local ImageNet state dict for the backbone.
+        width: first-stage channels of the small backbone.
+        representation: box-head FC width (VGG-16 fc6/fc7: 4096).
+        min_size: shorter image side after torchvision's resize (paper: 600).
+        max_size: longer-side cap (paper: 1000).
+        image_mean: normalisation mean (RGB, [0, 1] scale).
+        image_std: normalisation std.
+        rpn_post_nms_train: proposals per training image (paper: 2000).
+        rpn_post_nms_test: proposals per test image (paper: 300).
+        box_batch_size: sampled RoIs per image for the box head (paper: 128).
+    """
+
+    masks = False
+
+    def __init__(
+        self,
+        num_classes: int = 20,
+        backbone: BackboneName = "vgg16",
+        roi_op: Literal["align", "pool"] = "pool",
+        weights: str | None = None,
+        weights_backbone: str | None = None,
+        width: int = 32,
+        representation: int = 4096,
+        min_size: int = 600,
+        max_size: int = 1000,
+        image_mean: tuple[float, float, float] = (0.485, 0.456, 0.406),
+        image_std: tuple[float, float, float] = (0.229, 0.224, 0.225),
+        rpn_post_nms_train: int = 2000,
+        rpn_post_nms_test: int = 300,
+        box_batch_size: int = 128,
+        lr: float = 1e-3,
+        optimizer: Literal["sgd", "adamw"] = "sgd",
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        schedule: Literal["step", "cosine", "constant"] = "step",
+        milestones: list[int] = [12],  # noqa: B006 (jsonargparse needs a plain default)
+        warmup_epochs: float = 0.0,
+        media_images: int = 4,
+    ) -> None:
+        super().__init__(num_classes, self.masks, lr, optimizer, momentum, weight_decay, schedule,
+                         milestones, warmup_epochs, media_images)
+        self.save_hyperparameters()
+        self.net = build_rcnn(num_classes, masks=self.masks, backbone=backbone, roi_op=roi_op,
+                              weights_backbone=weights_backbone, width=width, representation=representation,
+                              min_size=min_size, max_size=max_size, image_mean=image_mean, image_std=image_std,
+                              rpn_post_nms_train=rpn_post_nms_train, rpn_post_nms_test=rpn_post_nms_test,
+                              box_batch_size=box_batch_size)
+        load_local(self.net, weights, "detector")
+
+    def losses(self, images: list[Tensor], targets: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+        # rpn objectness/box and head classifier/box losses, summed unweighted as in the paper (λ = 1)
+        return self.net(images, targets)
+
+    def forward(self, images: list[Tensor]) -> list[dict[str, Tensor]]:
+        return self.net(images)
