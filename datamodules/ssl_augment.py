@@ -115,15 +115,22 @@ class BatchTwoViews:
 
     def _crop_flip(self, x: Tensor) -> Tensor:
         b, _, h, w = x.shape
-        area = torch.empty(b).uniform_(self.min_scale, 1.0) * h * w
-        log_ratio = torch.empty(b).uniform_(math.log(3 / 4), math.log(4 / 3))
-        cw = (area * log_ratio.exp()).sqrt().clamp(max=w)  # torchvision retries; clamping keeps it vectorised
-        ch = (area / log_ratio.exp()).sqrt().clamp(max=h)
+        # torchvision's RandomResizedCrop, vectorised: 10 tries per image, the first that fits
+        # wins, the whole image when none does.
+        area = torch.empty(b, 10).uniform_(self.min_scale, 1.0) * h * w
+        ratio = torch.empty(b, 10).uniform_(math.log(3 / 4), math.log(4 / 3)).exp()
+        cw, ch = (area * ratio).sqrt(), (area / ratio).sqrt()  # (B, 10)
+        fits = (cw <= w) & (ch <= h)
+        first = fits.float().argmax(1, keepdim=True)  # (B, 1), 0 when nothing fits
+        ok = fits.any(1)
+        cw = torch.where(ok, cw.gather(1, first)[:, 0], torch.full((b,), float(w)))
+        ch = torch.where(ok, ch.gather(1, first)[:, 0], torch.full((b,), float(h)))
         x0 = torch.rand(b) * (w - cw)
         y0 = torch.rand(b) * (h - ch)
         boxes = torch.stack([torch.arange(b, dtype=torch.float), x0, y0, x0 + cw, y0 + ch], 1)  # (B, 5)
-        # roi_align = bilinear crop-and-resize of every box in one call (averaging when shrinking).
-        out = roi_align(x, boxes, (self.size, self.size), spatial_scale=1.0, sampling_ratio=2, aligned=True)
+        # roi_align = bilinear crop-and-resize of every box in one call; sampling_ratio=-1 takes
+        # ceil(crop / size) samples a bin, so shrinking averages (anti-aliased), enlarging is bilinear.
+        out = roi_align(x, boxes, (self.size, self.size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
         flip = (torch.rand(b) < 0.5).view(b, 1, 1, 1)
         return torch.where(flip, out.flip(3), out)  # (B, 3, S, S)
 
