@@ -9,7 +9,7 @@ from lit_modules.moco import MoCoV2
 from lit_modules.ops.lars import LARS
 from lit_modules.simclr import SimCLR
 
-SMALL = dict(num_classes=3, encoder="small_cnn", width=8, proj_hidden=32, proj_dim=16)
+SMALL = {"num_classes": 3, "encoder": "small_cnn", "width": 8, "proj_hidden": 32, "proj_dim": 16}
 
 
 def _batch(b=6, size=32):
