@@ -35,6 +35,9 @@ class LinearEval(ClassificationModule):
         cifar_stem: must match the checkpoint.
         width: must match the checkpoint (``small_cnn`` only).
         seed: initialisation seed of the random encoder for ``checkpoint: random``.
+        feature_norm: BatchNorm without affine parameters on the features before the linear
+            layer (as in MAE's linear probing): the probe becomes blind to the features' scale,
+            which differs by orders of magnitude between a random and a trained encoder.
     """
 
     def __init__(
@@ -45,6 +48,7 @@ class LinearEval(ClassificationModule):
         cifar_stem: bool = False,
         width: int = 32,
         seed: int = 0,
+        feature_norm: bool = True,
         lr: float = 0.1,
         optimizer: Literal["sgd", "adamw"] = "sgd",
         momentum: float = 0.9,
@@ -64,7 +68,8 @@ class LinearEval(ClassificationModule):
         if checkpoint != "random":
             _load_backbone(backbone, checkpoint, {"encoder": encoder, "cifar_stem": cifar_stem, "width": width})
         backbone.requires_grad_(False)
-        self.net = nn.Sequential(backbone, nn.Linear(dim, num_classes))  # (B, 3, H, W) -> (B, F) -> (B, C)
+        norm = nn.BatchNorm1d(dim, affine=False) if feature_norm else nn.Identity()
+        self.net = nn.Sequential(backbone, norm, nn.Linear(dim, num_classes))  # (B, 3, H, W) -> (B, F) -> (B, C)
 
     def train(self, mode: bool = True) -> LinearEval:
         super().train(mode)

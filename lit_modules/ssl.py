@@ -59,7 +59,9 @@ class SSLModule(L.LightningModule):
         super().__init__()
         self.backbone, self.feat_dim = ssl_nets.encoder(encoder, cifar_stem=cifar_stem, width=width)
         self.head: nn.Module  # built by the subclass
-        self.probe = nn.Linear(self.feat_dim, num_classes)
+        # BN without affine parameters first (as in MAE's linear probing): the probe stays
+        # well conditioned while the features' scale drifts during pre-training.
+        self.probe = nn.Sequential(nn.BatchNorm1d(self.feat_dim, affine=False), nn.Linear(self.feat_dim, num_classes))
         self.val_linear = MulticlassAccuracy(num_classes, average="micro")
         self.val_knn = MulticlassAccuracy(num_classes, average="micro")
         self.test_linear = MulticlassAccuracy(num_classes, average="micro")

@@ -81,8 +81,8 @@ def test_linear_eval_loads_and_freezes_the_encoder(tmp_path):
     lin = LinearEval(ckpt, num_classes=3, encoder="small_cnn", width=8).train()
     for a, b in zip(lin.net[0].state_dict().values(), model.backbone.state_dict().values()):
         assert torch.equal(a, b)
-    assert not lin.net[0].training and lin.net[1].training
-    assert [n for n, p in lin.named_parameters() if p.requires_grad] == ["net.1.weight", "net.1.bias"]
+    assert not lin.net[0].training and lin.net[2].training
+    assert [n for n, p in lin.named_parameters() if p.requires_grad] == ["net.2.weight", "net.2.bias"]
     rand = LinearEval("random", num_classes=3, encoder="small_cnn", width=8)
     assert not torch.equal(next(rand.net[0].parameters()), next(model.backbone.parameters()))
 
