@@ -1,0 +1,1 @@
+"""Loss functions (plain PyTorch, never lightning): pure functions with shape docstrings."""

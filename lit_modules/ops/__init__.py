@@ -1,0 +1,1 @@
+"""Thin operators and optimiser pieces in plain PyTorch (never lightning)."""

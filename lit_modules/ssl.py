@@ -1,0 +1,164 @@
+"""Shared base for contrastive self-supervision: encoder, online linear probe, kNN monitor, optimiser.
+
+Batch contract (``datamodules.ssl``): training ``(views, labels)`` with two augmented views
+of each image stacked as ``(B, 2, 3, H, W)`` float, and labels ``(B,)`` int64, -1 for unlabelled images. Validation and test
+have two loaders: index 0 the labelled *bank* (training images, no augmentation), index 1 the
+labelled evaluation images, both ``(images, labels)``.
+
+Evaluation during pre-training, never touching the encoder's gradients:
+
+- ``val/linear_acc``: a linear classifier on *detached* features of the first view, trained by
+  its own loss term on the labelled training images (labels -1 are ignored), scored on loader 1.
+- ``val/knn_acc``: weighted kNN (Wu et al. 2018; k=200, T=0.1) of loader-1 features against the
+  bank features gathered from every process.
+
+Subclasses build ``self.head`` (and whatever else) and implement ``ssl_loss``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from datamodules.ssl_augment import check_two_views
+from experiments.errors import ConfigError
+from lit_modules.losses.gather import gather_no_grad
+from lit_modules.metrics.knn import knn_scores
+from lit_modules.nets import ssl as ssl_nets
+from lit_modules.nets.ssl import Encoder
+from lit_modules.ops.lars import LARS
+
+
+class SSLModule(L.LightningModule):
+    """Contrastive pre-training with an online probe and a kNN monitor.
+
+    Args:
+        num_classes: classes of the held-out labels (probe and kNN only).
+        encoder: backbone (``lit_modules.nets.ssl.encoder``).
+        cifar_stem: 3x3 stride-1 ResNet stem without max pool, for small images.
+        width: first-stage channels of ``small_cnn``.
+        lr: peak learning rate of the encoder and head (after warm-up).
+        optimizer: "lars" (SimCLR), "sgd" (MoCo) or "adamw".
+        momentum: SGD/LARS momentum.
+        weight_decay: on weights; biases and norm parameters are exempt (and from LARS).
+        warmup_epochs: linear warm-up, then cosine decay to 0.
+        probe_lr: learning rate of the online linear probe (its own group, no weight decay).
+        knn_k: neighbours of the kNN monitor.
+        knn_temperature: temperature of the kNN vote.
+    """
+
+    def __init__(self, num_classes: int, encoder: Encoder, cifar_stem: bool, width: int, lr: float,
+                 optimizer: Literal["lars", "sgd", "adamw"], momentum: float, weight_decay: float,
+                 warmup_epochs: float, probe_lr: float, knn_k: int, knn_temperature: float) -> None:
+        super().__init__()
+        self.backbone, self.feat_dim = ssl_nets.encoder(encoder, cifar_stem=cifar_stem, width=width)
+        self.head: nn.Module  # built by the subclass
+        # BN without affine parameters first (as in MAE's linear probing): the probe stays
+        # well conditioned while the features' scale drifts during pre-training.
+        self.probe = nn.Sequential(nn.BatchNorm1d(self.feat_dim, affine=False), nn.Linear(self.feat_dim, num_classes))
+        self.val_linear = MulticlassAccuracy(num_classes, average="micro")
+        self.val_knn = MulticlassAccuracy(num_classes, average="micro")
+        self.test_linear = MulticlassAccuracy(num_classes, average="micro")
+        self.test_knn = MulticlassAccuracy(num_classes, average="micro")
+        self._bank: list[tuple[Tensor, Tensor]] = []
+        self._bank_all: tuple[Tensor, Tensor] | None = None
+
+    def ssl_loss(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, Tensor]:
+        """The method's loss on two views ``(B, 3, H, W)``, and the encoder features of ``x1``."""
+        raise NotImplementedError
+
+    def setup(self, stage: str) -> None:
+        n = getattr(getattr(self.trainer, "datamodule", None), "num_classes", None)
+        if n is not None and n != self.hparams.num_classes:
+            raise ConfigError(f"model.init_args.num_classes={self.hparams.num_classes} but the data has {n} "
+                              f"classes; set --model.init_args.num_classes {n}")
+
+    def forward(self, images: Tensor) -> Tensor:
+        """Features ``(B, F)`` of ``(B, 3, H, W)``; for a two-view batch ``(B, 2, 3, H, W)`` the
+        projections ``(B, 2, D)`` of both views (the trained computation, used for FLOPs)."""
+        if images.ndim == 5:
+            b = images.shape[0]
+            return self.head(self.backbone(images.flatten(0, 1))).unflatten(0, (b, 2))  # (B, 2, D)
+        return self.backbone(images)
+
+    def flops_input(self, batch: tuple) -> Tensor:
+        return batch[0][:1]  # one image, both views
+
+    def training_step(self, batch: tuple, batch_idx: int) -> Tensor:
+        views, labels = batch
+        views = check_two_views(views, f"{type(self).__name__}.training_step")
+        loss, h1 = self.ssl_loss(views[:, 0], views[:, 1])
+        # Online probe on detached features: evaluation only, no gradient reaches the encoder.
+        ce = F.cross_entropy(self.probe(h1.detach()), labels.clamp(min=0), reduction="none")  # (B,)
+        known = (labels >= 0).float()
+        probe_loss = (ce * known).sum() / known.sum().clamp(min=1)  # no NaN on unlabelled batches
+        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/probe_loss", probe_loss)
+        return loss + probe_loss
+
+    # --- evaluation: loader 0 fills the bank, loader 1 is scored --------------------------------
+    def on_validation_epoch_start(self) -> None:
+        self._bank, self._bank_all = [], None
+
+    on_test_epoch_start = on_validation_epoch_start
+
+    def _eval_step(self, batch: tuple[Tensor, Tensor], dataloader_idx: int, stage: str) -> None:
+        images, labels = batch
+        feats = self.backbone(images)  # (B, F)
+        if dataloader_idx == 0:
+            self._bank.append((F.normalize(feats, dim=1), labels))
+            return
+        if self._bank_all is None:  # loader 0 has finished on every process: gather the bank once
+            if not self._bank:
+                raise ConfigError("the kNN monitor needs a bank: validation loader 0 (labelled training images) was empty")
+            feats_bank, labels_bank = (torch.cat(t) for t in zip(*self._bank))
+            self._bank_all = gather_no_grad(feats_bank), gather_no_grad(labels_bank)
+        linear, knn = (self.val_linear, self.val_knn) if stage == "val" else (self.test_linear, self.test_knn)
+        linear(self.probe(feats), labels)
+        knn(knn_scores(feats, *self._bank_all, self.hparams.num_classes, self.hparams.knn_k,
+                       self.hparams.knn_temperature), labels)
+        self.log(f"{stage}/linear_acc", linear, prog_bar=True, add_dataloader_idx=False)
+        self.log(f"{stage}/knn_acc", knn, prog_bar=True, add_dataloader_idx=False)
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step(batch, dataloader_idx, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step(batch, dataloader_idx, "test")
+
+    # --- optimisation ----------------------------------------------------------------------------
+    def configure_optimizers(self):
+        hp = self.hparams
+        probe = set(self.probe.parameters())
+        trainable = [p for p in self.parameters() if p.requires_grad and p not in probe]
+        groups = [
+            {"params": [p for p in trainable if p.ndim > 1], "weight_decay": hp.weight_decay, "lars": True},
+            {"params": [p for p in trainable if p.ndim <= 1], "weight_decay": 0.0, "lars": False},
+            {"params": list(self.probe.parameters()), "weight_decay": 0.0, "lars": False, "lr": hp.probe_lr},
+        ]
+        if hp.optimizer == "lars":
+            opt = LARS(groups, lr=hp.lr, momentum=hp.momentum)
+        else:
+            for g in groups:
+                g.pop("lars")
+            if hp.optimizer == "sgd":
+                opt = torch.optim.SGD(groups, lr=hp.lr, momentum=hp.momentum)
+            else:
+                opt = torch.optim.AdamW(groups, lr=hp.lr)
+        total = max(1, self.trainer.estimated_stepping_batches)
+        warmup = hp.warmup_epochs * total / max(1, self.trainer.max_epochs or 1)
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
