@@ -179,3 +179,19 @@ def test_hmdb51_source_reads_official_split_files(tmp_path):
     assert [p.name for p, _ in train.videos] == ["brush_hair_a.avi", "cartwheel_a.avi"]
     assert [label for _, label in test.videos] == [0, 1]
     assert test.load(0, ClipSampler(4, 1, False))[0][0].shape == (3, 4, 24, 32)
+
+
+def test_wandb_media_shows_clips_with_labels_and_3d_filters(monkeypatch, tmp_path):
+    wandb = pytest.importorskip("wandb")
+    from types import SimpleNamespace
+
+    m = VideoModule(num_classes=9, arch="c3d", **SMALL).eval()
+    m._trainer = SimpleNamespace(datamodule=SimpleNamespace(class_names=list(VideoDataModule().class_names)))
+    clips, labels = torch.randn(3, 3, 8, 32, 32), torch.tensor([0, 1, 8])
+    media = m.wandb_media((clips, labels), None)
+    assert len(media["val/clips"]) == 3 and all(isinstance(v, wandb.Video) for v in media["val/clips"])
+    assert media["val/clips"][0]._caption.startswith("true move_left / pred ")
+    assert "val/conv1_filters" in media  # C3D's first conv spans 3 frames
+    r21d = VideoModule(num_classes=9, arch="r2plus1d_18", **SMALL).eval()
+    r21d._trainer = m._trainer
+    assert "val/conv1_filters" not in r21d.wandb_media((clips, labels), None)  # (1,7,7): no time
