@@ -1,0 +1,270 @@
+"""One datamodule for video classification: ShapesWorld motion clips, frame folders, UCF101, HMDB51.
+
+Batch contract (every source yields it): ``(clips, labels)`` with clips float32
+``(B, 3, T, H, W)`` normalised and labels int64 ``(B,)``. With ``val_clips``/``test_clips`` or
+``test_crops`` above one, the val/test loaders yield ``(B, K, 3, T, H, W)``: K clips (evenly
+spaced in time, times the spatial crops) of each video, whose softmax ``VideoModule`` averages
+(the papers' video-level protocol). With K = 1 the metric is clip accuracy.
+
+Clip sampling: T = ``num_frames`` frames ``stride`` apart; training takes a random start and a
+random ``crop_size`` square, evaluation evenly spaced starts and centre (or 3) crops. No
+horizontal flip by default: on ShapesWorld it would swap move_left/move_right and cw/ccw.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms.v2 import functional as TF
+
+from datamodules.errors import DatasetError
+from datamodules.shapes.clips import ShapesClips
+from datamodules.shapes.scene import WorldConfig
+from datamodules.sources.frame_folder import FrameFolderSource, frames_to_clip
+from datamodules.sources.ucf101 import HMDB51Source, UCF101Source, _ucf_help
+from experiments.errors import ConfigError
+
+Source = Literal["shapes", "frames", "ucf101", "hmdb51"]
+KINETICS_MEAN, KINETICS_STD = (0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)
+
+
+class ClipSampler:
+    """Frame indices of T-frame clips ``stride`` apart in a video of ``n`` frames.
+
+    Training: one clip at a uniformly random start. Evaluation: ``clips`` starts evenly spaced
+    over the video (the centre one for a single clip). A video shorter than the strided span but
+    with at least T frames gets the largest stride that fits; fewer than T frames is an error.
+    """
+
+    def __init__(self, num_frames: int, stride: int = 1, train: bool = True, clips: int = 1) -> None:
+        self.t, self.stride, self.train, self.clips = num_frames, stride, train, clips
+
+    def __call__(self, n: int) -> list[list[int]]:
+        if n < self.t:
+            raise ValueError(f"has {n} frames, fewer than the clip length T={self.t}")
+        stride = min(self.stride, (n - 1) // max(1, self.t - 1)) if self.t > 1 else 1
+        last = n - ((self.t - 1) * stride + 1)  # latest start that keeps the clip inside
+        if self.train:
+            starts = [int(torch.randint(last + 1, ()))]
+        elif self.clips == 1:
+            starts = [last // 2]
+        else:
+            starts = [round(k * last / (self.clips - 1)) for k in range(self.clips)]
+        return [list(range(s, s + self.t * stride, stride)) for s in starts]
+
+
+class _ShapesSource:
+    """ShapesWorld clips in the sources' ``load(i, pick)`` interface, rendered once when cached."""
+
+    classes: ClassVar[list[str]] = list(ShapesClips.classes)
+    num_classes = len(classes)
+
+    def __init__(self, view: ShapesClips, cache: bool) -> None:
+        self.view = view
+        self.clips = torch.stack([view[i][0] for i in range(len(view))]) if cache else None  # (N,3,F,H,W)
+        self.labels = [view.scene(i).label for i in range(len(view))] if cache else None
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+    def load(self, i: int, pick) -> tuple[list[torch.Tensor], int]:
+        clip, label = (self.clips[i], self.labels[i]) if self.clips is not None else self.view[i]
+        return [clip[:, c] for c in pick(clip.shape[1])], int(label)
+
+
+class _Clips(Dataset):
+    """Samples clips from a source and crops them: uint8 ``(3, T, s, s)`` or ``(K, 3, T, s, s)``."""
+
+    def __init__(self, source, sampler: ClipSampler, crop: int, resize: int | None, crops: int = 1,
+                 flip: bool = False) -> None:
+        self.source, self.sampler, self.crop, self.resize = source, sampler, crop, resize
+        self.crops, self.flip = crops, flip
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def _crops(self, clip: torch.Tensor) -> list[torch.Tensor]:
+        if self.resize:
+            clip = TF.resize(clip.transpose(0, 1), [self.resize], antialias=True).transpose(0, 1)  # short side
+        _, _, h, w = clip.shape  # (3, T, H, W)
+        s = self.crop
+        if h < s or w < s:
+            raise DatasetError(f"frames of {h}x{w} px are smaller than crop_size={s}; set resize >= {s}")
+        if self.sampler.train:
+            y, x = int(torch.randint(h - s + 1, ())), int(torch.randint(w - s + 1, ()))
+            out = clip[..., y:y + s, x:x + s]
+            return [out.flip(-1) if self.flip and torch.rand(()) < 0.5 else out]
+        cy, cx = (h - s) // 2, (w - s) // 2
+        corners = [(cy, cx)]
+        if self.crops == 3:  # three crops along the longer side (the R(2+1)D protocol)
+            corners = [(y, cx) for y in (0, cy, h - s)] if h > w else [(cy, x) for x in (0, cx, w - s)]
+        return [clip[..., y:y + s, x:x + s] for y, x in corners]
+
+    def __getitem__(self, i: int):
+        clips, label = self.source.load(i, self.sampler)
+        views = [v for c in clips for v in self._crops(c)]
+        return (views[0] if self.sampler.train else torch.stack(views)), label  # (3,T,s,s) | (K,3,T,s,s)
+
+
+class _Normalize:
+    """Collate: stack uint8 clips and normalise the whole batch in one op."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        self.mean = torch.tensor(mean).view(3, 1, 1, 1) * 255
+        self.std = torch.tensor(std).view(3, 1, 1, 1) * 255
+
+    def __call__(self, samples):
+        clips = torch.stack([c for c, _ in samples]).float()  # (B, 3, T, H, W) or (B, K, 3, T, H, W)
+        if clips.ndim == 6 and clips.shape[1] == 1:
+            clips = clips[:, 0]  # one view per video: the plain clip contract
+        labels = torch.tensor([int(y) for _, y in samples], dtype=torch.long)
+        return (clips - self.mean) / self.std, labels
+
+
+class VideoDataModule(L.LightningDataModule):
+    """Labelled clips from ShapesWorld motions, frame folders, UCF101 or HMDB51.
+
+    Args:
+        source: "shapes" (embedded, 9 motions), "frames" (``root/train``, ``root/<val_split>``
+            of ``<class>/<video>/img_00001.jpg``), "ucf101", "hmdb51" (official layout and splits).
+        root: dataset folder for the on-disk sources.
+        fold: official split (1-3) for UCF101/HMDB51.
+        num_frames: T, frames per clip.
+        stride: frames between sampled frames.
+        crop_size: side of the square crops fed to the network.
+        resize: resize the short side of on-disk frames to this first (C3D: 128); None keeps it.
+        flip: random horizontal flips in training (off for ShapesWorld: it swaps left/right).
+        val_clips: clips per video in validation (1 = clip accuracy).
+        test_clips: clips per video at test time, averaged by the module (video accuracy).
+        test_crops: 1 (centre) or 3 spatial crops per test clip.
+        batch_size: per-process batch size.
+        eval_batch_size: val/test batch size (defaults to ``batch_size``).
+        num_workers: loader processes; -1: 0 for cached ShapesWorld, else one per spare core.
+        val_split: frame-folder split used for val/test.
+        world: ShapesWorld settings (part of a demo's claim: set them explicitly).
+        clip_frames: frames rendered per ShapesWorld clip (>= num_frames; the rest is temporal jitter).
+        train_size: ShapesWorld training clips.
+        val_size: ShapesWorld validation (and test) clips.
+        cache: render ShapesWorld once into memory at setup.
+    """
+
+    def __init__(
+        self,
+        source: Source = "shapes",
+        root: str | None = None,
+        fold: int = 1,
+        num_frames: int = 8,
+        stride: int = 1,
+        crop_size: int = 32,
+        resize: int | None = None,
+        flip: bool = False,
+        val_clips: int = 1,
+        test_clips: int = 1,
+        test_crops: Literal[1, 3] = 1,
+        batch_size: int = 32,
+        eval_batch_size: int | None = None,
+        num_workers: int = -1,
+        val_split: str = "val",
+        world: WorldConfig = WorldConfig(image_size=32),  # noqa: B008 (frozen dataclass)
+        clip_frames: int = 10,
+        train_size: int = 4000,
+        val_size: int = 500,
+        cache: bool = True,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if isinstance(world, dict):  # jsonargparse may hand nested dataclasses over as dicts
+            world = WorldConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in world.items()})
+        self.world = world
+        if source == "shapes" and clip_frames < num_frames:
+            raise ConfigError(f"data.init_args.clip_frames={clip_frames} < num_frames={num_frames}")
+        if source != "shapes":
+            self.check_data(source, root)
+        self.num_classes: int | None = len(ShapesClips.classes) if source == "shapes" else None
+        self._train = self._val = self._test = None
+
+    @classmethod
+    def check_data(cls, source: Source = "shapes", root: str | None = None, **_: object) -> None:
+        """Called by the CLI before any model is built: the dataset must be where ``root`` says."""
+        if source == "shapes":
+            return
+        path = Path(root or "")
+        need = {"frames": path / "train", "ucf101": path / "ucfTrainTestlist",
+                "hmdb51": path / "testTrainMulti_7030_splits"}[source]
+        if not root or not need.is_dir():
+            help_text = {"frames": "Expected root/train/<class>/<video>/img_00001.jpg and root/val/...",
+                         "ucf101": _ucf_help(path),
+                         "hmdb51": "Expected root/<class>/*.avi and root/testTrainMulti_7030_splits/."}[source]
+            raise DatasetError(f"data.init_args.root={root!r} has no {need.name}/.\n{help_text}")
+
+    def describe(self) -> str:
+        return "ShapesWorld clips" if self.hparams.source == "shapes" else f"{self.hparams.source} at {self.hparams.root}"
+
+    @property
+    def dataset_name(self) -> str:
+        h = self.hparams
+        return {"shapes": "ShapesWorld motions", "ucf101": "UCF101", "hmdb51": "HMDB51"}.get(
+            h.source, Path(h.root or "").name or "frames")
+
+    @property
+    def class_names(self) -> list[str] | None:
+        src = next((d.source for d in (self._train, self._val) if d is not None), None)
+        return list(src.classes) if src is not None else (list(ShapesClips.classes) if self.hparams.source == "shapes" else None)
+
+    def _source(self, split: str):
+        h = self.hparams
+        if h.source == "shapes":
+            view = ShapesClips(split, h.train_size if split == "train" else h.val_size, self.world, h.clip_frames)  # type: ignore[arg-type]
+            return _ShapesSource(view, h.cache)
+        if h.source == "frames":
+            return FrameFolderSource(Path(h.root) / (split if split == "train" else h.val_split),
+                                     min_frames=h.num_frames)
+        cls = UCF101Source if h.source == "ucf101" else HMDB51Source
+        return cls(h.root, "train" if split == "train" else "test", h.fold)
+
+    def setup(self, stage: str) -> None:
+        h = self.hparams
+        if h.source == "shapes" and self.world.image_size < h.crop_size:
+            raise ConfigError(f"world.image_size={self.world.image_size} < crop_size={h.crop_size}")
+        resize = None if h.source == "shapes" else h.resize
+        if stage == "fit" and self._train is None:
+            src = self._source("train")
+            self.num_classes = src.num_classes
+            self._train = _Clips(src, ClipSampler(h.num_frames, h.stride, True), h.crop_size, resize, flip=h.flip)
+        if self._val is None:
+            src = self._source("val")
+            self.num_classes = self.num_classes or src.num_classes
+            self._val = _Clips(src, ClipSampler(h.num_frames, h.stride, False, h.val_clips), h.crop_size, resize)
+            self._test = _Clips(src, ClipSampler(h.num_frames, h.stride, False, h.test_clips), h.crop_size,
+                                resize, crops=h.test_crops)
+
+    def _loader(self, ds: Dataset, train: bool) -> DataLoader:
+        h = self.hparams
+        mean, std = ((0.5,) * 3, (0.25,) * 3) if h.source == "shapes" else (KINETICS_MEAN, KINETICS_STD)
+        workers = h.num_workers
+        if workers < 0:
+            workers = 0 if (h.source == "shapes" and h.cache) else max(1, min(8, (os.cpu_count() or 2) - 1))
+        return DataLoader(ds, batch_size=h.batch_size if train else (h.eval_batch_size or h.batch_size),
+                          shuffle=train, drop_last=train, num_workers=workers, persistent_workers=workers > 0,
+                          pin_memory=torch.cuda.is_available(), collate_fn=_Normalize(mean, std))
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self._train, True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self._val, False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self._test, False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self._test, False)
+
+
+__all__ = ["ClipSampler", "VideoDataModule", "frames_to_clip"]

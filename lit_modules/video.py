@@ -1,0 +1,108 @@
+"""Video classification — C3D (Tran 2015), R3D-18 / R(2+1)D-18 (Tran 2018) and the 2D baselines.
+
+The idea the ladder shows: a model that classifies frames one by one (``single_frame``) cannot
+tell motions apart that differ only in direction; fusing per-frame features in time order
+(``late_fusion``) can, and convolving over time from the first layer (``c3d``, ``r3d_18``,
+``r2plus1d_18``) learns motion directly. One module, the net chosen by ``arch``.
+
+Batch contract (``datamodules.video``): clips float ``(B, 3, T, H, W)``, labels int64 ``(B,)``;
+for video-level evaluation ``(B, K, 3, T, H, W)``: K clips/crops per video whose softmax is
+averaged here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from lit_modules.classification import ClassificationModule
+from lit_modules.media import clips_to_display, gif_bytes
+from lit_modules.nets.video import C3D, LateFusion, SingleFrame, video_resnet18
+
+Arch = Literal["c3d", "r3d_18", "r2plus1d_18", "single_frame", "late_fusion"]
+
+
+class VideoModule(ClassificationModule):
+    """A video classifier; optimisation arguments (lr ... label_smoothing) as ``ClassificationModule``.
+
+    Args:
+        num_classes: classes in the data.
+        arch: "c3d", "r3d_18", "r2plus1d_18", "single_frame" or "late_fusion".
+        num_frames: T of the clips (late fusion's concatenation needs it).
+        width: C3D / 2D-baseline channel multiplier (1.0 = C3D's 64 ... 512 channels).
+        resnet_width: first-stage channels of R3D / R(2+1)D (64 = torchvision's builders).
+        hidden: C3D fc6/fc7 and late-fusion FC width (C3D paper: 4096).
+        dropout: C3D dropout (paper: 0.5).
+        batch_norm: BN after every conv of C3D and the 2D trunks (C3D had none).
+        fusion: late fusion by "concat" (time-ordered) or "mean" (order-blind) of frame features.
+        pool_output: C3D's pooled (T, H, W) before fc6; (1, 4, 4) is the paper's for 16x112x112.
+        channels_last: NHWC weights for the 2D baselines' convs (clips stay NCTHW; untuned).
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 9,
+        arch: Arch = "c3d",
+        num_frames: int = 8,
+        width: float = 1.0,
+        resnet_width: int = 64,
+        hidden: int = 4096,
+        dropout: float = 0.5,
+        batch_norm: bool = False,
+        fusion: Literal["concat", "mean"] = "concat",
+        pool_output: tuple[int, int, int] = (1, 4, 4),
+        lr: float = 3e-3,
+        optimizer: Literal["sgd", "adamw"] = "sgd",
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        schedule: Literal["step", "cosine", "constant"] = "step",
+        step_epochs: int = 4,
+        warmup_epochs: float = 0.0,
+        label_smoothing: float = 0.0,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__(num_classes, lr, optimizer, momentum, weight_decay, schedule, step_epochs,
+                         warmup_epochs, label_smoothing, channels_last)
+        self.save_hyperparameters()
+        if arch == "c3d":
+            self.net = C3D(num_classes, width, hidden, dropout, batch_norm, pool_output)
+        elif arch in ("r3d_18", "r2plus1d_18"):
+            self.net = video_resnet18(num_classes, factorised=arch == "r2plus1d_18", width=resnet_width)
+        elif arch == "single_frame":
+            self.net = SingleFrame(num_classes, width, batch_norm)
+        else:
+            self.net = LateFusion(num_classes, num_frames, fusion, width, hidden, batch_norm)
+
+    def _logits(self, clips: Tensor) -> Tensor:
+        if clips.ndim == 6:  # (B, K, 3, T, H, W): K clips/crops per video, average the softmax
+            b, k = clips.shape[:2]
+            probs = self(clips.flatten(0, 1)).softmax(-1)  # (B*K, C)
+            return probs.view(b, k, -1).mean(1).log()  # (B, C): log-probs keep argmax/top-k
+        return self(clips)
+
+    def wandb_media(self, batch: tuple[Tensor, Tensor], outputs: object, n: int = 8) -> dict:
+        """The first ``n`` validation clips as W&B videos (caption: true / predicted motion)
+        and, for nets whose first conv spans time, its filters as 3-frame clips."""
+        import wandb  # only runs that log to W&B call this
+
+        clips, labels = batch[0][:n], batch[1][:n]
+        with torch.no_grad():
+            probs = self._logits(clips).softmax(-1)  # (n, C)
+        conf, pred = probs.max(-1)
+        names = getattr(getattr(self.trainer, "datamodule", None), "class_names", None) or []
+        name = lambda i: names[i] if i < len(names) else str(i)
+        shown = clips[:, 0] if clips.ndim == 6 else clips  # several clips per video: show the first
+        media = {"val/clips": [
+            wandb.Video(gif_bytes(v, fps=4), format="gif", caption=f"true {name(t)} / pred {name(p)} ({c:.2f})")
+            for v, t, p, c in zip(clips_to_display(shown), labels.tolist(), pred.tolist(), conf.tolist(), strict=True)
+        ]}
+        conv1 = next((m for m in self.net.modules() if isinstance(m, torch.nn.Conv3d)), None)
+        if conv1 is not None and conv1.kernel_size[0] > 1 and conv1.in_channels == 3:
+            w = conv1.weight.detach()[:32]  # (F, 3, kt, kh, kw)
+            filt = clips_to_display(w, scale=max(1, 48 // w.shape[-1]))  # (F, kt, 3, h, w)
+            grid = torch.from_numpy(filt).permute(1, 2, 0, 3, 4)  # (kt, 3, F, h, w): filters stacked vertically
+            media["val/conv1_filters"] = wandb.Video(gif_bytes(grid.flatten(2, 3).numpy(), fps=2), format="gif",
+                                                     caption="first-layer 3D filters over time")
+        return media
