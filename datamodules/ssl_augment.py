@@ -7,9 +7,10 @@ Two implementations of the same recipe:
 
 - ``BatchTwoViews``: on a whole uint8 batch ``(B, 3, H, W)`` at once (crop-and-resize by
   ``torchvision.ops.roi_align``, per-sample jitter factors broadcast, blur as one grouped conv).
-  Used for same-size in-memory sources (ShapesWorld, CIFAR, STL-10): on this 2-core CPU it
-  costs ~0.04 ms an image and view at 64 px against ~0.8 ms for the per-sample v2 pipeline
-  (measured in tests/unit/test_ssl_data.py's docstring numbers; see the report).
+  Used for same-size in-memory sources (ShapesWorld, CIFAR, STL-10). Measured back to back
+  on this shared 2-core CPU at 64 px, one thread (as in a loader worker): ~1.3 ms an image and
+  view batched against ~5.6 ms for the per-sample v2 pipeline (~50 ms with two threads, where
+  the per-sample ops lose to thread overhead).
 - ``two_view_pipeline``: ``torchvision.transforms.v2`` per sample, for image folders of mixed
   sizes, wrapped in ``TwoViews``.
 

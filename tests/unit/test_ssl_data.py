@@ -106,3 +106,45 @@ def test_datamodule_bad_settings_are_clear_errors(tmp_path):
         SSLDataModule.check_data("stl10", str(tmp_path / "none"))
     with pytest.raises(DatasetError, match="train/"):
         SSLDataModule.check_data("imagefolder", str(tmp_path))
+
+
+def _batches(loader):
+    return [(x.shape, y) for x, y in loader]
+
+
+def test_stl10_through_the_datamodule_pretrains_on_unlabeled_and_train(tmp_path):
+    _write_stl10(tmp_path / "stl10_binary", n_train=4, n_test=3, n_unlabeled=6)
+    dm = SSLDataModule("stl10", str(tmp_path), image_size=48, batch_size=5, eval_batch_size=4, num_workers=0,
+                       bank_size=3)
+    dm.setup("fit")
+    assert len(dm._train) == 10 and dm.num_classes == 10  # 6 unlabeled + 4 labelled
+    labels = torch.cat([y for _, y in dm.train_dataloader()])
+    assert sorted(labels.tolist()) == [-1] * 6 + [0, 1, 2, 3]
+    views, _ = next(iter(dm.train_dataloader()))
+    assert views.shape == (5, 2, 3, 48, 48)
+    bank, test = dm.val_dataloader()
+    assert [s for s, _ in _batches(bank)] == [(3, 3, 48, 48)]  # 96 px resized to the input size
+    assert sum(len(y) for _, y in test) == 3
+
+
+def test_cifar10_and_imagefolder_through_the_datamodule(tmp_path):
+    from tests.unit.test_classification_datamodule import _write_cifar10
+    from tests.unit.test_sources import _write_image
+
+    _write_cifar10(tmp_path / "cifar")
+    dm = SSLDataModule("cifar10", str(tmp_path / "cifar"), image_size=32, batch_size=4, num_workers=0, bank_size=8)
+    dm.setup("fit")
+    views, labels = next(iter(dm.train_dataloader()))
+    assert views.shape == (4, 2, 3, 32, 32) and set(labels.tolist()) <= {0, 1, 2, 9}
+    assert sum(len(y) for _, y in dm.val_dataloader()[0]) == 8
+
+    for split in ("train", "val"):
+        for c in range(2):
+            for i in range(3):
+                _write_image(tmp_path / "folder" / split / f"class{c}" / f"{i}.png", (c * 200, 50, 0))
+    dm = SSLDataModule("imagefolder", str(tmp_path / "folder"), image_size=16, batch_size=4, num_workers=0)
+    dm.setup("fit")
+    views, labels = next(iter(dm.train_dataloader()))
+    assert views.shape == (4, 2, 3, 16, 16) and dm.num_classes == 2
+    images, labels = next(iter(dm.val_dataloader()[1]))
+    assert images.shape == (4, 3, 16, 16)
