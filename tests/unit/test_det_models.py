@@ -109,7 +109,8 @@ def test_media_images_carry_predicted_and_true_boxes_and_masks():
     from lit_modules.metrics.det_media import log_detection_media
 
     class Run:
-        logged: dict = {}
+        def __init__(self):
+            self.logged = {}
 
         def log(self, data):
             self.logged.update(data)
