@@ -8,7 +8,6 @@ which ``ClassificationModule`` averages.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torchvision.transforms import v2
 
 from datamodules.errors import DatasetError
+from datamodules.loaders import SplitLoaders, make_loader
 from datamodules.shapes.scene import WorldConfig
 from datamodules.shapes.views import ShapesClassification
 from datamodules.sources.cifar import CIFARSource, _get_it
@@ -81,7 +81,7 @@ class _TenCrop:
         return ten_crop(self.base(image).unsqueeze(0), self.size)[:, 0]  # (10, 1, ...) -> (10, 3, s, s)
 
 
-class ClassificationDataModule(L.LightningDataModule):
+class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
     """Images and class labels from ShapesWorld, an ImageNet-layout folder or CIFAR batches.
 
     Args:
@@ -217,32 +217,8 @@ class ClassificationDataModule(L.LightningDataModule):
         if self._batched and not (h.ten_crop and ds is self._test):  # 10-crop batches are float already
             mean, std = self._stats()
             collate = _BatchFlipNormalize(train and h.augment == "flip", mean, std)
-        workers = h.num_workers
-        if workers < 0:
-            cached = h.source == "shapes" and h.cache
-            workers = 0 if cached else max(1, min(8, (os.cpu_count() or 2) - 1))
-        return DataLoader(
-            ds,
-            batch_size=h.batch_size if train else (h.eval_batch_size or h.batch_size),
-            shuffle=train,
-            drop_last=train,
-            num_workers=workers,
-            persistent_workers=workers > 0,
-            pin_memory=torch.cuda.is_available(),
-            collate_fn=collate,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self._train, True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self._val, False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self._test, False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader(self._val, False)
+        return make_loader(ds, train=train, batch_size=h.batch_size, eval_batch_size=h.eval_batch_size,
+                           num_workers=h.num_workers, in_memory=h.source == "shapes" and h.cache, collate_fn=collate)
 
 
 def _resize_normalize(image_size: int, mean, std) -> v2.Compose:

@@ -15,7 +15,6 @@ Batch contract (every source yields it, so a module never knows where its data c
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +25,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from datamodules.errors import DatasetError
+from datamodules.loaders import SplitLoaders, make_loader
 from datamodules.shapes.scene import WorldConfig
 from datamodules.shapes.views import ShapesDetection
 from datamodules.sources.boxes import BadBoxPolicy
@@ -97,7 +97,7 @@ class _Mapped(Dataset):
         return self.transform(*self.base[i])
 
 
-class DetectionDataModule(L.LightningDataModule):
+class DetectionDataModule(SplitLoaders, L.LightningDataModule):
     """Images with boxes, labels and instance masks from ShapesWorld, COCO or PASCAL VOC.
 
     Args:
@@ -210,24 +210,8 @@ class DetectionDataModule(L.LightningDataModule):
 
     def _loader(self, ds: Dataset | None, train: bool) -> DataLoader:
         h = self.hparams
-        workers = h.num_workers
-        if workers < 0:
-            workers = 0 if h.source == "shapes" else max(1, min(8, (os.cpu_count() or 2) - 1))
-        return DataLoader(ds, batch_size=h.batch_size if train else (h.eval_batch_size or h.batch_size),
-                          shuffle=train, drop_last=train, num_workers=workers, persistent_workers=workers > 0,
-                          pin_memory=torch.cuda.is_available(), collate_fn=collate)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self._train, True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self._val, False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self._val, False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader(self._val, False)
+        return make_loader(ds, train=train, batch_size=h.batch_size, eval_batch_size=h.eval_batch_size,
+                           num_workers=h.num_workers, in_memory=h.source == "shapes", collate_fn=collate)
 
 
 class _DropMasks:

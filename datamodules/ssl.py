@@ -19,7 +19,6 @@ In-memory sources of one image size are augmented a whole batch at a time
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +30,7 @@ from torchvision.transforms import v2
 
 from datamodules.classification import ClassificationDataModule
 from datamodules.errors import DatasetError
+from datamodules.loaders import make_loader
 from datamodules.shapes.scene import WorldConfig
 from datamodules.shapes.views import ShapesUnlabeled
 from datamodules.sources.cifar import CIFARSource
@@ -187,13 +187,9 @@ class SSLDataModule(L.LightningDataModule):
 
     def _loader(self, ds: Dataset, train: bool) -> DataLoader:
         h = self.hparams
-        workers = h.num_workers
-        if workers < 0:
-            workers = 0 if h.source == "shapes" else max(1, min(8, (os.cpu_count() or 2) - 1))
-        return DataLoader(ds, batch_size=h.batch_size if train else (h.eval_batch_size or h.batch_size),
-                          shuffle=train, drop_last=train, num_workers=workers, persistent_workers=workers > 0,
-                          pin_memory=torch.cuda.is_available(),
-                          collate_fn=self._collate_train if train else self._collate_eval)
+        return make_loader(ds, train=train, batch_size=h.batch_size, eval_batch_size=h.eval_batch_size,
+                           num_workers=h.num_workers, in_memory=h.source == "shapes",
+                           collate_fn=self._collate_train if train else self._collate_eval)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self._train, True)

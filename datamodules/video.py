@@ -13,7 +13,6 @@ horizontal flip by default: on ShapesWorld it would swap move_left/move_right an
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -24,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as TF
 
 from datamodules.errors import DatasetError
+from datamodules.loaders import SplitLoaders, make_loader
 from datamodules.shapes.clips import ShapesClips
 from datamodules.shapes.scene import WorldConfig
 from datamodules.sources.frame_folder import FrameFolderSource, frames_to_clip
@@ -127,7 +127,7 @@ class _Normalize:
         return (clips - self.mean) / self.std, labels
 
 
-class VideoDataModule(L.LightningDataModule):
+class VideoDataModule(SplitLoaders, L.LightningDataModule):
     """Labelled clips from ShapesWorld motions, frame folders, UCF101 or HMDB51.
 
     Args:
@@ -247,24 +247,9 @@ class VideoDataModule(L.LightningDataModule):
     def _loader(self, ds: Dataset, train: bool) -> DataLoader:
         h = self.hparams
         mean, std = ((0.5,) * 3, (0.25,) * 3) if h.source == "shapes" else (KINETICS_MEAN, KINETICS_STD)
-        workers = h.num_workers
-        if workers < 0:
-            workers = 0 if (h.source == "shapes" and h.cache) else max(1, min(8, (os.cpu_count() or 2) - 1))
-        return DataLoader(ds, batch_size=h.batch_size if train else (h.eval_batch_size or h.batch_size),
-                          shuffle=train, drop_last=train, num_workers=workers, persistent_workers=workers > 0,
-                          pin_memory=torch.cuda.is_available(), collate_fn=_Normalize(mean, std))
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self._train, True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self._val, False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self._test, False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader(self._test, False)
+        return make_loader(ds, train=train, batch_size=h.batch_size, eval_batch_size=h.eval_batch_size,
+                           num_workers=h.num_workers, in_memory=h.source == "shapes" and h.cache,
+                           collate_fn=_Normalize(mean, std))
 
 
 __all__ = ["ClipSampler", "VideoDataModule", "frames_to_clip"]

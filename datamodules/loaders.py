@@ -1,0 +1,74 @@
+"""One place for how every family's datamodule turns a Dataset into a DataLoader.
+
+Speed defaults live here so that they are the same everywhere: persistent workers (no
+re-spawn each epoch), a worker count that fits the cores (one core stays with the trainer),
+no workers at all for in-memory data (ShapesWorld caches, where worker IPC only costs time),
+and pinned memory only when a GPU is there to receive it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+
+def auto_workers(requested: int, in_memory: bool) -> int:
+    """`requested` if ≥ 0; otherwise 0 for in-memory data, else cores − 1 (1..8)."""
+    if requested >= 0:
+        return requested
+    return 0 if in_memory else max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
+def make_loader(
+    ds: Dataset,
+    *,
+    train: bool,
+    batch_size: int,
+    eval_batch_size: int | None = None,
+    num_workers: int = -1,
+    in_memory: bool = False,
+    collate_fn: Callable[[list], Any] | None = None,
+) -> DataLoader:
+    """A shuffled, drop-last loader for training, an ordered full one for evaluation."""
+    workers = auto_workers(num_workers, in_memory)
+    return DataLoader(
+        ds,
+        batch_size=batch_size if train else (eval_batch_size or batch_size),
+        shuffle=train,
+        drop_last=train,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=torch.cuda.is_available(),
+        collate_fn=collate_fn,
+    )
+
+
+class SplitLoaders:
+    """Lightning's four loader hooks over `self._train`, `self._val` and `self._test`.
+
+    A datamodule mixes this in and writes only `_loader(ds, train) -> DataLoader`;
+    `_test` may be absent or None (then test and predict use the validation split).
+    """
+
+    def _loader(self, ds: Dataset, train: bool) -> DataLoader:
+        raise NotImplementedError
+
+    def _test_split(self) -> Dataset:
+        test = getattr(self, "_test", None)
+        return self._val if test is None else test
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self._train, True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self._val, False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self._test_split(), False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self._val, False)
