@@ -154,7 +154,9 @@ class RunRecorder(L.Callback):
 
     results.json: ``{"version", "experiment", "run_id", "metrics", "perf", "meta",
     "provenance", "paper", "wandb": {"id", "dir"}, "checkpoints": {"best"|"last": {"path",
-    "sha256"}}, "history": [{"epoch", "global_step", "val/...": value} per validation]}``; later stages of the same run (a test
+    "sha256"}}, "history": [{"epoch", "global_step", "time_s", "val/...": value} per validation]}``, where
+    ``time_s`` is fit wall time up to that validation (across resumes), so time-to-accuracy can be
+    read from any run; later stages of the same run (a test
     after fit, a resumed fit) update it in place.
     """
 
@@ -164,6 +166,7 @@ class RunRecorder(L.Callback):
         self.config, self.paper = config, paper or []
         self.provenance = provenance.collect()
         self._fit_start: float | None = None
+        self._time_before = 0.0
         self.checkpoints: dict[str, dict[str, str]] = {}
         self.history: list[dict[str, float]] = []  # one entry per validation epoch of this process
         self.path = self.run_dir / "results.json"
@@ -180,6 +183,8 @@ class RunRecorder(L.Callback):
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self._fit_start = time.perf_counter()
+        old = self.load(self.path) if self.path.exists() else {}
+        self._time_before = float(old.get("meta", {}).get("train_time_s", 0.0))  # a resumed run's earlier fits
 
     def on_fit_end(self, trainer, pl_module) -> None:
         self.checkpoints = checkpoint_hashes(trainer)
@@ -189,7 +194,9 @@ class RunRecorder(L.Callback):
         if trainer.state.fn == "fit" and not trainer.sanity_checking:
             point = {k: float(v) for k, v in trainer.callback_metrics.items()
                      if k.startswith("val/") and v.numel() == 1}
-            self.history.append({"epoch": trainer.current_epoch, "global_step": trainer.global_step, **point})
+            elapsed = self._time_before + time.perf_counter() - (self._fit_start or time.perf_counter())
+            self.history.append({"epoch": trainer.current_epoch, "global_step": trainer.global_step,
+                                 "time_s": round(elapsed, 2), **point})
         if trainer.state.fn == "validate":
             self._write(trainer, pl_module, "validate")
 

@@ -81,6 +81,9 @@ def test_fit_writes_run_folder_then_resume_continues_same_wandb_run(tmp_path, ti
     # The validation curve continues across the resume: one point per epoch.
     assert [(h["epoch"], h["global_step"]) for h in res2["history"]] == [(0, step), (1, 2 * step)]
     assert all("val/acc1" in h for h in res2["history"])
+    # Time-to-accuracy survives the resume: the second epoch's clock starts where the first fit ended.
+    t0, t1 = (h["time_s"] for h in res2["history"])
+    assert 0 < t0 <= res["meta"]["train_time_s"] < t1 <= res2["meta"]["train_time_s"]
     # The W&B offline run folder of the resumed run carries the same id.
     wandb_runs = list((run_dir / "wandb").glob("offline-run-*"))
     assert wandb_runs and all(p.name.endswith(res["run_id"]) for p in wandb_runs)
