@@ -22,6 +22,15 @@ from experiments import peak, provenance
 RESULTS_VERSION = 1
 
 
+def _output_sum(output: Any) -> torch.Tensor:
+    """A scalar to back-propagate from any forward output: a tensor, or the lists of dicts detectors return."""
+    leaves = [t for t in torch.utils._pytree.tree_leaves(output)
+              if isinstance(t, torch.Tensor) and t.is_floating_point() and t.requires_grad]
+    if not leaves:
+        raise ValueError("the forward output carries no gradient")
+    return sum(t.float().sum() for t in leaves)
+
+
 def batch_size_of(batch: Any) -> int:
     """Samples in a batch of any family's contract (tensor, list of images, tuple)."""
     first = batch[0] if isinstance(batch, (tuple, list)) and not isinstance(batch[0], (int, float)) else batch
@@ -68,7 +77,10 @@ class PerfMonitor(L.Callback):
         was_training = pl_module.training
         pl_module.eval()  # keep BN running statistics untouched by the measurement
         try:
-            flops = measure_flops(pl_module, lambda: pl_module(sample), lambda y: y.float().sum())
+            try:
+                flops = measure_flops(pl_module, lambda: pl_module(sample), _output_sum)
+            except RuntimeError:  # an in-place post-processing op (detector decoding) blocks backward:
+                flops = 3 * measure_flops(pl_module, lambda: pl_module(sample))  # backward ~ 2x forward
         except Exception as e:  # noqa: BLE001 (a family with an exotic forward goes without FLOPs)
             rank_zero_warn(f"perf: FLOPs not measured ({type(e).__name__}: {e})")
             return None

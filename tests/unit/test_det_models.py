@@ -127,3 +127,13 @@ def test_media_images_carry_predicted_and_true_boxes_and_masks():
     assert len(boxes["predictions"]._val) == 1  # the 0.1-score box is below min_score
     assert boxes["ground_truth"]._val[0]["class_id"] == 2
     assert set(image._masks) == {"predictions", "ground_truth"}
+
+
+@pytest.mark.parametrize("module", [lambda: YOLOModule(num_classes=3, width=8, stages=3, grid=8),
+                                    lambda: FasterRCNNModule(num_classes=3, **SMALL)])
+def test_perf_monitor_counts_detector_flops(module, batch):
+    # Detectors return lists of dicts (and YOLO decodes in place): MFU still needs their FLOPs.
+    from experiments.callbacks import PerfMonitor
+
+    flops = PerfMonitor()._measure_flops(module(), batch)
+    assert flops is not None and flops > 1e6
