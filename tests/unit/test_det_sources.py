@@ -172,6 +172,25 @@ def test_datamodule_shapes_batch_contract():
     assert t["masks"].dtype == torch.uint8 and t["masks"].shape[1:] == (64, 64)
 
 
+@pytest.mark.parametrize("masks", [True, False])
+def test_shapes_cache_serves_the_same_scenes_unchanged(masks):
+    # The cache must change speed only: same samples as rendering afresh, untouched by the
+    # (in-place-looking) augmentation, and no masks carried for box-only detectors.
+    kw = dict(image_size=64, world={"image_size": 64}, masks=masks, augment="flip", train_size=6, val_size=2)
+    cached, fresh = DetectionDataModule(cache=True, **kw), DetectionDataModule(cache=False, **kw)
+    cached.setup("fit"), fresh.setup("fit")
+    scenes = cached._train.base
+    first = [scenes[i] for i in range(6)]
+    for _ in range(3):  # random flips of the cached scenes
+        [cached._train[i] for i in range(6)]
+    for i in range(6):
+        image, target = scenes[i]
+        assert image is first[i][0]  # served from memory, not re-rendered
+        ref_image, ref_target = fresh._train.base[i]
+        assert torch.equal(image, ref_image) and torch.equal(target["boxes"], ref_target["boxes"])
+        assert ("masks" in target) == masks
+
+
 def test_check_data_fails_fast_with_layout(tmp_path):
     with pytest.raises(DatasetError, match="instances_train2017.json"):
         DetectionDataModule.check_data("coco", str(tmp_path))
