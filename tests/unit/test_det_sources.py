@@ -176,7 +176,8 @@ def test_datamodule_shapes_batch_contract():
 def test_shapes_cache_serves_the_same_scenes_unchanged(masks):
     # The cache must change speed only: same samples as rendering afresh, untouched by the
     # (in-place-looking) augmentation, and no masks carried for box-only detectors.
-    kw = dict(image_size=64, world={"image_size": 64}, masks=masks, augment="flip", train_size=6, val_size=2)
+    kw = {"image_size": 64, "world": {"image_size": 64}, "masks": masks, "augment": "flip", "train_size": 6,
+          "val_size": 2}
     cached, fresh = DetectionDataModule(cache=True, **kw), DetectionDataModule(cache=False, **kw)
     cached.setup("fit"), fresh.setup("fit")
     scenes = cached._train.base

@@ -1,0 +1,187 @@
+"""One datamodule for semantic segmentation: ShapesWorld, PASCAL VOC 2012, Carvana, Oxford-IIIT Pet.
+
+Batch contract (every source yields it): ``(images, masks)`` with images float32 (B, 3, H, W)
+normalised and masks int64 (B, H, W) holding 0..num_classes-1 (0 = background) and 255 =
+ignore. Augmentations move images and masks together (``torchvision.transforms.v2`` with
+``tv_tensors.Mask``: nearest-neighbour for masks): random horizontal flip, and for on-disk
+data a random resized crop to ``image_size`` (evaluation: a plain resize).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from datamodules.errors import DatasetError
+from datamodules.loaders import SplitLoaders, make_loader
+from datamodules.shapes.scene import WorldConfig
+from datamodules.shapes.views import ShapesSegmentation
+from datamodules.sources.segmentation import (
+    CarvanaSegmentation,
+    PetSegmentation,
+    VOCSegmentation,
+    carvana_help,
+    pets_help,
+    voc_seg_help,
+)
+
+Source = Literal["shapes", "voc", "carvana", "pets"]
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+class _Cached(Dataset):
+    """ShapesWorld segmentation rendered once: uint8 images (N, 3, H, W), masks uint8 (N, H, W)."""
+
+    def __init__(self, view: ShapesSegmentation) -> None:
+        items = [view[i] for i in range(len(view))]
+        self.images = torch.stack([im for im, _ in items])
+        self.masks = torch.stack([m for _, m in items]).to(torch.uint8)
+        self.classes = ("background", *view.config.kinds)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images[i], self.masks[i].long()
+
+
+class _Transformed(Dataset):
+    def __init__(self, base: Dataset, transform: v2.Transform | None) -> None:
+        self.base, self.transform = base, transform
+
+    def __len__(self) -> int:
+        return len(self.base)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image, mask = self.base[i]
+        if self.transform is None:
+            return image, mask
+        image, mask = self.transform(tv_tensors.Image(image), tv_tensors.Mask(mask))
+        return image.as_subclass(torch.Tensor), mask.as_subclass(torch.Tensor)
+
+
+class _Normalize:
+    """Collate: stack uint8 images and int64 masks, normalise the whole batch in one op."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        self.mean = torch.tensor(mean).view(3, 1, 1) * 255
+        self.std = torch.tensor(std).view(3, 1, 1) * 255
+
+    def __call__(self, samples: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+        images = torch.stack([im for im, _ in samples]).float()  # (B, 3, H, W)
+        masks = torch.stack([m for _, m in samples]).long()  # (B, H, W)
+        return (images - self.mean) / self.std, masks
+
+
+class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
+    """Images with per-pixel class masks.
+
+    Args:
+        source: "shapes" (embedded: background + one class per ShapesWorld kind), "voc" (VOC2012
+            SegmentationClass, 21 classes), "carvana" (car vs background), "pets" (Oxford-IIIT
+            Pet trimaps: pet vs background, border ignored).
+        root: dataset folder for the on-disk sources.
+        image_size: side of the square network input (on-disk images are cropped/resized to it;
+            ShapesWorld renders at ``world.image_size``, which must equal it).
+        flip: random horizontal flips in training.
+        crop_scale: area range of the training random resized crop (on-disk sources).
+        batch_size: per-process batch size.
+        eval_batch_size: val/test batch size (default ``batch_size``).
+        num_workers: loader processes; -1: 0 for cached ShapesWorld, else one per spare core.
+        val_fraction: Carvana cars held out for validation (Carvana has no labelled test split).
+        world: ShapesWorld settings (part of a demo's claim: set them explicitly).
+        train_size: ShapesWorld training images.
+        val_size: ShapesWorld validation (and test) images.
+    """
+
+    def __init__(
+        self,
+        source: Source = "shapes",
+        root: str | None = None,
+        image_size: int = 64,
+        flip: bool = True,
+        crop_scale: tuple[float, float] = (0.5, 1.0),
+        batch_size: int = 16,
+        eval_batch_size: int | None = None,
+        num_workers: int = -1,
+        val_fraction: float = 0.1,
+        world: WorldConfig = WorldConfig(),  # noqa: B008 (frozen dataclass: a safe default)
+        train_size: int = 4000,
+        val_size: int = 500,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if isinstance(world, dict):  # jsonargparse may hand nested dataclasses over as dicts
+            world = WorldConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in world.items()})
+        self.world = world
+        if source == "shapes" and world.image_size != image_size:
+            raise DatasetError(f"data.init_args.image_size={image_size} but world.image_size={world.image_size}: "
+                               "ShapesWorld renders at the network's input size; set both the same.")
+        self.check_data(source, root)
+        self.num_classes = {"shapes": 1 + len(world.kinds), "voc": 21, "carvana": 2, "pets": 2}[source]
+        self._train: Dataset | None = None
+        self._val: Dataset | None = None
+
+    @classmethod
+    def check_data(cls, source: Source = "shapes", root: str | None = None, **_: object) -> None:
+        """Called by the CLI before any model is built: the dataset must be where ``root`` says."""
+        if source == "shapes":
+            return
+        path = Path(root or "")
+        need, help_text = {"voc": (path / "SegmentationClass", voc_seg_help(path)),
+                           "carvana": (path / "train_masks", carvana_help(path)),
+                           "pets": (path / "annotations" / "trimaps", pets_help(path))}[source]
+        if not root or not need.is_dir():
+            raise DatasetError(f"data.init_args.root={root!r} has no {need.relative_to(path)}/.\n{help_text}")
+
+    def describe(self) -> str:
+        return "ShapesWorld segmentation" if self.hparams.source == "shapes" else f"{self.hparams.source} at {self.hparams.root}"
+
+    @property
+    def dataset_name(self) -> str:
+        return {"shapes": "ShapesWorld", "voc": "VOC2012", "carvana": "Carvana", "pets": "Oxford-IIIT Pet"}[self.hparams.source]
+
+    @property
+    def class_names(self) -> list[str]:
+        if self.hparams.source == "shapes":
+            return ["background", *self.world.kinds]
+        return list({"voc": VOCSegmentation, "carvana": CarvanaSegmentation, "pets": PetSegmentation}[self.hparams.source].classes)
+
+    def _raw(self, train: bool) -> Dataset:
+        h = self.hparams
+        if h.source == "shapes":
+            return _Cached(ShapesSegmentation("train" if train else "val", h.train_size if train else h.val_size, self.world))
+        if h.source == "voc":
+            return VOCSegmentation(h.root, "train" if train else "val")
+        if h.source == "carvana":
+            return CarvanaSegmentation(h.root, "train" if train else "val", h.val_fraction)
+        return PetSegmentation(h.root, "trainval" if train else "test")
+
+    def _transform(self, train: bool) -> v2.Transform | None:
+        h = self.hparams
+        steps: list[v2.Transform] = []
+        if h.source != "shapes":
+            size = [h.image_size, h.image_size]
+            steps.append(v2.RandomResizedCrop(size, scale=tuple(h.crop_scale), antialias=True) if train
+                         else v2.Resize(size, antialias=True))
+        if train and h.flip:
+            steps.append(v2.RandomHorizontalFlip())
+        return v2.Compose(steps) if steps else None
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and self._train is None:
+            self._train = _Transformed(self._raw(True), self._transform(True))
+        if self._val is None:
+            self._val = _Transformed(self._raw(False), self._transform(False))
+
+    def _loader(self, ds: Dataset, train: bool) -> DataLoader:
+        h = self.hparams
+        mean, std = ((0.5,) * 3, (0.25,) * 3) if h.source == "shapes" else (IMAGENET_MEAN, IMAGENET_STD)
+        return make_loader(ds, train=train, batch_size=h.batch_size, eval_batch_size=h.eval_batch_size,
+                           num_workers=h.num_workers, in_memory=h.source == "shapes", collate_fn=_Normalize(mean, std))

@@ -1,0 +1,147 @@
+"""U-Net semantic segmentation (Ronneberger et al. 2015): the module around ``nets.unet.UNet``.
+
+Batch contract (``datamodules.segmentation``): images float (B, 3, H, W) normalised, masks
+int64 (B, H, W) with 0..num_classes-1 and 255 = ignore. Loss: per-pixel cross-entropy (the
+paper's weighted soft-max loss without the border weight map) plus ``dice_weight`` x soft Dice.
+Logs ``val/miou``, ``val/dice`` (macro over classes, torchmetrics) and ``val/boundary_acc``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassF1Score, MulticlassJaccardIndex
+
+from experiments.errors import ConfigError
+from lit_modules.losses.dice import dice_loss
+from lit_modules.media import to_display
+from lit_modules.metrics.boundary import BoundaryAccuracy
+from lit_modules.nets.unet import UNet
+from lit_modules.optim import optimizer_and_schedule
+
+IGNORE = 255
+
+
+def _metrics(num_classes: int, prefix: str) -> MetricCollection:
+    return MetricCollection({
+        "miou": MulticlassJaccardIndex(num_classes, average="macro", ignore_index=IGNORE),
+        "dice": MulticlassF1Score(num_classes, average="macro", ignore_index=IGNORE, multidim_average="global"),
+        "boundary_acc": BoundaryAccuracy(width=2, ignore_index=IGNORE),
+    }, prefix=prefix)
+
+
+class UNetModule(L.LightningModule):
+    """Semantic segmentation with a U-Net.
+
+    Args:
+        num_classes: classes including background (must match the data).
+        depth: down-samplings (paper: 4).
+        width: first-level channels (paper: 64).
+        up: "transpose" (paper) or "bilinear" up-sampling.
+        skips: encoder-decoder skip connections (False: the ablation).
+        batch_norm: batch norm after each conv.
+        dice_weight: weight of the soft Dice term added to cross-entropy (0 = the paper's loss).
+        lr: peak learning rate.
+        optimizer: "adam" / "adamw" / "sgd" (paper: SGD, momentum 0.99, batch 1).
+        momentum: SGD momentum.
+        weight_decay: decoupled weight decay (none on biases and norms).
+        schedule: "cosine" or "constant" after the warm-up.
+        warmup_epochs: linear warm-up length (fractions allowed).
+        channels_last: NHWC activations (faster oneDNN convs on CPU).
+        media_images: validation images shown in W&B with their true and predicted masks.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 7,
+        depth: int = 4,
+        width: int = 64,
+        up: Literal["transpose", "bilinear"] = "transpose",
+        skips: bool = True,
+        batch_norm: bool = True,
+        dice_weight: float = 0.0,
+        lr: float = 1e-3,
+        optimizer: Literal["sgd", "adamw", "adam"] = "adamw",
+        momentum: float = 0.99,
+        weight_decay: float = 1e-4,
+        schedule: Literal["cosine", "constant"] = "cosine",
+        warmup_epochs: float = 0.0,
+        channels_last: bool = True,
+        media_images: int = 4,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = UNet(num_classes, 3, depth, width, up, skips, batch_norm)
+        self.val_metrics = _metrics(num_classes, "val/")
+        self.test_metrics = _metrics(num_classes, "test/")
+
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None)
+        n = getattr(dm, "num_classes", None)
+        if n is not None and n != self.hparams.num_classes:
+            raise ConfigError(f"model.init_args.num_classes={self.hparams.num_classes} but the data "
+                              f"({dm.describe()}) has {n} classes; set --model.init_args.num_classes {n}")
+        if self.hparams.channels_last:
+            self.net.to(memory_format=torch.channels_last)
+
+    def forward(self, images: Tensor) -> Tensor:
+        if self.hparams.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return self.net(images)  # (B, C, H, W) logits
+
+    def _loss(self, logits: Tensor, masks: Tensor) -> Tensor:
+        loss = F.cross_entropy(logits, masks, ignore_index=IGNORE)
+        if self.hparams.dice_weight:
+            loss = loss + self.hparams.dice_weight * dice_loss(logits, masks, IGNORE)
+        return loss
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        images, masks = batch
+        loss = self._loss(self(images), masks)
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def _eval_step(self, batch: tuple[Tensor, Tensor], metrics: MetricCollection, stage: str) -> None:
+        images, masks = batch
+        logits = self(images)
+        self.log(f"{stage}/loss", self._loss(logits, masks), sync_dist=True)
+        metrics.update(logits.argmax(1), masks)
+        self.log_dict(metrics, prog_bar=stage == "val")
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, self.val_metrics, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, self.test_metrics, "test")
+
+    def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self(batch[0]).argmax(1)
+
+    def wandb_media(self, batch: tuple[Tensor, Tensor], outputs: object) -> dict:
+        """The first validation images with their true and predicted masks as W&B overlays."""
+        import wandb  # only runs that log to W&B call this
+
+        n = self.hparams.media_images
+        images, masks = batch[0][:n], batch[1][:n]
+        with torch.no_grad():
+            pred = self(images).argmax(1)
+        names = getattr(getattr(self.trainer, "datamodule", None), "class_names", None) or []
+        labels = {i: (names[i] if i < len(names) else str(i)) for i in range(self.hparams.num_classes)}
+        shown = []
+        for img, t, p in zip(to_display(images), masks.cpu().numpy(), pred.cpu().numpy(), strict=True):
+            shown.append(wandb.Image(img, masks={"truth": {"mask_data": t, "class_labels": {**labels, IGNORE: "ignore"}},
+                                                 "prediction": {"mask_data": p, "class_labels": labels}}))
+        return {"val/segmentation": shown}
+
+    def configure_optimizers(self):
+        h = self.hparams
+        total = self.trainer.estimated_stepping_batches
+        per_epoch = total / max(1, self.trainer.max_epochs or 1)
+        return optimizer_and_schedule(self.parameters(), optimizer=h.optimizer, lr=h.lr, weight_decay=h.weight_decay,
+                                      momentum=h.momentum, schedule=h.schedule,
+                                      warmup_steps=h.warmup_epochs * per_epoch, total_steps=total)
