@@ -1,4 +1,4 @@
-"""``paperlab sweep FILE [--parallel N] [--wandb] [--runs-dir DIR] [--dry-run]``: ablations as sweeps.
+"""``paperlab sweep FILE [--parallel N] [--wandb] [--runs-dir DIR] [--report METRIC] [--dry-run]``: ablations as sweeps.
 
 FILE is W&B sweep YAML. The base run lives in ``command``, so the very same file also works
 with ``wandb sweep FILE`` + ``wandb agent`` (no paperlab-only keys)::
@@ -48,7 +48,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -238,9 +238,15 @@ def ablation_markdown(sweep: Sweep, rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_ablation(sweep: Sweep, rows: list[dict[str, Any]], folder: Path) -> str:
-    """Write ``ablation.md`` and ``ablation.csv`` atomically; returns the Markdown."""
-    md = ablation_markdown(sweep, rows)
+def write_ablation(sweep: Sweep, rows: list[dict[str, Any]], folder: Path,
+                   extra: Sequence[tuple[Sweep, list[dict[str, Any]]]] = ()) -> str:
+    """Write ``ablation.md`` and ``ablation.csv`` atomically; returns the Markdown.
+
+    ``extra``: tables of further metrics over the same trials (``--report``), written after the
+    sweep's own metric in both files.
+    """
+    tables = [(sweep, rows), *extra]
+    md = "\n".join(ablation_markdown(s, r) for s, r in tables)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ablation.md.tmp").write_text(md)
     keys = list(rows[0]["setting"]) if rows else []
@@ -248,10 +254,11 @@ def write_ablation(sweep: Sweep, rows: list[dict[str, Any]], folder: Path) -> st
         w = csv.writer(f)
         w.writerow([*keys, "metric", "mean", "std", "n", "delta", "ci_low", "ci_high", "df", "base",
                     "missing"])
-        for r in rows:
-            ci = r["ci"] or (None, None, None)
-            w.writerow([*[cli_value(r["setting"].get(k)) for k in keys], sweep.metric, r["mean"], r["std"],
-                        r["n"], r["delta"], *ci, r["base"], r["missing"]])
+        for s, table in tables:
+            for r in table:
+                ci = r["ci"] or (None, None, None)
+                w.writerow([*[cli_value(r["setting"].get(k)) for k in keys], s.metric, r["mean"], r["std"],
+                            r["n"], r["delta"], *ci, r["base"], r["missing"]])
     for name in ("ablation.md", "ablation.csv"):
         os.replace(folder / f"{name}.tmp", folder / name)
     return md
@@ -280,6 +287,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--runs-dir", type=Path, default=Path("runs"), help="root of the run folders")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override added to every trial's base arguments (repeatable)")
+    ap.add_argument("--report", action="append", default=[], metavar="METRIC",
+                    help="also tabulate this logged metric over the same trials, e.g. val/boundary_acc (repeatable)")
     ap.add_argument("--dry-run", action="store_true", help="validate and list the trials, run nothing")
     args = ap.parse_args(argv)
     try:
@@ -319,8 +328,10 @@ def main(argv: list[str] | None = None) -> None:
     else:
         failed = run_local(sweep, trials, args.runs_dir, state, args.parallel)
     rows = ablation(sweep, trials, args.runs_dir)
+    extra = [(s, ablation(s, trials, args.runs_dir)) for s in
+             (dataclasses.replace(sweep, metric=m) for m in args.report if m != sweep.metric)]
     print()
-    print(write_ablation(sweep, rows, args.runs_dir / sweep.name))
+    print(write_ablation(sweep, rows, args.runs_dir / sweep.name, extra))
     print(f"ablation: {(args.runs_dir / sweep.name / 'ablation.md').resolve()}")
     if failed:
         print(f"paperlab sweep: {failed} trial(s) failed; see {state_path}", file=sys.stderr)

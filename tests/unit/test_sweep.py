@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import types
@@ -145,6 +146,23 @@ def test_ablation_table_against_hand_computed_case(tmp_path):
     assert "| lrn=true (base) | 0.5200 ± 0.0200 | 3 | base | — |" in md
     assert "| lrn=false | 0.6200 ± 0.0200 | 3 | +0.1000 | [+0.0547, +0.1453] |" in md
     assert (runs / s.name / "ablation.csv").read_text().count("\n") == 3
+
+
+def test_report_tabulates_further_metrics_over_the_same_trials(tmp_path):
+    s = sw.load_sweep(sweep_file(tmp_path))
+    runs = tmp_path / "runs"
+    for t in sw.enumerate_trials(s):
+        lrn, seed = t.params["model.init_args.lrn"], t.params["seed_everything"]
+        path = runs / s.name / t.id
+        path.mkdir(parents=True)
+        metrics = {"val/acc1": 0.5, "val/edge": (0.7 if lrn else 0.6) + 0.01 * seed}
+        (path / "results.json").write_text(json.dumps({"version": 1, "metrics": metrics, "stages": ["fit"]}))
+    trials = sw.enumerate_trials(s)
+    edge = dataclasses.replace(s, metric="val/edge")
+    md = sw.write_ablation(s, sw.ablation(s, trials, runs), runs / s.name, [(edge, sw.ablation(edge, trials, runs))])
+    assert f"## Ablation: {s.name} — val/acc1" in md and f"## Ablation: {s.name} — val/edge" in md
+    assert "| lrn=false | 0.6100 ± 0.0100 | 3 | -0.1000 |" in md  # the val/edge table
+    assert (runs / s.name / "ablation.csv").read_text().count("val/edge") == 2
 
 
 @pytest.mark.parametrize(("change", "message"), [
