@@ -75,7 +75,7 @@ class HourglassModule(L.LightningModule):
         self.flip_perm: list[int] = list(range(num_joints))
 
     def setup(self, stage: str) -> None:
-        dm = getattr(self.trainer, "datamodule", None)
+        dm = self._datamodule()
         k = getattr(dm, "num_joints", None)
         if k is not None and k != self.hparams.num_joints:
             raise ConfigError(f"model.init_args.num_joints={self.hparams.num_joints} but the data "
@@ -84,6 +84,9 @@ class HourglassModule(L.LightningModule):
             self.flip_perm[a], self.flip_perm[b] = b, a
         if self.hparams.flip_test and self.flip_perm == list(range(self.hparams.num_joints)):
             raise ConfigError("model.init_args.flip_test=true needs the data's left/right joint pairs (flip_pairs)")
+
+    def _datamodule(self) -> L.LightningDataModule | None:
+        return getattr(self._trainer, "datamodule", None)  # None outside a Trainer (tests, notebooks)
 
     def forward(self, images: Tensor) -> Tensor:
         """``(B, 3, S, S)`` -> every stack's heatmaps ``(B, N, K, S/stride, S/stride)``."""
@@ -115,7 +118,7 @@ class HourglassModule(L.LightningModule):
         pck(pred, keypoints, box_size)
         self.log(f"{stage}/loss", heatmap_mse(heat, target, weights), sync_dist=True)
         self.log(f"{stage}/pck@0.1", pck, prog_bar=True)
-        if getattr(getattr(self.trainer, "datamodule", None), "has_head_size", False):
+        if getattr(self._datamodule(), "has_head_size", False):
             pckh(pred, keypoints, head_size)
             self.log(f"{stage}/pckh@0.5", pckh)
         return pred
@@ -137,7 +140,7 @@ class HourglassModule(L.LightningModule):
         if outputs is None:
             with torch.no_grad():
                 outputs = decode_heatmaps(self.heatmaps(images), self.hparams.stride)
-        skeleton = getattr(getattr(self.trainer, "datamodule", None), "skeleton", None) or []
+        skeleton = getattr(self._datamodule(), "skeleton", None) or []
         zoom = max(1, 256 // images.shape[-1])
         return {"val/skeletons": [
             wandb.Image(draw_skeletons(img, t.cpu(), p.cpu(), skeleton, zoom), caption="green: true, red: predicted")

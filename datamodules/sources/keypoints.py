@@ -48,7 +48,7 @@ class KeypointChecker:
     def __call__(self, kps: np.ndarray, width: float | None, height: float | None, where: str) -> np.ndarray:
         """``kps`` (K, 3) with visibility already in the file's codes; returns a checked copy."""
         kps = np.array(kps, np.float32)
-        bad = sorted({v for v in kps[:, 2].tolist() if v not in self.codes})
+        bad = sorted({int(v) if float(v).is_integer() else v for v in kps[:, 2].tolist() if v not in self.codes})
         if bad:
             raise DatasetError(f"{self.source}: {where}: unknown visibility code(s) {bad}; expected {list(self.codes)}.")
         labelled = kps[:, 2] > 0

@@ -75,7 +75,8 @@ class MPIIPose(Dataset):
         check.report()
 
     def _parse(self, rec: Any, i: int, check: KeypointChecker) -> tuple[str, Person]:
-        where = f"record {i} ({rec.get('image') if isinstance(rec, dict) else rec!r})"
+        name = rec.get("image") if isinstance(rec, dict) else repr(rec)
+        where = f"record {i} ({name})"
         try:
             joints = np.asarray(rec["joints"], np.float32).reshape(-1, 2)
             vis = np.asarray(rec.get("joints_vis", np.ones(len(joints))), np.float32).reshape(-1)
