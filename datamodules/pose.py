@@ -1,11 +1,12 @@
 """One datamodule for single-person pose: ShapesWorld stick figures, COCO keypoints, MPII.
 
 Batch contract (every source yields it; top-down crops, one person per sample):
-``(images, keypoints, box_size, head_size)`` with images float32 ``(B, 3, S, S)`` normalised,
+``(images, keypoints, pck_norm, head_size)`` with images float32 ``(B, 3, S, S)`` normalised,
 keypoints float32 ``(B, K, 3)`` as (x, y, visibility) in input pixels (pixel i spans
 [i, i + 1); visibility 0 unlabelled or outside the crop, 1 labelled but hidden, 2 visible),
-box_size ``(B,)`` the person box's longer side and head_size ``(B,)`` the head segment size
-(0 when the source has none), both in input pixels: the PCK@alpha and PCKh normalisers.
+pck_norm ``(B,)`` the person box's longer side (or, with ``normaliser="torso"``, the left
+shoulder - right hip distance) and head_size ``(B,)`` the head segment size (0 when unknown:
+not counted), both in input pixels: the PCK@alpha and PCKh normalisers.
 
 Heatmaps are not part of the batch: the module builds them from the keypoints on its device
 (``lit_modules.ops.heatmaps``), because their size and sigma belong to the network (its
@@ -40,6 +41,7 @@ class ShapesPoseSource(Dataset):
 
     def __init__(self, view: ShapesPose) -> None:
         self.joint_names, self.flip_pairs, self.skeleton = view.joint_names, view.flip_pairs, view.skeleton
+        self.torso = (2, 9)  # left shoulder, right hip
         images, self.items = [], []
         for i in range(len(view)):
             image, target = view[i]
@@ -66,9 +68,9 @@ class _Collate:
     def __call__(self, samples):
         images = torch.stack([s[0] for s in samples]).float()  # (B, 3, S, S)
         keypoints = torch.stack([s[1] for s in samples])  # (B, K, 3)
-        box = torch.tensor([s[2] for s in samples], dtype=torch.float32)  # (B,)
+        norm = torch.tensor([s[2] for s in samples], dtype=torch.float32)  # (B,)
         head = torch.tensor([s[3] for s in samples], dtype=torch.float32)  # (B,)
-        return (images - self.mean) / self.std, keypoints, box, head
+        return (images - self.mean) / self.std, keypoints, norm, head
 
 
 class PoseDataModule(SplitLoaders, L.LightningDataModule):
@@ -89,6 +91,8 @@ class PoseDataModule(SplitLoaders, L.LightningDataModule):
         train_split: on-disk training split (COCO: train2017, MPII: train).
         val_split: on-disk validation split (COCO: val2017, MPII: valid).
         bad_keypoints: "skip" (count, mark unlabelled) or "error" for labelled keypoints off the image.
+        normaliser: PCK@alpha's reference length: the person "box"'s longer side or the "torso"
+            (left shoulder - right hip distance, as the FLIC/LSP PCK).
         world: ShapesWorld settings (part of a demo's claim: set them explicitly).
         max_people: ShapesWorld figures per image (1..max_people); each is cropped on its own.
         figure_scale: ShapesWorld figure height as a fraction of the image side.
@@ -111,6 +115,7 @@ class PoseDataModule(SplitLoaders, L.LightningDataModule):
         train_split: str | None = None,
         val_split: str | None = None,
         bad_keypoints: BadKeypointPolicy = "skip",
+        normaliser: Literal["box", "torso"] = "box",
         world: WorldConfig = WorldConfig(image_size=64),  # noqa: B008 (frozen dataclass)
         max_people: int = 1,
         figure_scale: tuple[float, float] = (0.55, 0.95),
@@ -127,6 +132,7 @@ class PoseDataModule(SplitLoaders, L.LightningDataModule):
         self.joint_names: list[str] = list(ShapesPose.joint_names) if source == "shapes" else []
         self.flip_pairs: list[tuple[int, int]] = list(ShapesPose.flip_pairs) if source == "shapes" else []
         self.skeleton: list[tuple[int, int]] = list(ShapesPose.skeleton) if source == "shapes" else []
+        self._torso: tuple[int, int] | None = None  # set with the source (normaliser="torso")
         self._train = self._val = None
 
     @staticmethod
@@ -173,6 +179,7 @@ class PoseDataModule(SplitLoaders, L.LightningDataModule):
         else:
             src = MPIIPose(h.root, on_disk, h.bad_keypoints)
         self.num_joints = len(src.joint_names)
+        self._torso = tuple(src.torso) if h.normaliser == "torso" else None
         self.joint_names, self.flip_pairs, self.skeleton = list(src.joint_names), list(src.flip_pairs), list(src.skeleton)
         return src
 
@@ -180,9 +187,9 @@ class PoseDataModule(SplitLoaders, L.LightningDataModule):
         h = self.hparams
         if stage == "fit" and self._train is None:
             self._train = TopDownCrops(self._source("train"), h.input_size, self.flip_pairs, h.padding, train=True,
-                                       flip=h.flip, rotation=h.rotation, scale=h.scale)
+                                       flip=h.flip, rotation=h.rotation, scale=h.scale, torso=self._torso)
         if self._val is None:
-            self._val = TopDownCrops(self._source("val"), h.input_size, self.flip_pairs, h.padding)
+            self._val = TopDownCrops(self._source("val"), h.input_size, self.flip_pairs, h.padding, torso=self._torso)
 
     def _loader(self, ds: Dataset, train: bool) -> DataLoader:
         h = self.hparams

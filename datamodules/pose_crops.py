@@ -60,7 +60,7 @@ def warp_keypoints(kps: np.ndarray, m: np.ndarray, out: int, flip_pairs: Sequenc
 
 
 class TopDownCrops(Dataset):
-    """Crops each person of a pose source: ``(image uint8 (3, S, S), keypoints (K, 3), box_size, head_size)``.
+    """Crops each person of a pose source: ``(image uint8 (3, S, S), keypoints (K, 3), pck_norm, head_size)``.
 
     Args:
         source: a Dataset of ``(image uint8 (3, H, W), Person)``.
@@ -71,15 +71,19 @@ class TopDownCrops(Dataset):
         flip: mirror half of the training crops.
         rotation: largest rotation in degrees (uniform in +-rotation).
         scale: scale jitter, uniform in [1 - scale, 1 + scale].
+        torso: (left shoulder, right hip) joint indices: normalise PCK by their distance (the
+            torso size; 0, i.e. not counted, when either is unlabelled) instead of the box size.
 
-    ``box_size`` (the box's longer side) and ``head_size`` are in crop pixels: the PCK and
-    PCKh normalisers.
+    ``pck_norm`` (the box's longer side, or the torso size) and ``head_size`` are in crop
+    pixels: the PCK and PCKh normalisers.
     """
 
     def __init__(self, source: Dataset, out: int, flip_pairs: Sequence[tuple[int, int]], padding: float = 1.25,
-                 train: bool = False, flip: bool = False, rotation: float = 0.0, scale: float = 0.0) -> None:
+                 train: bool = False, flip: bool = False, rotation: float = 0.0, scale: float = 0.0,
+                 torso: tuple[int, int] | None = None) -> None:
         self.source, self.out, self.flip_pairs, self.padding = source, out, list(flip_pairs), padding
         self.train, self.flip, self.rotation, self.scale = train, flip, rotation, scale
+        self.torso = torso
 
     def __len__(self) -> int:
         return len(self.source)  # type: ignore[arg-type]
@@ -97,4 +101,9 @@ class TopDownCrops(Dataset):
                            * self.padding * s)
         box_size = zoom * max(float(person.box[2] - person.box[0]), float(person.box[3] - person.box[1]))
         kps = warp_keypoints(person.keypoints, m, self.out, self.flip_pairs, f)
-        return warp_image(image, m, self.out), torch.from_numpy(kps), box_size, zoom * person.head_size
+        norm = box_size
+        if self.torso is not None:
+            a, b = self.torso
+            labelled = person.keypoints[a, 2] > 0 and person.keypoints[b, 2] > 0
+            norm = zoom * float(np.linalg.norm(person.keypoints[a, :2] - person.keypoints[b, :2])) if labelled else 0.0
+        return warp_image(image, m, self.out), torch.from_numpy(kps), norm, zoom * person.head_size

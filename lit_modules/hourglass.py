@@ -7,7 +7,7 @@ Joint positions are the argmax of the last stack's heatmaps, a quarter pixel tow
 neighbour.
 
 Batch contract (``datamodules.pose``): ``(images (B, 3, S, S), keypoints (B, K, 3) (x, y, vis) in
-input pixels, box_size (B,), head_size (B,))``; Gaussian heatmap targets are built here.
+input pixels, pck_norm (B,), head_size (B,))``; Gaussian heatmap targets are built here.
 """
 
 from __future__ import annotations
@@ -110,12 +110,12 @@ class HourglassModule(L.LightningModule):
         return loss
 
     def _eval_step(self, batch: Batch, stage: str) -> Tensor:
-        images, keypoints, box_size, head_size = batch
+        images, keypoints, pck_norm, head_size = batch
         heat = self.heatmaps(images)
         target, weights = encode_heatmaps(keypoints, heat.shape[-2:], self.hparams.stride, self.hparams.sigma)
         pred = decode_heatmaps(heat, self.hparams.stride)  # (B, K, 3)
         pck, pckh = (self.val_pck, self.val_pckh) if stage == "val" else (self.test_pck, self.test_pckh)
-        pck(pred, keypoints, box_size)
+        pck(pred, keypoints, pck_norm)
         self.log(f"{stage}/loss", heatmap_mse(heat, target, weights), sync_dist=True)
         self.log(f"{stage}/pck@0.1", pck, prog_bar=True)
         if getattr(self._datamodule(), "has_head_size", False):

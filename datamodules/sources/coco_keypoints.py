@@ -60,6 +60,7 @@ class COCOKeypoints(Dataset):
         k = len(self.joint_names)
         self.skeleton = [(a - 1, b - 1) for a, b in cat.get("skeleton", [])]  # COCO's are 1-based
         self.flip_pairs = COCO_FLIP_PAIRS if k == 17 else []
+        self.torso = (5, 12)  # left shoulder, right hip
         images = {im["id"]: im for im in data["images"]}
         check = KeypointChecker(bad_keypoints, self.ann_file)
         self.items: list[tuple[dict[str, Any], Person]] = []
@@ -74,7 +75,10 @@ class COCOKeypoints(Dataset):
             if len(raw) != 3 * k:
                 raise DatasetError(f"{self.ann_file}: {where}: {len(raw)} keypoint values, expected 3 x {k}.")
             kps = check(np.asarray(raw, np.float32).reshape(k, 3), float(im["width"]), float(im["height"]), where)
-            x, y, w, h = (float(v) for v in ann["bbox"])
+            try:
+                x, y, w, h = (float(v) for v in ann["bbox"])
+            except (KeyError, TypeError, ValueError) as e:
+                raise DatasetError(f"{self.ann_file}: {where}: bbox {ann.get('bbox')!r} is not [x, y, w, h].") from e
             if not (w > 0 and h > 0):
                 raise DatasetError(f"{self.ann_file}: {where}: bbox {ann['bbox']} (xywh) has no area.")
             self.items.append((im, Person(kps, np.array([x, y, x + w, y + h], np.float32))))

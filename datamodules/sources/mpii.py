@@ -70,6 +70,7 @@ class MPIIPose(Dataset):
         if not isinstance(records, list):
             raise DatasetError(f"{self.ann_file}: expected a list of person records, got {type(records).__name__}.")
         self.joint_names, self.flip_pairs, self.skeleton = list(MPII_JOINTS), MPII_FLIP_PAIRS, MPII_SKELETON
+        self.torso = (13, 2)  # left shoulder, right hip
         check = KeypointChecker(bad_keypoints, self.ann_file, codes=(0, 1))
         self.items = [self._parse(r, i, check) for i, r in enumerate(records)]
         check.report()

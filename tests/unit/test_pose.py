@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from datamodules.shapes.scene import WorldConfig
 from datamodules.sources.coco_keypoints import COCOKeypoints
 from datamodules.sources.keypoints import Person
 from datamodules.sources.mpii import MPIIPose
+from experiments.errors import ConfigError
 from lit_modules.hourglass import HourglassModule
 from lit_modules.losses.heatmap import heatmap_mse
 from lit_modules.metrics.pck import PCK, PCKh
@@ -117,6 +119,14 @@ def test_module_intermediate_supervision_sums_every_stack():
     assert torch.allclose(loss_on, loss_off + heatmap_mse(out[:, 0], target, w), atol=1e-6)
     pred = on.predict_step(batch, 0)
     assert pred.shape == (4, 14, 3)
+
+
+def test_module_refuses_data_with_another_joint_count():
+    dm = PoseDataModule(world=WorldConfig(image_size=64))  # 14 joints
+    m = HourglassModule(num_joints=16, num_stacks=1, channels=16, depth=2)
+    m._trainer = SimpleNamespace(datamodule=dm)
+    with pytest.raises(ConfigError, match="num_joints=16 .* 14 joints"):
+        m.setup("fit")
 
 
 def test_flip_test_maps_mirrored_heatmaps_back_to_the_same_joints():
@@ -233,6 +243,10 @@ def test_coco_bad_input_names_the_file(tmp_path):
                                        "num_keypoints": 17, "keypoints": _kps(17, vis=3)}])
     with pytest.raises(DatasetError, match=r"person_keypoints_val2017.json: annotation id 7.*visibility code.*\[3\]"):
         COCOKeypoints(bad, "val2017")
+    bad = _coco(tmp_path / "c", anns=[{"id": 8, "image_id": 1, "category_id": 1, "bbox": [0, 0, 9],
+                                       "num_keypoints": 17, "keypoints": _kps(17)}])
+    with pytest.raises(DatasetError, match=r"person_keypoints_val2017.json: annotation id 8.*bbox"):
+        COCOKeypoints(bad, "val2017")
     with pytest.raises(DatasetError, match=r"person_keypoints_train2017.json: annotation file is missing"):
         COCOKeypoints(root, "train2017")
 
@@ -292,6 +306,10 @@ def test_datamodule_batch_contract_on_coco_and_mpii(tmp_path):
     assert dm.num_joints == 17 and not dm.has_head_size and head.eq(0).all()
     images, kps, box, head = next(iter(dm.val_dataloader()))
     assert box[0] == pytest.approx(32 / 1.25)  # box's longer side in crop pixels: the PCK normaliser
+    dm = PoseDataModule("coco", str(tmp_path / "coco"), input_size=32, batch_size=2, num_workers=0, normaliser="torso")
+    dm.setup("validate")
+    _, kps, torso, _ = next(iter(dm.val_dataloader()))
+    assert torso[0] == pytest.approx(float((kps[0, 5, :2] - kps[0, 12, :2]).norm()))  # left shoulder - right hip
     _mpii(tmp_path / "mpii", split="train")
     _mpii(tmp_path / "mpii", split="valid")
     dm = PoseDataModule("mpii", str(tmp_path / "mpii"), input_size=32, batch_size=2, num_workers=0)
