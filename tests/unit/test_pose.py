@@ -138,6 +138,14 @@ def test_flip_test_maps_mirrored_heatmaps_back_to_the_same_joints():
     assert torch.allclose(heat, mirrored.flip(-1)[:, [1, 0, 2]], atol=1e-5)
 
 
+def test_wandb_media_draws_one_image_per_crop():
+    import wandb
+
+    m = HourglassModule(num_joints=14, num_stacks=1, channels=16, depth=2).eval()
+    media = m.wandb_media(_batch(), None, n=3)
+    assert len(media["val/skeletons"]) == 3 and isinstance(media["val/skeletons"][0], wandb.Image)
+
+
 def test_skeleton_drawing_marks_true_and_predicted_joints():
     img = np.zeros((16, 16, 3), np.uint8)
     true = torch.tensor([[2.0, 2, 2], [12, 12, 2], [8, 8, 0]])
