@@ -36,9 +36,10 @@ class KeypointChecker:
     """Validates keypoints of one annotation file; off-image keypoints follow ``policy``.
 
     Unknown visibility codes and non-finite coordinates of labelled joints always raise: they
-    mean a wrong or corrupt file. Labelled keypoints outside the image do occur in the real
-    datasets (MPII annotates joints of truncated people beyond the border); with "skip" they
-    are marked unlabelled (visibility 0), counted and reported once per file.
+    mean a wrong or corrupt file. Labelled keypoints outside the image are expected in MPII,
+    whose annotators could mark joints of people cut by the border beyond it (not verified
+    here: no copy of the data on this machine); with "skip" (the default) they are marked
+    unlabelled (visibility 0), counted and reported once per file, with "error" they raise.
     """
 
     def __init__(self, policy: BadKeypointPolicy, source: Path, codes: tuple[int, ...] = (0, 1, 2)) -> None:

@@ -46,7 +46,7 @@ class MPIIPose(Dataset):
         split: ``train`` or ``valid`` (the file ``annot/<split>.json``; MPII test labels are private).
         bad_keypoints: "skip" (mark unlabelled, count) or "error" for labelled joints at negative
             coordinates (the image size is unknown until the image is read, so only the
-            lower bound is checked here; MPII holds such joints for people cut by the border).
+            lower bound is checked here; crops mark joints outside them unlabelled anyway).
 
     Returns (per item):
         ``(image, person)``: uint8 (3, H, W) and a ``Person``: 16 joints in the pixel-edge frame
