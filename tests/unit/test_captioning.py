@@ -1,10 +1,11 @@
 """Captioning nets and losses: decoder shapes, teacher forcing vs step-by-step, greedy and beam
-search, the doubly stochastic attention term and the padded cross-entropy."""
+search, the doubly stochastic attention term and the padded cross-entropy; the vocabulary."""
 
 import numpy as np
 import pytest
 import torch
 
+from datamodules.vocab import SPECIALS, UNK, Vocabulary, normalize, tokenize
 from lit_modules.losses.captioning import caption_cross_entropy, doubly_stochastic
 from lit_modules.metrics.caption_media import attention_strip
 from lit_modules.nets.captioner import BOS, EOS, PAD, Captioner
@@ -105,3 +106,34 @@ def test_caption_cross_entropy_ignores_padding():
     torch.testing.assert_close(caption_cross_entropy(logits, targets), caption_cross_entropy(changed, targets))
     perfect = torch.nn.functional.one_hot(targets, 7).float() * 30
     assert float(caption_cross_entropy(perfect, targets)) < 1e-6
+
+
+# --- vocabulary -----------------------------------------------------------------------------------
+
+
+def test_tokenize_lower_cases_and_splits_on_punctuation():
+    assert tokenize("A dog's  ball, RED.\tTwo-tone") == ["a", "dog's", "ball", "red", "two", "tone"]
+    assert normalize(" A Red  circle. ") == "a red circle"
+
+
+def test_vocabulary_min_count_unk_and_round_trip():
+    caps = ["a red circle", "a blue circle", "A red square", "a zebra"]
+    v = Vocabulary.build(caps, min_count=2)
+    assert v.words[:4] == list(SPECIALS)
+    assert v.words[4:] == ["a", "circle", "red"]  # by count (4, 2, 2), ties alphabetical; rare words dropped
+    ids = v.encode("A red zebra")
+    assert ids == [BOS, v.index["a"], v.index["red"], UNK, EOS]
+    assert v.decode(ids) == "a red <unk>"
+    assert v.decode([BOS, v.index["red"], EOS, v.index["a"], PAD]) == "red"  # stops at <eos>
+    assert v.decode(v.encode("a red circle")) == "a red circle"
+    assert v.encode("a red circle red red", max_len=4) == [BOS, v.index["a"], v.index["red"], EOS]
+    assert Vocabulary.build(caps, 1) != v and Vocabulary.build(list(reversed(caps)), 2) == v  # order-free
+    assert len(Vocabulary.build(caps, 1)) == 4 + 6
+
+
+def test_vocabulary_difference_names_the_words():
+    a, b = Vocabulary.build(["a red circle"]), Vocabulary.build(["a red star"])
+    msg = a.difference(b)
+    assert "circle" in msg and "star" in msg
+    with pytest.raises(ValueError, match="starts with"):
+        Vocabulary(["a", "b"])
