@@ -1,10 +1,20 @@
-"""Captioning nets and losses: decoder shapes, teacher forcing vs step-by-step, greedy and beam
-search, the doubly stochastic attention term and the padded cross-entropy; the vocabulary."""
+"""Captioning: decoder shapes, teacher forcing vs step-by-step, greedy and beam search, the doubly
+stochastic attention term and the padded cross-entropy; the vocabulary; the module's vocabulary
+checks; and the caption sources on fixtures written in their real on-disk formats (COCO captions
+json, Karpathy split json, Flickr8k token + split files), with each kind of bad input."""
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from datamodules.captioning import CaptioningDataModule
+from datamodules.errors import DatasetError
+from datamodules.shapes.scene import WorldConfig
+from datamodules.sources.captions import COCOCaptions, FlickrCaptions, KarpathyCaptions
 from datamodules.vocab import SPECIALS, UNK, Vocabulary, normalize, tokenize
 from lit_modules.losses.captioning import caption_cross_entropy, doubly_stochastic
 from lit_modules.metrics.caption_media import attention_strip
@@ -137,3 +147,146 @@ def test_vocabulary_difference_names_the_words():
     assert "circle" in msg and "star" in msg
     with pytest.raises(ValueError, match="starts with"):
         Vocabulary(["a", "b"])
+
+
+# --- datamodule ----------------------------------------------------------------------------------
+
+WORLD = WorldConfig(image_size=16, kinds=("circle", "square"), min_objects=1, max_objects=2,
+                    scale_range=(0.4, 0.6), clutter=0, background="flat")
+
+
+def _shapes_dm(**kw) -> CaptioningDataModule:
+    return CaptioningDataModule(image_size=16, world=WORLD, train_size=16, val_size=8, batch_size=8, **kw)
+
+
+def test_shapes_datamodule_batch_contract():
+    dm = _shapes_dm()
+    dm.setup("fit")
+    images, tokens, refs = next(iter(dm.train_dataloader()))
+    assert images.shape == (8, 3, 16, 16) and images.dtype == torch.float32
+    assert tokens.dtype == torch.long and (tokens[:, 0] == BOS).all()
+    assert ((tokens == EOS).sum(1) == 1).all()  # one <eos> per caption, <pad> after it
+    assert len(refs) == 8 and all(len(r) == 5 for r in refs)
+    assert all(dm.vocab.decode(t.tolist()) in r for t, r in zip(tokens, refs, strict=True))  # one of its own captions
+    _vimages, vtokens, vrefs = next(iter(dm.val_dataloader()))
+    assert all(dm.vocab.decode(t.tolist()) == r[0] for t, r in zip(vtokens, vrefs, strict=True))  # val: the first
+
+
+# --- sources on fixtures in their real formats ---------------------------------------------------
+
+
+def _jpg(path: Path, w: int = 24, h: int = 20) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
+
+
+def _coco(root: Path, split: str, anns: list[dict], ids=(139, 285)) -> None:
+    for i in ids:
+        _jpg(root / split / f"{i:012d}.jpg")
+    data = {"info": {}, "licenses": [],
+            "images": [{"id": i, "file_name": f"{i:012d}.jpg", "width": 24, "height": 20} for i in ids],
+            "annotations": anns}
+    (root / "annotations").mkdir(parents=True, exist_ok=True)
+    (root / "annotations" / f"captions_{split}.json").write_text(json.dumps(data))
+
+
+COCO_ANNS = [{"id": 1, "image_id": 139, "caption": "A woman stands in the kitchen."},
+             {"id": 2, "image_id": 139, "caption": "A person in a kitchen"},
+             {"id": 3, "image_id": 285, "caption": "A big brown bear."}]
+
+
+def test_coco_captions(tmp_path):
+    _coco(tmp_path, "train2017", COCO_ANNS)
+    ds = COCOCaptions(tmp_path, "train2017")
+    assert len(ds) == 2
+    image, caps = ds[0]
+    assert image.shape == (3, 20, 24) and image.dtype == torch.uint8
+    assert caps == ["A woman stands in the kitchen.", "A person in a kitchen"]
+
+
+def test_coco_captions_bad_input(tmp_path):
+    _coco(tmp_path, "train2017", [*COCO_ANNS, {"id": 9, "image_id": 285, "caption": "  . "}])
+    with pytest.raises(DatasetError, match=r"captions_train2017\.json: annotation id 9 \(image id 285\): empty caption"):
+        COCOCaptions(tmp_path, "train2017")
+    _coco(tmp_path, "val2017", COCO_ANNS)
+    (tmp_path / "val2017" / "000000000285.jpg").unlink()
+    with pytest.raises(DatasetError, match=r"captions_val2017\.json: captions of image 000000000285\.jpg .*val2017/000000000285\.jpg is missing"):
+        COCOCaptions(tmp_path, "val2017")
+
+
+def _karpathy(root: Path) -> Path:
+    _jpg(root / "val2014" / "COCO_val2014_000000000001.jpg")
+    _jpg(root / "train2017" / "000000000002.jpg")  # 2017 layout: found by its COCO id
+    entries = [
+        {"filepath": "val2014", "filename": "COCO_val2014_000000000001.jpg", "cocoid": 1, "split": "restval",
+         "sentences": [{"raw": "A cat on a mat.", "tokens": ["a", "cat", "on", "a", "mat"], "sentid": 0}]},
+        {"filepath": "train2014", "filename": "COCO_train2014_000000000002.jpg", "cocoid": 2, "split": "train",
+         "sentences": [{"raw": "Two dogs play.", "tokens": ["two", "dogs", "play"], "sentid": 1},
+                       {"raw": "Dogs playing", "tokens": ["dogs", "playing"], "sentid": 2}]},
+        {"filepath": "val2014", "filename": "COCO_val2014_000000000003.jpg", "cocoid": 3, "split": "test",
+         "sentences": [{"raw": "", "tokens": [], "sentid": 3}]},
+    ]
+    path = root / "dataset_coco.json"
+    path.write_text(json.dumps({"images": entries, "dataset": "coco"}))
+    return path
+
+
+def test_karpathy_split_file(tmp_path):
+    path = _karpathy(tmp_path)
+    train = KarpathyCaptions(tmp_path, path, "train")  # train + restval
+    assert [caps for _, caps in train.captions] == [["A cat on a mat."], ["Two dogs play.", "Dogs playing"]]
+    assert train.captions[1][0] == tmp_path / "train2017" / "000000000002.jpg"
+    assert train[1][0].shape == (3, 20, 24)
+    with pytest.raises(DatasetError, match=r"dataset_coco\.json: image 'COCO_val2014_000000000003\.jpg' .*sentence id 3: empty caption"):
+        KarpathyCaptions(tmp_path, path, "test")
+    with pytest.raises(DatasetError, match="no images in split 'val'"):
+        KarpathyCaptions(tmp_path, path, "val")
+
+
+def _flickr8k(root: Path, lines: list[str]) -> None:
+    for name in ("1000268201_693b08cb0e.jpg", "1001773457_577c3a7d70.jpg", "1002674143_1b742ab4b8.jpg"):
+        _jpg(root / "Flicker8k_Dataset" / name)
+    (root / "Flickr8k.token.txt").write_text("\n".join(lines) + "\n")
+    (root / "Flickr_8k.trainImages.txt").write_text("1000268201_693b08cb0e.jpg\n1001773457_577c3a7d70.jpg\n")
+    (root / "Flickr_8k.devImages.txt").write_text("1002674143_1b742ab4b8.jpg\n")
+    (root / "Flickr_8k.testImages.txt").write_text("1002674143_1b742ab4b8.jpg\n")
+
+
+FLICKR_LINES = ["1000268201_693b08cb0e.jpg#0\tA child in a pink dress is climbing up a set of stairs .",
+                "1000268201_693b08cb0e.jpg#1\tA girl going into a wooden building .",
+                "1001773457_577c3a7d70.jpg#0\tA black dog and a spotted dog are fighting",
+                "1002674143_1b742ab4b8.jpg#0\tA little girl covered in paint sits in front of a zebra ."]
+
+
+def test_flickr8k_token_and_split_files(tmp_path):
+    _flickr8k(tmp_path, FLICKR_LINES)
+    dm = CaptioningDataModule(source="flickr8k", root=str(tmp_path), image_size=16, batch_size=2, min_count=1)
+    dm.setup("fit")
+    assert "zebra" not in dm.vocab.index and "stairs" in dm.vocab.index  # vocabulary from TRAINING captions only
+    images, tokens, _refs = next(iter(dm.train_dataloader()))
+    assert images.shape == (2, 3, 16, 16) and tokens[:, 0].eq(BOS).all()
+    _vimages, vtokens, vrefs = next(iter(dm.val_dataloader()))
+    assert vrefs == [["a little girl covered in paint sits in front of a zebra"]]
+    assert UNK in vtokens[0].tolist()  # the val-only word is <unk> for the loss, kept in the references
+
+
+def test_flickr_bad_input(tmp_path):
+    _flickr8k(tmp_path, [*FLICKR_LINES[:2], "1001773457_577c3a7d70.jpg#1\t  ", *FLICKR_LINES[2:]])
+    token = tmp_path / "Flickr8k.token.txt"
+    with pytest.raises(DatasetError, match=r"Flickr8k\.token\.txt:3 \(1001773457_577c3a7d70\.jpg#1\): empty caption"):
+        FlickrCaptions(token, tmp_path / "Flicker8k_Dataset")
+    token.write_text("1000268201_693b08cb0e.jpg A caption without a tab\n")
+    with pytest.raises(DatasetError, match=r"Flickr8k\.token\.txt:1: expected 'image\.jpg#k<TAB>caption'"):
+        FlickrCaptions(token, tmp_path / "Flicker8k_Dataset")
+    token.write_text("\n".join(FLICKR_LINES) + "\n")
+    (tmp_path / "Flicker8k_Dataset" / "1001773457_577c3a7d70.jpg").unlink()
+    with pytest.raises(DatasetError, match=r"Flickr8k\.token\.txt: captions of image 1001773457_577c3a7d70\.jpg .* is missing"):
+        FlickrCaptions(token, tmp_path / "Flicker8k_Dataset")
+
+
+@pytest.mark.parametrize("source", ["coco", "flickr8k", "flickr30k"])
+def test_absent_dataset_fails_fast_with_the_layout(tmp_path, source):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(DatasetError, match="Expected the") as e:
+        CaptioningDataModule.check_data(source, str(missing), karpathy_file=str(missing / "k.json"))
+    assert str(missing) in str(e.value)
