@@ -6,6 +6,7 @@ json, Karpathy split json, Flickr8k token + split files), with each kind of bad 
 import json
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -16,6 +17,8 @@ from datamodules.errors import DatasetError
 from datamodules.shapes.scene import WorldConfig
 from datamodules.sources.captions import COCOCaptions, FlickrCaptions, KarpathyCaptions
 from datamodules.vocab import SPECIALS, UNK, Vocabulary, normalize, tokenize
+from experiments.errors import ConfigError
+from lit_modules.captioning import CaptioningModule
 from lit_modules.losses.captioning import caption_cross_entropy, doubly_stochastic
 from lit_modules.metrics.caption_media import attention_strip
 from lit_modules.nets.captioner import BOS, EOS, PAD, Captioner
@@ -170,6 +173,45 @@ def test_shapes_datamodule_batch_contract():
     assert all(dm.vocab.decode(t.tolist()) in r for t, r in zip(tokens, refs, strict=True))  # one of its own captions
     _vimages, vtokens, vrefs = next(iter(dm.val_dataloader()))
     assert all(dm.vocab.decode(t.tolist()) == r[0] for t, r in zip(vtokens, vrefs, strict=True))  # val: the first
+
+
+def _module() -> CaptioningModule:
+    return CaptioningModule(attention=True, encoder_width=4, encoder_stages=2, embed_dim=8, hidden_dim=12,
+                            attention_dim=6, max_len=8)
+
+
+def test_checkpoint_carries_the_vocabulary_and_refuses_another(tmp_path):
+    L.seed_everything(0, verbose=False)
+    dm, m = _shapes_dm(), _module()
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        default_root_dir=tmp_path, num_sanity_val_steps=0)
+    trainer.fit(m, dm)
+    assert set(trainer.callback_metrics) >= {"val/bleu1", "val/bleu4", "val/loss", "train/loss"}
+    import wandb
+
+    batch = next(iter(dm.val_dataloader()))
+    media = m.eval().wandb_media(batch, None)  # one strip per image: the image + one panel per decoded word
+    assert len(media["val/attention"]) == 4 and isinstance(media["val/attention"][0], wandb.Image)
+    ckpt = tmp_path / "m.ckpt"
+    trainer.save_checkpoint(ckpt)
+    # no data: the vocabulary comes from the file (weights_only=False: the datamodule's hyper-parameters
+    # in a Lightning checkpoint include a WorldConfig dataclass)
+    loaded = CaptioningModule.load_from_checkpoint(ckpt, weights_only=False)
+    assert loaded.vocab == dm.vocab
+    torch.testing.assert_close(loaded.net.out.weight, m.net.out.weight)
+    # the same data evaluates fine; data whose vocabulary differs is refused with the difference named
+    trainer2 = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, limit_val_batches=1)
+    trainer2.validate(_module(), _shapes_dm(), ckpt_path=ckpt, verbose=False, weights_only=False)
+    other = _shapes_dm(min_count=1000)  # every word becomes <unk>: only the specials are left
+    with pytest.raises(ConfigError, match="vocabulary of the checkpoint differs from that of the data"):
+        trainer2.validate(_module(), other, ckpt_path=ckpt, verbose=False, weights_only=False)
+
+
+def test_module_without_a_vocabulary_says_so():
+    m = _module()
+    with pytest.raises(ConfigError, match="no captioning vocabulary"):
+        m.on_load_checkpoint({"state_dict": {}})
 
 
 # --- sources on fixtures in their real formats ---------------------------------------------------
