@@ -4,9 +4,10 @@ one module around ``nets.captioner.Captioner`` with ``attention`` choosing the p
 Batch contract (``datamodules.captioning``): ``(images (B, 3, H, W) normalised, tokens (B, T)
 int64 = <bos> words <eos> <pad>..., references: list[list[str]])`` where references holds every
 caption of each image, normalised (``datamodules.vocab.normalize``). Training: cross-entropy
-with teacher forcing, <pad> ignored, plus ``doubly_stochastic`` x sum_i (1 - sum_t alpha_ti)^2
-with attention. Validation also decodes (greedy, or beam search when ``beam_width`` > 1) and
-scores corpus BLEU-1..4 (torchmetrics ``BLEUScore``) against all references of each image:
+with teacher forcing, <pad> ignored (a per-word mean), plus with attention ``doubly_stochastic``
+x sum_i (1 - sum_t alpha_ti)^2 / (words per caption), which is the paper's lambda against its
+per-caption sum of word losses. Validation also decodes (greedy, or beam search when
+``beam_width`` > 1) and scores corpus BLEU-1..4 (torchmetrics ``BLEUScore``) against all references of each image:
 ``val/bleu1``..``val/bleu4`` (``val/bleu4`` is the headline).
 
 The vocabulary comes from the datamodule (built from the training captions) at setup; the
@@ -162,8 +163,11 @@ class CaptioningModule(L.LightningModule):
         ce = caption_cross_entropy(logits, targets, PAD)
         loss = ce
         if alphas is not None and self.hparams.doubly_stochastic:
-            reg = doubly_stochastic(alphas, targets != PAD)
-            loss = loss + self.hparams.doubly_stochastic * reg
+            words = targets != PAD
+            reg = doubly_stochastic(alphas, words)
+            # The paper sums the word NLL over each caption; ce is a per-word mean, so the term is
+            # divided by the words per caption to keep the paper's balance at the same lambda.
+            loss = loss + self.hparams.doubly_stochastic * reg / words.sum(1).float().mean().clamp_min(1)
             self.log(f"{stage}/attention_reg", reg, sync_dist=stage != "train", batch_size=len(images))
         self.log(f"{stage}/ce", ce, sync_dist=stage != "train", batch_size=len(images))
         if not torch.isfinite(loss):

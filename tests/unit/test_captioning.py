@@ -208,6 +208,23 @@ def test_checkpoint_carries_the_vocabulary_and_refuses_another(tmp_path):
         trainer2.validate(_module(), other, ckpt_path=ckpt, verbose=False, weights_only=False)
 
 
+def test_module_loss_adds_the_attention_term_per_caption_word():
+    vocab = Vocabulary.build(["a red circle", "a blue square"])
+    plain, reg = _module(), _module()
+    plain.hparams.doubly_stochastic = 0.0
+    torch.manual_seed(0)
+    plain.build(vocab)
+    torch.manual_seed(0)
+    reg.build(vocab)
+    plain.eval(), reg.eval()
+    images = torch.randn(2, 3, 16, 16)
+    tokens = torch.tensor([vocab.encode("a red circle"), [BOS, vocab.index["a"], EOS, PAD, PAD]])
+    _, alphas = reg.net(images, tokens[:, :-1])
+    words = tokens[:, 1:] != PAD  # 4 and 2 predicted tokens: 3 per caption on average
+    expected = float(plain._loss(images, tokens, "val")) + float(doubly_stochastic(alphas, words)) / 3
+    assert float(reg._loss(images, tokens, "val")) == pytest.approx(expected, rel=1e-5)
+
+
 def test_module_without_a_vocabulary_says_so():
     m = _module()
     with pytest.raises(ConfigError, match="no captioning vocabulary"):
