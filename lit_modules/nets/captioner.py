@@ -29,15 +29,20 @@ State = tuple[Tensor, Tensor]  # (h, c), each (B, hidden)
 
 
 def _conv_encoder(width: int, stages: int) -> tuple[nn.Sequential, int]:
-    """Stages of two 3x3 conv-BN-ReLU and a 2x2 max-pool, channels doubling: H/2**stages grid."""
-    layers: list[nn.Module] = []
-    cin = 3
-    for s in range(stages):
-        cout = width * 2**s
-        for c in (cin, cout):
-            layers += [nn.Conv2d(c, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-        layers.append(nn.MaxPool2d(2))
-        cin = cout
+    """A stride-2 3x3 stem, then ``stages - 1`` x (3x3 conv-BN-ReLU, 2x2 max-pool) with channels
+    doubling, then a 3x3 conv-BN-ReLU on the final grid: an (H / 2**stages)^2 grid of features.
+
+    One conv per resolution keeps it cheap on a CPU; the last conv mixes each grid cell with its
+    neighbours so the attention sees context, not only its own cell.
+    """
+    def block(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
+        return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+    layers, cin = block(3, width, 2), width
+    for s in range(1, stages):
+        layers += [*block(cin, width * 2**s), nn.MaxPool2d(2)]
+        cin = width * 2**s
+    layers += block(cin, cin)
     return nn.Sequential(*layers), cin
 
 
