@@ -64,7 +64,7 @@ class GenerationDataModule(SplitLoaders, L.LightningDataModule):
         batch_size: per-process batch size (papers: 64).
         eval_batch_size: validation batch size (default ``batch_size``).
         num_workers: loader processes; -1: 0 for in-memory data, else one per spare core.
-        holdout: image folders without ``train/``: every ``holdout``-th image is validation.
+        holdout: image folders without both ``train/`` and ``val/``: every ``holdout``-th image is validation.
         world: ShapesWorld settings (part of a demo's claim: set them explicitly).
         train_size: ShapesWorld training images.
         val_size: ShapesWorld validation images (the FID reference set).

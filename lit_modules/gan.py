@@ -54,13 +54,15 @@ class GANModule(L.LightningModule):
     def _quality(self) -> SampleQuality | None:
         h = self.hparams
         if h.inception_weights:
-            return SampleQuality(InceptionFeatures(h.inception_weights), "inception", h.kid_subset_size,
-                                 coverage=False, inception_score=True)
+            try:
+                inception = InceptionFeatures(h.inception_weights)
+            except FileNotFoundError as e:
+                raise ConfigError(f"model.init_args.inception_weights: {e}") from e
+            return SampleQuality(inception, "inception", h.kid_subset_size, coverage=False, inception_score=True)
         if h.features is None:
             return None
-        path = Path(h.features) if h.features != "shapes" else None
         try:
-            net = load_shapes_features(path) if path else load_shapes_features()
+            net = load_shapes_features(Path(h.features)) if h.features != "shapes" else load_shapes_features()
         except FileNotFoundError as e:
             raise ConfigError(f"model.init_args.features: {e}") from e
         return SampleQuality(net, "shapes", h.kid_subset_size)

@@ -88,7 +88,7 @@ class WGAN(GANModule):
         paper_opt, paper_lr, paper_betas, paper_norm = PAPER[lipschitz]
         self.opt_name = optimizer or paper_opt
         self.lr = lr if lr is not None else paper_lr
-        self.betas = tuple(betas) if betas is not None else paper_betas
+        self.betas = tuple(float(b) for b in betas) if betas is not None else paper_betas
         norm = norm or paper_norm
         if lipschitz == "gp" and norm == "batch":
             raise ConfigError("model.init_args.norm='batch' with lipschitz='gp': the gradient penalty is per sample "

@@ -4,7 +4,8 @@
     root/<class>/001.png, ...                              class folders: label = sorted index
     root/train/... and root/val/...                        either layout, split given on disk
 
-Without ``train/``, every ``holdout``-th file (in sorted order) is the validation split.
+Without both ``train/`` and ``val/``, every ``holdout``-th file (in sorted order) of ``root``
+(or of ``root/train``) is the validation split.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class ImageCollection(Dataset):
         root: the folder (see the module docstring for layouts).
         split: "train" or "val".
         image_size: output side.
-        holdout: without ``root/train``, every ``holdout``-th image is validation.
+        holdout: without ``root/train`` and ``root/val``, every ``holdout``-th image is validation.
 
     Returns (per item): ``(image uint8 (3, S, S), label int)``; label -1 for a flat folder.
     ``classes`` lists the class-folder names ([] if flat).
@@ -75,8 +76,8 @@ class ImageCollection(Dataset):
         if not root.is_dir():
             raise DatasetError(f"{root}: image folder does not exist.\n{collection_help(root)}")
         self.image_size = image_size
-        if (root / "train").is_dir():
-            folder = root / ("train" if split == "train" else "val")
+        if (root / "train").is_dir() and (root / "val").is_dir():
+            folder = root / split
             self.files, self.labels, self.classes = scan(folder)
             if split != "train":
                 train_classes = scan(root / "train")[2]
@@ -84,7 +85,8 @@ class ImageCollection(Dataset):
                     raise DatasetError(f"{folder}: class folders {self.classes[:5]} differ from those of "
                                        f"{root / 'train'} {train_classes[:5]}; labels would not match.")
         else:
-            files, labels, self.classes = scan(root)
+            base = root / "train" if (root / "train").is_dir() else root
+            files, labels, self.classes = scan(base)
             keep = [(i % holdout == 0) == (split == "val") for i in range(len(files))]
             self.files = [f for f, k in zip(files, keep, strict=True) if k]
             self.labels = [y for y, k in zip(labels, keep, strict=True) if k]

@@ -5,8 +5,10 @@ Both take images in [-1, 1] (the GAN family's range), float (B, 3, H, W), and re
 (B, num_features); ``logits`` gives class scores for mode coverage / Inception score.
 
 The ShapesWorld classifier is trained by ``python -m experiments.train_gan_features`` and shipped
-as ``shapes_features.pt`` next to this file; scores computed with it are *not* comparable to
-Inception FIDs in papers, which is why every metric name carries the feature tag
+as ``shapes_features.pt`` next to this file (255 kB; the GAN demos' world: 32 px, one of 6 kinds on
+a flat colour; 6000 training images, 8 epochs, seed 0, 117 s at 1 CPU thread): validation
+accuracy 0.995 on 1000 ShapesWorld val images. Scores computed with it are *not* comparable
+to Inception FIDs in papers, which is why every metric name carries the feature tag
 (``val/fid_shapes`` vs ``val/fid_inception``).
 """
 

@@ -30,7 +30,12 @@ from lit_modules.losses.gan import (
     wasserstein_estimate,
 )
 from lit_modules.media import sample_grid
-from lit_modules.metrics.features import ShapesFeatureNet
+from lit_modules.metrics.features import (
+    SHAPES_FEATURES,
+    InceptionFeatures,
+    ShapesFeatureNet,
+    load_shapes_features,
+)
 from lit_modules.metrics.sample_quality import ModeCoverage, SampleQuality, inception_score
 from lit_modules.nets.gan import Discriminator, Generator
 from lit_modules.wgan import WGAN
@@ -221,6 +226,15 @@ def test_generator_size_must_match_the_data(tmp_path):
         _trainer(tmp_path, 1).fit(DCGAN(**TINY | {"num_classes": 4}), _dm())
 
 
+def test_wandb_media_is_the_fixed_noise_grid():
+    import wandb
+
+    m = DCGAN(**TINY | {"media_samples": 6, "num_classes": 3})
+    media = m.wandb_media((torch.zeros(2, 3, 16, 16), torch.zeros(2, dtype=torch.long)), None)
+    assert isinstance(media["val/samples"], wandb.Image)
+    assert m.fixed_labels.tolist() == [0, 1, 2, 0, 1, 2]  # one column per class in a 3-wide grid
+
+
 def test_fixed_noise_samples_and_grid():
     a, b = DCGAN(**TINY), DCGAN(**TINY)
     torch.testing.assert_close(a.fixed_noise, b.fixed_noise)  # the same z in every run
@@ -241,6 +255,16 @@ def _shapes_images(n: int, world: WorldConfig, split: str = "val") -> tuple[torc
     return torch.stack([x for x, _ in items]).float() / 127.5 - 1, torch.tensor([y for _, y in items])
 
 
+def test_shipped_feature_classifier_classifies_shapesworld():
+    net = load_shapes_features()
+    world = WorldConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in net.world.items()})
+    assert net.image_size == world.image_size and net.kinds == world.kinds
+    images, labels = _shapes_images(200, world)
+    acc = float((net.logits(images).argmax(1) == labels).float().mean())
+    assert acc > 0.9
+    assert SHAPES_FEATURES.stat().st_size < 1e6  # small enough to ship in the repository
+
+
 def test_fid_kid_of_a_set_with_itself_is_zero_and_with_noise_large():
     torch.manual_seed(0)
     images, _ = _shapes_images(200, WORLD)
@@ -259,6 +283,24 @@ def test_fid_kid_of_a_set_with_itself_is_zero_and_with_noise_large():
     assert float(halves["fid_shapes"]) < 0.25 * float(noise["fid_shapes"])
     assert abs(float(same["fid_shapes"])) < 1e-3 * float(noise["fid_shapes"])
     assert abs(float(same["kid_shapes"])) < 0.05 * float(noise["kid_shapes"])
+
+
+def test_inception_features_from_a_local_file(tmp_path):
+    from torchvision.models import inception_v3
+
+    path = tmp_path / "inception.pth"
+    torch.save(inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), path)
+    q = SampleQuality(InceptionFeatures(path), "inception", kid_subset_size=2, coverage=False, inception_score=True)
+    q.train()
+    assert not q.features.training  # a fixed instrument, whatever mode the module is put in
+    x = torch.rand(3, 3, 32, 32) * 2 - 1
+    assert q.features(x).shape == (3, 2048) and q.features.logits(x).shape == (3, 1000)
+    q.update(x, x.flip(3))
+    assert set(q.compute()) == {"fid_inception", "kid_inception", "is_inception"}
+    with pytest.raises(ConfigError, match="inception_weights.*not found"):
+        DCGAN(**TINY | {"inception_weights": str(tmp_path / "missing.pth")})
+    with pytest.raises(ConfigError, match="features.*train_gan_features"):
+        DCGAN(**TINY | {"features": str(tmp_path / "missing.pt")})
 
 
 def test_mode_coverage_and_inception_score():
@@ -320,6 +362,13 @@ def test_class_folder_image_folder_with_splits(tmp_path):
     assert x.shape == (6, 3, 16, 16) and sorted(y.tolist()) == [0, 0, 0, 1, 1, 1]
     # conditional DCGAN on it: labels reach the nets
     _trainer(tmp_path, 1).fit(DCGAN(**TINY | {"num_classes": 2}), dm)
+    # train/ without val/: validation is held out of train/
+    only_train = tmp_path / "only"
+    for i in range(4):
+        _png(only_train / "train" / "a" / f"{i}.png", (16, 16), (0, 0, 0))
+    held = GenerationDataModule("imagefolder", str(only_train), image_size=16, holdout=4, num_workers=0)
+    held.setup("fit")
+    assert (len(held._train), len(held._val)) == (3, 1)
 
 
 def test_image_folder_bad_input(tmp_path):
