@@ -50,6 +50,8 @@ class WGAN(GANModule):
         gp_weight: gradient-penalty λ ("gp"; paper 10).
         optimizer: "rmsprop" or "adam"; None = the paper's for ``lipschitz``.
         lr: learning rate of both nets; None = the paper's (5e-5 clip, 1e-4 gp).
+        lr_scale: multiplies ``lr``: a minutes-long demo can raise the papers' rates and keep
+            their ratio when a sweep flips ``lipschitz``.
         betas: Adam betas; None = the paper's ((0, 0.9) for gp).
         features: FID/KID feature net: "shapes" (the shipped ShapesWorld classifier), a path to
             another such checkpoint, or None.
@@ -74,6 +76,7 @@ class WGAN(GANModule):
         gp_weight: float = 10.0,
         optimizer: Literal["rmsprop", "adam"] | None = None,
         lr: float | None = None,
+        lr_scale: float = 1.0,
         betas: tuple[float, float] | None = None,
         features: str | None = "shapes",
         inception_weights: str | None = None,
@@ -87,7 +90,7 @@ class WGAN(GANModule):
         self.save_hyperparameters()
         paper_opt, paper_lr, paper_betas, paper_norm = PAPER[lipschitz]
         self.opt_name = optimizer or paper_opt
-        self.lr = lr if lr is not None else paper_lr
+        self.lr = (lr if lr is not None else paper_lr) * lr_scale
         self.betas = tuple(float(b) for b in betas) if betas is not None else paper_betas
         norm = norm or paper_norm
         if lipschitz == "gp" and norm == "batch":

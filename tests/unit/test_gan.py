@@ -204,6 +204,7 @@ def test_wgan_generator_steps_only_every_n_critic(tmp_path):
 def test_wgan_paper_defaults_and_refusals():
     clip, gp = WGAN(lipschitz="clip", **TINY), WGAN(lipschitz="gp", **TINY)
     assert (clip.opt_name, clip.lr) == ("rmsprop", 5e-5) and (gp.opt_name, gp.lr, gp.betas) == ("adam", 1e-4, (0.0, 0.9))
+    assert WGAN(lipschitz="clip", lr_scale=5, **TINY).lr == pytest.approx(2.5e-4)  # the papers' ratio kept
     assert any(isinstance(x, nn.BatchNorm2d) for x in clip.critic.modules())
     assert not any(isinstance(x, nn.BatchNorm2d) for x in gp.critic.modules())
     with pytest.raises(ConfigError, match="batch norm"):
