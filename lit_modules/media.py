@@ -47,3 +47,16 @@ def gif_bytes(frames: np.ndarray, fps: float = 4) -> io.BytesIO:
     images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
     buf.seek(0)
     return buf
+
+
+def sample_grid(images: Tensor, nrow: int = 8, padding: int = 2) -> np.ndarray:
+    """Generated images ``(B, 3, H, W)`` in [-1, 1] -> one uint8 grid ``(H', W', 3)``.
+
+    A fixed range rather than ``to_display``'s per-image stretch: a washed-out or saturated
+    generator should look so.
+    """
+    from torchvision.utils import make_grid
+
+    grid = make_grid(images.detach().float().cpu().clamp(-1, 1), nrow=nrow, padding=padding, value_range=(-1, 1),
+                     normalize=True)  # (3, H', W') in [0, 1]
+    return (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)

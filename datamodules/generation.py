@@ -1,0 +1,155 @@
+"""One datamodule for image generation (GANs): ShapesWorld single shapes, any image folder, CIFAR.
+
+Batch contract (every source yields it): ``(images, labels)`` with images float32 (B, 3, S, S)
+scaled to [-1, 1] (the generator's tanh range) and labels int64 (B,) — the class, or -1 where
+the data has none (a flat image folder). ``image_size`` and ``num_classes`` are attributes the
+GAN module checks its generator against at setup.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from datamodules.errors import DatasetError
+from datamodules.loaders import SplitLoaders, make_loader
+from datamodules.shapes.scene import WorldConfig
+from datamodules.shapes.views import ShapesClassification
+from datamodules.sources.cifar import CIFARSource, _get_it
+from datamodules.sources.image_collection import ImageCollection, collection_help
+
+Source = Literal["shapes", "imagefolder", "cifar10", "cifar100"]
+
+
+class _ToUnitRange:
+    """Collate: stack uint8 images, optional batch flip, resize if needed, scale to [-1, 1]."""
+
+    def __init__(self, flip: bool, size: int) -> None:
+        self.flip, self.size = flip, size
+
+    def __call__(self, samples: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        images = torch.stack([torch.as_tensor(im) for im, _ in samples]).float()  # (B, 3, H, W) in 0..255
+        labels = torch.tensor([int(y) for _, y in samples], dtype=torch.long)
+        if images.shape[-1] != self.size or images.shape[-2] != self.size:  # CIFAR at another size
+            images = F.interpolate(images, size=(self.size, self.size), mode="bilinear", align_corners=False,
+                                   antialias=True)
+        if self.flip:
+            mask = torch.rand(len(images)) < 0.5
+            images = torch.where(mask.view(-1, 1, 1, 1), images.flip(3), images)
+        return (images / 127.5 - 1).clamp_(-1, 1), labels
+
+
+def _cached(view: ShapesClassification) -> TensorDataset:
+    """Render every ShapesWorld image once (deterministic, so the same as rendering on the fly)."""
+    samples = [view[i] for i in range(len(view))]
+    return TensorDataset(torch.stack([im for im, _ in samples]),  # (N, 3, S, S) uint8
+                         torch.tensor([y for _, y in samples], dtype=torch.long))
+
+
+class GenerationDataModule(SplitLoaders, L.LightningDataModule):
+    """Images (and their classes, where there are any) for GAN training and FID evaluation.
+
+    Args:
+        source: "shapes" (one ShapesWorld object per image; classes = kinds), "imagefolder"
+            (flat or class folders under ``root``), "cifar10" / "cifar100" (python batches).
+        root: dataset folder for the on-disk sources.
+        image_size: side of the images served (must equal the generator's); on-disk images are
+            resized and centre-cropped to it, ShapesWorld renders at ``world.image_size``.
+        flip: random horizontal flips in training.
+        batch_size: per-process batch size (papers: 64).
+        eval_batch_size: validation batch size (default ``batch_size``).
+        num_workers: loader processes; -1: 0 for in-memory data, else one per spare core.
+        holdout: image folders without both ``train/`` and ``val/``: every ``holdout``-th image is validation.
+        world: ShapesWorld settings (part of a demo's claim: set them explicitly).
+        train_size: ShapesWorld training images.
+        val_size: ShapesWorld validation images (the FID reference set).
+    """
+
+    def __init__(
+        self,
+        source: Source = "shapes",
+        root: str | None = None,
+        image_size: int = 32,
+        flip: bool = False,
+        batch_size: int = 64,
+        eval_batch_size: int | None = None,
+        num_workers: int = -1,
+        holdout: int = 20,
+        world: WorldConfig = WorldConfig(image_size=32),  # noqa: B008 (frozen dataclass: a safe default)
+        train_size: int = 4000,
+        val_size: int = 500,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if isinstance(world, dict):  # jsonargparse may hand nested dataclasses over as dicts
+            world = WorldConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in world.items()})
+        self.world = world
+        if source == "shapes" and world.image_size != image_size:
+            raise DatasetError(f"data.init_args.image_size={image_size} but world.image_size={world.image_size}: "
+                               "ShapesWorld renders at the served size; set both the same.")
+        self.check_data(source, root)
+        self.image_size = image_size
+        self.num_classes: int | None = {"shapes": len(world.kinds), "cifar10": 10, "cifar100": 100}.get(source)
+        self._train: Dataset | None = None
+        self._val: Dataset | None = None
+
+    @classmethod
+    def check_data(cls, source: Source = "shapes", root: str | None = None, **_: object) -> None:
+        """Called by the CLI before any model is built: the dataset must be where ``root`` says."""
+        if source == "shapes":
+            return
+        path = Path(root or "")
+        if source == "imagefolder":
+            if not root or not path.is_dir():
+                raise DatasetError(f"data.init_args.root={root!r} is not a folder.\n{collection_help(path)}")
+            return
+        name = "cifar-10-batches-py" if source == "cifar10" else "cifar-100-python"
+        if not root or not (path.is_dir() and (path.name == name or (path / name).is_dir())):
+            raise DatasetError(f"data.init_args.root={root!r} holds no {name}/. "
+                               f"{_get_it(path / name, 10 if source == 'cifar10' else 100)}")
+
+    def describe(self) -> str:
+        h = self.hparams
+        return f"ShapesWorld {h.image_size} px" if h.source == "shapes" else f"{h.source} at {h.root}"
+
+    @property
+    def dataset_name(self) -> str:
+        h = self.hparams
+        return {"shapes": "ShapesWorld", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}.get(
+            h.source, Path(h.root or "").name or "imagefolder")
+
+    @property
+    def class_names(self) -> list[str] | None:
+        if self.hparams.source == "shapes":
+            return list(self.world.kinds)
+        ds = self._train if self._train is not None else self._val
+        return list(getattr(ds, "classes", None) or []) or None
+
+    def _raw(self, train: bool) -> Dataset:
+        h = self.hparams
+        if h.source == "shapes":
+            return _cached(ShapesClassification("train" if train else "val", h.train_size if train else h.val_size,
+                                                self.world))
+        if h.source == "imagefolder":
+            ds = ImageCollection(h.root, "train" if train else "val", h.image_size, h.holdout)
+            self.num_classes = ds.num_classes or None  # flat folder: unlabelled
+            return ds
+        return CIFARSource(h.root, "train" if train else "test", 10 if h.source == "cifar10" else 100)
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and self._train is None:
+            self._train = self._raw(True)
+        if self._val is None:
+            self._val = self._raw(False)
+
+    def _loader(self, ds: Dataset, train: bool) -> DataLoader:
+        h = self.hparams
+        in_memory = h.source != "imagefolder"  # ShapesWorld cache and CIFAR arrays
+        return make_loader(ds, train=train, batch_size=h.batch_size, eval_batch_size=h.eval_batch_size,
+                           num_workers=h.num_workers, in_memory=in_memory,
+                           collate_fn=_ToUnitRange(train and h.flip, h.image_size))

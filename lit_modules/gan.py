@@ -1,0 +1,187 @@
+"""The GAN family's base: generator + discriminator/critic, fixed-noise sample grids, FID/KID/mode
+coverage at validation, and a divergence guard. ``dcgan.py`` and ``wgan.py`` add the objective.
+
+Batch contract (``datamodules.generation``): images float32 (B, 3, S, S) in [-1, 1] and labels
+int64 (B,) (-1 where the data has no classes). Training uses Lightning's manual optimisation:
+optimizers ``[generator, discriminator]``; a subclass's ``training_step`` runs the updates.
+Validation draws one fake per real image (same labels when conditional, noise re-seeded each
+epoch so epochs are compared on the same z) and logs ``val/fid_<features>``,
+``val/kid_<features>`` and ``val/mode_coverage``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from experiments.errors import ConfigError
+from lit_modules.media import sample_grid
+from lit_modules.metrics.features import InceptionFeatures, load_shapes_features
+from lit_modules.metrics.sample_quality import SampleQuality
+from lit_modules.nets.gan import Discriminator, Generator, Norm
+
+Batch = tuple[Tensor, Tensor]
+
+
+class DivergenceError(FloatingPointError):
+    """A GAN loss became NaN or infinite; the message names the loss and the step."""
+
+
+class GANModule(L.LightningModule):
+    """Shared parts of DCGAN and WGAN; subclasses call ``_build(norm)`` after ``save_hyperparameters``.
+
+    Hyper-parameters read here (subclass ``__init__`` arguments): image_size, latent_dim,
+    g_width, d_width, num_classes, embed_dim, features, inception_weights, kid_subset_size,
+    media_samples, finite_check_every.
+    """
+
+    automatic_optimization = False
+
+    def _build(self, norm: Norm) -> None:
+        h = self.hparams
+        self.generator = Generator(h.latent_dim, h.image_size, h.g_width, 3, h.num_classes, h.embed_dim)
+        self.critic = Discriminator(h.image_size, h.d_width, 3, norm, h.num_classes)
+        gen = torch.Generator().manual_seed(1234)  # the same grid for every run and seed
+        self.register_buffer("fixed_noise", torch.randn(h.media_samples, h.latent_dim, generator=gen))
+        self.register_buffer("fixed_labels", torch.arange(h.media_samples) % max(1, h.num_classes))
+        self.quality = self._quality()
+        self._batches = 0  # training batches seen by this process (for n_critic and the guard)
+        self._first_bad: dict[str, Tensor] = {}
+
+    def _quality(self) -> SampleQuality | None:
+        h = self.hparams
+        if h.inception_weights:
+            try:
+                inception = InceptionFeatures(h.inception_weights)
+            except FileNotFoundError as e:
+                raise ConfigError(f"model.init_args.inception_weights: {e}") from e
+            return SampleQuality(inception, "inception", h.kid_subset_size, coverage=False, inception_score=True)
+        if h.features is None:
+            return None
+        try:
+            net = load_shapes_features(Path(h.features)) if h.features != "shapes" else load_shapes_features()
+        except FileNotFoundError as e:
+            raise ConfigError(f"model.init_args.features: {e}") from e
+        return SampleQuality(net, "shapes", h.kid_subset_size)
+
+    @property
+    def conditional(self) -> bool:
+        return self.hparams.num_classes > 0
+
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        size = getattr(dm, "image_size", None)
+        if size is not None and size != self.hparams.image_size:
+            raise ConfigError(f"model.init_args.image_size={self.hparams.image_size} but the data ({dm.describe()}) "
+                              f"is {size} px: the generator's output must match; set both the same")
+        n = getattr(dm, "num_classes", None)
+        if self.conditional and n != self.hparams.num_classes:
+            raise ConfigError(f"model.init_args.num_classes={self.hparams.num_classes} (conditional) but the data "
+                              f"({dm.describe()}) has {n or 'no'} classes; set num_classes to {n or 0}")
+
+    # --- sampling ------------------------------------------------------------------------------
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """z ~ N(0, I), (n, latent_dim), on the module's device."""
+        return torch.randn(n, self.hparams.latent_dim, generator=generator).to(self.device)
+
+    def _labels_for(self, labels: Tensor | None, n: int) -> Tensor | None:
+        if not self.conditional:
+            return None
+        if labels is None or (labels < 0).any():
+            return torch.arange(n, device=self.device) % self.hparams.num_classes
+        return labels
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Images (B, 3, S, S) in [-1, 1] from z (B, latent_dim); labels default to 0, 1, ... (conditional)."""
+        return self.generator(z, self._labels_for(labels, len(z)))
+
+    def flops_input(self, batch: Batch) -> Tensor:
+        return self.noise(1)  # PerfMonitor: the FLOPs and latency are the generator's
+
+    # --- divergence guard ----------------------------------------------------------------------
+
+    def _watch(self, **losses: Tensor) -> None:
+        """Remember, on the device (no sync), the first step at which each loss was not finite."""
+        for name, value in losses.items():
+            first = self._first_bad.get(name)
+            if first is None:
+                first = self._first_bad[name] = torch.full((), -1, dtype=torch.long, device=value.device)
+            bad = ~torch.isfinite(value.detach())
+            self._first_bad[name] = torch.where(bad & (first < 0), self._batches, first)
+
+    def _check_finite(self) -> None:
+        """One host sync: raise ``DivergenceError`` naming the loss(es) and the first bad step."""
+        if not self._first_bad:
+            return
+        names = list(self._first_bad)
+        steps = torch.stack([self._first_bad[k] for k in names]).tolist()
+        bad = [(s, k) for s, k in zip(steps, names, strict=True) if s >= 0]
+        if not bad:
+            return
+        step = min(s for s, _ in bad)
+        which = ", ".join(f"train/{k}" for s, k in bad if s == step)
+        per_epoch = max(1, int(self.trainer.num_training_batches)) if self._trainer is not None else 0
+        where = f" (epoch {step // per_epoch}, batch {step % per_epoch})" if per_epoch else ""
+        raise DivergenceError(f"{type(self).__name__} diverged: {which} became NaN/inf at training step {step}{where}. "
+                              "Lower the learning rates, check the data for NaNs, or (WGAN) the clip value.")
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        self._batches += 1
+        every = self.hparams.finite_check_every
+        if every > 0 and self._batches % every == 0:
+            self._check_finite()
+
+    def on_train_epoch_end(self) -> None:
+        self._check_finite()
+
+    # --- validation ----------------------------------------------------------------------------
+
+    def on_validation_epoch_start(self) -> None:
+        # the same z every epoch (different per process, so DDP ranks do not draw the same fakes)
+        self._val_rng = torch.Generator().manual_seed(self.global_rank)
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        images, labels = batch
+        fake = self(self.noise(len(images), self._val_rng), labels)
+        if self.quality is not None:
+            self.quality.update(images, fake)
+
+    def on_validation_epoch_end(self) -> None:
+        if self.quality is None:
+            return
+        scores = self.quality.compute()
+        self.quality.reset()
+        self.log_dict({f"val/{k}": v for k, v in scores.items()}, prog_bar=True)
+
+    test_step = validation_step
+    on_test_epoch_start = on_validation_epoch_start
+
+    def on_test_epoch_end(self) -> None:
+        if self.quality is None:
+            return
+        scores = self.quality.compute()
+        self.quality.reset()
+        self.log_dict({f"test/{k}": v for k, v in scores.items()})
+
+    @torch.no_grad()
+    def samples(self) -> Tensor:
+        """The fixed-noise samples (media_samples, 3, S, S), in eval mode."""
+        was = self.generator.training
+        self.generator.eval()
+        try:
+            return self.generator(self.fixed_noise, self.fixed_labels if self.conditional else None)
+        finally:
+            self.generator.train(was)
+
+    def wandb_media(self, batch: Batch, outputs: object) -> dict:
+        """The fixed-noise sample grid (one column per class when conditional) as one W&B image."""
+        import wandb  # only runs that log to W&B call this
+
+        nrow = self.hparams.num_classes if self.conditional else 8
+        grid = sample_grid(self.samples(), nrow=nrow)
+        return {"val/samples": wandb.Image(grid, caption=f"fixed noise, epoch {self.current_epoch}")}
+

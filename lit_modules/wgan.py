@@ -1,0 +1,145 @@
+"""WGAN (Arjovsky, Chintala, Bottou, ICML 2017) and WGAN-GP (Gulrajani et al., NIPS 2017).
+
+The critic f maximises E[f(x)] - E[f(G(z))], an estimate of the Wasserstein-1 distance if f is
+1-Lipschitz; the generator minimises -E[f(G(z))]. ``lipschitz`` picks how f is kept Lipschitz:
+"clip" clamps every critic weight to [-clip, clip] after each step (WGAN: RMSProp 5e-5, clip 0.01,
+n_critic 5); "gp" adds λ·(‖∇f(x̂)‖₂ - 1)² at random interpolates (WGAN-GP: Adam 1e-4,
+betas (0, 0.9), λ 10, n_critic 5, and no batch norm in the critic). One critic step per batch,
+one generator step every ``n_critic`` batches (so each critic step sees fresh real data, as in
+the papers; WGAN's extra 100-step critic bursts early on are left out). Logs ``train/d_loss``,
+``train/g_loss``, ``train/wasserstein`` (the critic's estimate, the papers' learning curve) and,
+for "gp", ``train/gp``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+
+from experiments.errors import ConfigError
+from lit_modules.gan import Batch, GANModule
+from lit_modules.losses.gan import (
+    clip_weights_,
+    critic_loss_wasserstein,
+    generator_loss_wasserstein,
+    gradient_penalty,
+    wasserstein_estimate,
+)
+from lit_modules.nets.gan import Norm
+
+# lipschitz -> (optimizer, lr, betas, critic norm) of the paper
+PAPER = {"clip": ("rmsprop", 5e-5, (0.5, 0.999), "batch"), "gp": ("adam", 1e-4, (0.0, 0.9), "layer")}
+
+
+class WGAN(GANModule):
+    """WGAN with weight clipping or gradient penalty, unconditional or class-conditional.
+
+    Args:
+        lipschitz: "clip" (WGAN) or "gp" (WGAN-GP).
+        image_size: generated side, a power of two >= 16 (must match the data).
+        latent_dim: size of z (papers: 100 / 128).
+        g_width: generator width (channels before the output layer).
+        d_width: critic width (channels of its first conv).
+        norm: critic normalisation; None = the paper's ("batch" for clip, "layer" for gp).
+            "batch" with "gp" is refused: the penalty is per sample and BN mixes samples.
+        num_classes: 0 = unconditional; > 0: conditional on labels (must match the data).
+        embed_dim: class-embedding size in the generator (conditional only).
+        n_critic: critic steps per generator step (papers: 5).
+        clip: weight-clipping bound ("clip"; paper 0.01).
+        gp_weight: gradient-penalty λ ("gp"; paper 10).
+        optimizer: "rmsprop" or "adam"; None = the paper's for ``lipschitz``.
+        lr: learning rate of both nets; None = the paper's (5e-5 clip, 1e-4 gp).
+        lr_scale: multiplies ``lr``: a minutes-long demo can raise the papers' rates and keep
+            their ratio when a sweep flips ``lipschitz``.
+        betas: Adam betas; None = the paper's ((0, 0.9) for gp).
+        features: FID/KID feature net: "shapes" (the shipped ShapesWorld classifier), a path to
+            another such checkpoint, or None.
+        inception_weights: a local torchvision Inception-v3 state dict; if given, used instead.
+        kid_subset_size: KID subset size.
+        media_samples: fixed-noise samples in the W&B grid.
+        finite_check_every: check the losses for NaN/inf every this many batches (one host sync).
+    """
+
+    def __init__(
+        self,
+        lipschitz: Literal["clip", "gp"] = "clip",
+        image_size: int = 32,
+        latent_dim: int = 100,
+        g_width: int = 64,
+        d_width: int = 64,
+        norm: Norm | None = None,
+        num_classes: int = 0,
+        embed_dim: int = 16,
+        n_critic: int = 5,
+        clip: float = 0.01,
+        gp_weight: float = 10.0,
+        optimizer: Literal["rmsprop", "adam"] | None = None,
+        lr: float | None = None,
+        lr_scale: float = 1.0,
+        betas: tuple[float, float] | None = None,
+        features: str | None = "shapes",
+        inception_weights: str | None = None,
+        kid_subset_size: int = 100,
+        media_samples: int = 64,
+        finite_check_every: int = 50,
+    ) -> None:
+        super().__init__()
+        if lipschitz not in PAPER:
+            raise ConfigError(f"model.init_args.lipschitz must be 'clip' or 'gp', got {lipschitz!r}")
+        self.save_hyperparameters()
+        paper_opt, paper_lr, paper_betas, paper_norm = PAPER[lipschitz]
+        self.opt_name = optimizer or paper_opt
+        self.lr = (lr if lr is not None else paper_lr) * lr_scale
+        self.betas = tuple(float(b) for b in betas) if betas is not None else paper_betas
+        norm = norm or paper_norm
+        if lipschitz == "gp" and norm == "batch":
+            raise ConfigError("model.init_args.norm='batch' with lipschitz='gp': the gradient penalty is per sample "
+                              "and batch norm couples the samples (WGAN-GP paper, sec. 4); use 'layer' or 'none'")
+        if n_critic < 1:
+            raise ConfigError(f"model.init_args.n_critic must be >= 1, got {n_critic}")
+        self._build(norm)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> None:
+        real, labels = batch
+        h = self.hparams
+        y = self._labels_for(labels, len(real))
+        opt_g, opt_d = self.optimizers()
+
+        self.toggle_optimizer(opt_d)
+        with torch.no_grad():
+            fake = self.generator(self.noise(len(real)), y)
+        real_scores, fake_scores = self.critic(real, y), self.critic(fake, y)
+        d_loss = critic_loss_wasserstein(real_scores, fake_scores)
+        total, watch = d_loss, {"d_loss": d_loss}
+        logs = {"train/d_loss": d_loss.detach(), "train/wasserstein": wasserstein_estimate(real_scores, fake_scores).detach()}
+        if h.lipschitz == "gp":
+            gp = gradient_penalty(lambda x: self.critic(x, y), real, fake, h.gp_weight)
+            total, watch["gp"] = d_loss + gp, gp
+            logs["train/gp"] = gp.detach()
+        opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(total)
+        opt_d.step()
+        if h.lipschitz == "clip":
+            clip_weights_(self.critic, h.clip)
+        self.untoggle_optimizer(opt_d)
+        self._watch(**watch)
+
+        if (self._batches + 1) % h.n_critic == 0:
+            self.toggle_optimizer(opt_g)
+            g_loss = generator_loss_wasserstein(self.critic(self.generator(self.noise(len(real)), y), y))
+            opt_g.zero_grad(set_to_none=True)
+            self.manual_backward(g_loss)
+            opt_g.step()
+            self.untoggle_optimizer(opt_g)
+            self._watch(g_loss=g_loss)
+            logs["train/g_loss"] = g_loss.detach()
+        self.log_dict(logs, on_step=True, on_epoch=False)
+
+    def configure_optimizers(self):
+        def make(params):
+            if self.opt_name == "rmsprop":
+                return torch.optim.RMSprop(params, lr=self.lr)
+            return torch.optim.Adam(params, lr=self.lr, betas=self.betas)
+
+        return [make(self.generator.parameters()), make(self.critic.parameters())]
