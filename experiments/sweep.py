@@ -40,6 +40,7 @@ Bad input (unknown key, empty ``values``, a parameter the CLI rejects: checked o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import json
@@ -48,7 +49,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,24 @@ def run_trial(sweep: Sweep, trial: Trial, runs_dir: Path, state: State,
     return 0 if ok else (rc or 1)
 
 
+@contextlib.contextmanager
+def _threads_per_trial(parallel: int) -> Iterator[None]:
+    """While N trials run at once, each gets cores // N OpenMP threads (unless the user set them).
+
+    Trials inherit the environment; N trials that each take every core oversubscribe them, and
+    OpenMP threads that wait on each other then run many times slower.
+    """
+    if parallel <= 1 or "OMP_NUM_THREADS" in os.environ:
+        yield
+        return
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // parallel))
+    print(f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} per trial (set it to override)", flush=True)
+    try:
+        yield
+    finally:
+        del os.environ["OMP_NUM_THREADS"]
+
+
 def run_local(sweep: Sweep, trials: list[Trial], runs_dir: Path, state: State, parallel: int = 1,
               launcher: Callable[[list[str], Path], tuple[int, str]] = launch) -> int:
     """Run the trials not yet done, ``parallel`` at a time; returns the number that failed."""
@@ -139,7 +158,7 @@ def run_local(sweep: Sweep, trials: list[Trial], runs_dir: Path, state: State, p
     print(f"sweep {sweep.name}: {len(trials)} trials, {len(trials) - len(todo)} already done, "
           f"{len(todo)} to run ({parallel} at a time)", flush=True)
     failed = 0
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+    with _threads_per_trial(parallel), ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         futures = {pool.submit(run_trial, sweep, t, runs_dir, state, launcher): t for t in todo}
         try:
             for i, fut in enumerate(as_completed(futures), 1):

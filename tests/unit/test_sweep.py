@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 import types
 from pathlib import Path
@@ -225,6 +226,27 @@ def test_failed_trial_is_recorded_and_the_sweep_goes_on_then_resumes(tmp_path):
     assert sw.run_local(s, trials, runs, sw.State(state.path), launcher=launcher) == 0
     assert launched == [trials[1].id]
     assert json.loads(state.path.read_text())["trials"][trials[1].id]["attempts"] == 2
+
+
+def test_parallel_trials_split_the_cores_between_them(tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(sw.os, "cpu_count", lambda: 8)
+    s = sw.load_sweep(sweep_file(tmp_path))
+    seen: list[str | None] = []
+
+    def launcher(cmd, run_dir):
+        seen.append(os.environ.get("OMP_NUM_THREADS"))
+        fake_results(run_dir, 0.5)
+        return 0, ""
+
+    runs = tmp_path / "runs"
+    assert sw.run_local(s, sw.enumerate_trials(s), runs, sw.State(runs / "a.json"), parallel=4, launcher=launcher) == 0
+    assert set(seen) == {"2"} and "OMP_NUM_THREADS" not in os.environ  # 8 cores / 4 trials, then restored
+    seen.clear()
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice wins
+    assert sw.run_local(s, sw.enumerate_trials(s), tmp_path / "r2", sw.State(tmp_path / "b.json"), parallel=2,
+                        launcher=launcher) == 0
+    assert set(seen) == {"3"}
 
 
 def test_wandb_agent_runs_the_same_subprocess_with_the_agents_parameters(tmp_path, monkeypatch):
