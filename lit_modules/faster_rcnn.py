@@ -39,6 +39,7 @@ class FasterRCNNModule(DetectionModule):
         rpn_post_nms_train: proposals per training image (paper: 2000).
         rpn_post_nms_test: proposals per test image (paper: 300).
         box_batch_size: sampled RoIs per image for the box head (paper: 128).
+        mask_layers: 3x3 conv layers of the mask head, Mask R-CNN only (paper: 4 in the FPN head).
     """
 
     masks = False
@@ -59,6 +60,7 @@ class FasterRCNNModule(DetectionModule):
         rpn_post_nms_train: int = 2000,
         rpn_post_nms_test: int = 300,
         box_batch_size: int = 128,
+        mask_layers: int = 4,
         lr: float = 1e-3,
         optimizer: Literal["sgd", "adamw"] = "sgd",
         momentum: float = 0.9,
@@ -75,7 +77,7 @@ class FasterRCNNModule(DetectionModule):
                               weights_backbone=weights_backbone, width=width, representation=representation,
                               min_size=min_size, max_size=max_size, image_mean=image_mean, image_std=image_std,
                               rpn_post_nms_train=rpn_post_nms_train, rpn_post_nms_test=rpn_post_nms_test,
-                              box_batch_size=box_batch_size)
+                              box_batch_size=box_batch_size, mask_layers=mask_layers)
         load_local(self.net, weights, "detector")
 
     def losses(self, images: list[Tensor], targets: list[dict[str, Tensor]]) -> dict[str, Tensor]:

@@ -52,6 +52,13 @@ def test_rcnn_train_losses_and_eval_predictions(batch, cls, roi_op):
         _check_preds(m(images), 2, masks=cls is MaskRCNNModule)
 
 
+@pytest.mark.parametrize("layers", [1, 2, 4])
+def test_mask_head_depth_follows_mask_layers(layers):
+    m = MaskRCNNModule(num_classes=3, mask_layers=layers, **SMALL)
+    convs = [c for c in m.net.roi_heads.mask_head.modules() if isinstance(c, torch.nn.Conv2d)]
+    assert len(convs) == layers and all(c.kernel_size == (3, 3) for c in convs)
+
+
 @pytest.mark.parametrize("head", ["v1", "anchors"])
 def test_yolo_train_losses_and_eval_predictions(batch, head):
     images, targets = batch
