@@ -21,7 +21,9 @@ from datamodules.shapes.scene import WorldConfig
 from datamodules.sources.coco_keypoints import COCOKeypoints
 from datamodules.sources.keypoints import Person
 from datamodules.sources.mpii import MPIIPose
+from experiments import pose_baseline
 from experiments.errors import ConfigError
+from experiments.pose_baseline import mean_pose
 from lit_modules.hourglass import HourglassModule
 from lit_modules.losses.heatmap import heatmap_mse
 from lit_modules.metrics.pck import PCK, PCKh
@@ -87,6 +89,19 @@ def test_pck_counts_labelled_joints_within_alpha_times_normaliser():
     m.update(pred[:1], target[:1], torch.tensor([20.0]))  # sums accumulate across batches
     assert m.compute() == pytest.approx(3 / 4)
     assert PCKh().alpha == 0.5
+
+
+def test_mean_pose_baseline_averages_visible_joints_only():
+    kp = torch.tensor([[[0.0, 0.0, 1.0], [10.0, 10.0, 0.0]],
+                       [[4.0, 2.0, 1.0], [6.0, 8.0, 1.0]]])  # (B=2, K=2, 3); joint 1 unseen in sample 0
+    batches = [(None, kp[:1], None, None), (None, kp[1:], None, None)]
+    assert torch.allclose(mean_pose(batches), torch.tensor([[2.0, 1.0], [6.0, 8.0]]))
+
+
+def test_pose_baseline_command_scores_the_demo_world():
+    out = pose_baseline.main(["--config", "configs/hourglass/demo.yaml", "--data.init_args.train_size", "40",
+                              "--data.init_args.val_size", "20"])["mean_pose"]
+    assert set(out) == {"val/pck@0.1"} and 0.0 < out["val/pck@0.1"] < 1.0  # ShapesWorld has no head sizes
 
 
 # ---------------------------------------------------------------- net and module
