@@ -26,7 +26,7 @@ from torchvision.transforms import v2
 from datamodules.errors import DatasetError
 from datamodules.loaders import SplitLoaders, make_loader
 from datamodules.shapes.captions import ShapesCaptions
-from datamodules.shapes.scene import WorldConfig
+from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.sources.captions import (
     COCOCaptions,
     FlickrCaptions,
@@ -129,8 +129,7 @@ class CaptioningDataModule(SplitLoaders, L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        if isinstance(world, dict):  # jsonargparse may hand nested dataclasses over as dicts
-            world = WorldConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in world.items()})
+        world = as_world(world)
         self.world = world
         if source == "shapes" and world.image_size != image_size:
             raise DatasetError(f"data.init_args.image_size={image_size} but world.image_size={world.image_size}: "

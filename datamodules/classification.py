@@ -18,7 +18,7 @@ from torchvision.transforms import v2
 
 from datamodules.errors import DatasetError
 from datamodules.loaders import SplitLoaders, make_loader
-from datamodules.shapes.scene import WorldConfig
+from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.views import ShapesClassification
 from datamodules.sources.cifar import CIFARSource, _get_it
 from datamodules.sources.imagefolder import ImageFolderSource, _layout_help
@@ -121,8 +121,7 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        if isinstance(world, dict):  # jsonargparse may hand nested dataclasses over as dicts
-            world = WorldConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in world.items()})
+        world = as_world(world)
         self.world = world
         if source == "shapes":
             if world.image_size != image_size:

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from datamodules.errors import DatasetError
 from datamodules.loaders import SplitLoaders, make_loader
-from datamodules.shapes.scene import WorldConfig
+from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.views import ShapesClassification
 from datamodules.sources.cifar import CIFARSource, _get_it
 from datamodules.sources.image_collection import ImageCollection, collection_help
@@ -86,8 +86,7 @@ class GenerationDataModule(SplitLoaders, L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        if isinstance(world, dict):  # jsonargparse may hand nested dataclasses over as dicts
-            world = WorldConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in world.items()})
+        world = as_world(world)
         self.world = world
         if source == "shapes" and world.image_size != image_size:
             raise DatasetError(f"data.init_args.image_size={image_size} but world.image_size={world.image_size}: "

@@ -27,7 +27,7 @@ from datamodules.errors import DatasetError
 from datamodules.loaders import SplitLoaders, make_loader
 from datamodules.pose_crops import TopDownCrops
 from datamodules.shapes.pose import ShapesPose
-from datamodules.shapes.scene import WorldConfig
+from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.sources.coco_keypoints import COCOKeypoints, coco_keypoints_help
 from datamodules.sources.keypoints import BadKeypointPolicy, Person
 from datamodules.sources.mpii import MPIIPose, mpii_help
@@ -124,8 +124,7 @@ class PoseDataModule(SplitLoaders, L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        if isinstance(world, dict):  # jsonargparse may hand nested dataclasses over as dicts
-            world = WorldConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in world.items()})
+        world = as_world(world)
         self.world = world
         self.check_data(source, root, train_split, val_split)
         self.num_joints: int | None = len(ShapesPose.joint_names) if source == "shapes" else None

@@ -31,7 +31,7 @@ from torchvision.transforms import v2
 from datamodules.classification import ClassificationDataModule
 from datamodules.errors import DatasetError
 from datamodules.loaders import make_loader
-from datamodules.shapes.scene import WorldConfig
+from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.views import ShapesUnlabeled
 from datamodules.sources.cifar import CIFARSource
 from datamodules.sources.imagefolder import ImageFolderSource, _layout_help
@@ -112,8 +112,7 @@ class SSLDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        if isinstance(world, dict):  # jsonargparse may hand nested dataclasses over as dicts
-            world = WorldConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in world.items()})
+        world = as_world(world)
         self.world = world
         if batch_size < 2:
             raise ConfigError(f"data.init_args.batch_size={batch_size}: a contrastive batch needs at least 2 "

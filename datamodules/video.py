@@ -25,7 +25,7 @@ from torchvision.transforms.v2 import functional as TF
 from datamodules.errors import DatasetError
 from datamodules.loaders import SplitLoaders, make_loader
 from datamodules.shapes.clips import ShapesClips
-from datamodules.shapes.scene import WorldConfig
+from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.sources.frame_folder import FrameFolderSource, frames_to_clip
 from datamodules.sources.ucf101 import HMDB51Source, UCF101Source, _ucf_help
 from experiments.errors import ConfigError
@@ -179,8 +179,7 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        if isinstance(world, dict):  # jsonargparse may hand nested dataclasses over as dicts
-            world = WorldConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in world.items()})
+        world = as_world(world)
         self.world = world
         if source == "shapes" and clip_frames < num_frames:
             raise ConfigError(f"data.init_args.clip_frames={clip_frames} < num_frames={num_frames}")

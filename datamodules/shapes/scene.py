@@ -86,6 +86,14 @@ class WorldConfig:
             raise ValueError(f"unknown background {self.background!r}")
 
 
+def as_world(world: WorldConfig | dict) -> WorldConfig:
+    """``world`` as a ``WorldConfig``: jsonargparse may hand a nested dataclass over as a dict
+    (with lists where the dataclass holds tuples)."""
+    if isinstance(world, WorldConfig):
+        return world
+    return WorldConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in world.items()})
+
+
 def make_rng(seed: int, split: str, index: int) -> np.random.Generator:
     """The generator of one sample: a separate stream per (seed, split, index)."""
     return np.random.default_rng([seed, SPLIT_IDS[split], index])
