@@ -1,4 +1,4 @@
-"""``paperlab reproduce [--runs-dir DIR] [--out FILE] [--only PATTERN]``: every demo, every ablation.
+"""``paperlab reproduce [--runs-dir DIR] [--out FILE] [--only PATTERN] [--parallel N]``: every demo, every ablation.
 
 Runs each ``configs/*/demo.yaml`` as written (one tracked run, id ``reproduce``), each
 ``configs/sweeps/*.yaml`` with the shortening given by ``--sweep-set`` (default: one epoch per
@@ -65,9 +65,10 @@ def baseline(config: Path, runs: Path) -> dict | None:
     return json.loads(out.read_text())
 
 
-def run_sweep(sweep: Path, runs: Path, sets: list[str]) -> tuple[Path | None, int, float]:
+def run_sweep(sweep: Path, runs: Path, sets: list[str], parallel: int = 1) -> tuple[Path | None, int, float]:
     t0 = time.perf_counter()
-    cmd = [sys.executable, "-m", "experiments", "sweep", str(sweep), "--runs-dir", str(runs / "sweeps")]
+    cmd = [sys.executable, "-m", "experiments", "sweep", str(sweep), "--runs-dir", str(runs / "sweeps"),
+           "--parallel", str(parallel)]
     for s in sets:
         cmd += ["--set", s]
     rc = _run(cmd, runs / "logs" / f"sweep-{sweep.stem}.log")
@@ -142,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sweep-set", action="append", default=None, metavar="KEY=VALUE",
                     help="shortening added to every sweep trial (default: trainer.max_epochs=1)")
     ap.add_argument("--no-sweeps", action="store_true", help="demos and baselines only")
+    ap.add_argument("--parallel", type=int, default=1,
+                    help="sweep trials at a time, each with cores // N threads (paperlab sweep --parallel)")
     args = ap.parse_args(argv)
     sets = args.sweep_set if args.sweep_set is not None else ["trainer.max_epochs=1"]
     runs = args.runs_dir.resolve()
@@ -160,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
         if not fnmatch.fnmatch(sweep.stem, args.only):
             continue
         print(f"sweep {sweep.stem} ...", flush=True)
-        table, rc, t = run_sweep(sweep, runs, sets)
+        table, rc, t = run_sweep(sweep, runs, sets, args.parallel)
         sweeps.append((sweep, table, rc, t))
         print(f"  exit {rc}, {_minutes(t)}", flush=True)
     if not demos and not sweeps:

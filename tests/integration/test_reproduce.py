@@ -18,7 +18,7 @@ def test_reproduce_writes_the_page_and_resumes(tmp_path):
     sweep["command"][sweep["command"].index("configs/alexnet/demo.yaml")] = str(configs / "alexnet/demo.yaml")
     (configs / "sweeps/alexnet_lrn.yaml").write_text(yaml.safe_dump(sweep))
     args = ["reproduce", "--configs", str(configs), "--runs-dir", str(tmp_path / "runs"),
-            "--out", str(tmp_path / "docs/RESULTS.md")]
+            "--out", str(tmp_path / "docs/RESULTS.md"), "--parallel", "2"]  # sweeps: two trials at a time
 
     proc = run_paperlab(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
