@@ -7,8 +7,12 @@ spaced in time, times the spatial crops) of each video, whose softmax ``VideoMod
 (the papers' video-level protocol). With K = 1 the metric is clip accuracy.
 
 Clip sampling: T = ``num_frames`` frames ``stride`` apart; training takes a random start and a
-random ``crop_size`` square, evaluation evenly spaced starts and centre (or 3) crops. No
-horizontal flip by default: on ShapesWorld it would swap move_left/move_right and cw/ccw.
+random ``crop_size`` square, evaluation evenly spaced starts and centre (or 3) crops.
+Training flips (``flip``) and plays clips backwards (``reverse``) with the label each turns
+the clip into when the source knows it: on ShapesWorld a mirrored move_left is a move_right and
+a mirrored clockwise turn an anticlockwise one; a reversed clip reverses every motion. A
+mirrored UCF101 action keeps its label; reversing needs the source's map, so only ShapesWorld
+has it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from datamodules.errors import DatasetError
 from datamodules.loaders import SplitLoaders, make_loader
-from datamodules.shapes.clips import ShapesClips
+from datamodules.shapes.clips import MIRRORED, REVERSED, ShapesClips
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.sources.frame_folder import FrameFolderSource, frames_to_clip
 from datamodules.sources.ucf101 import HMDB51Source, UCF101Source, _ucf_help
@@ -64,6 +68,7 @@ class _ShapesSource:
 
     classes: ClassVar[list[str]] = list(ShapesClips.classes)
     num_classes = len(classes)
+    mirrored, reversed = MIRRORED, REVERSED  # label of a mirrored / time-reversed clip
 
     def __init__(self, view: ShapesClips, cache: bool) -> None:
         self.view = view
@@ -82,9 +87,11 @@ class _Clips(Dataset):
     """Samples clips from a source and crops them: uint8 ``(3, T, s, s)`` or ``(K, 3, T, s, s)``."""
 
     def __init__(self, source, sampler: ClipSampler, crop: int, resize: int | None, crops: int = 1,
-                 flip: bool = False) -> None:
+                 flip: bool = False, reverse: bool = False) -> None:
         self.source, self.sampler, self.crop, self.resize = source, sampler, crop, resize
-        self.crops, self.flip = crops, flip
+        self.crops, self.flip, self.reverse = crops, flip, reverse
+        self.mirrored = getattr(source, "mirrored", None)  # None: a mirrored clip keeps its label
+        self.reversed = getattr(source, "reversed", None)
 
     def __len__(self) -> int:
         return len(self.source)
@@ -98,8 +105,7 @@ class _Clips(Dataset):
             raise DatasetError(f"frames of {h}x{w} px are smaller than crop_size={s}; set resize >= {s}")
         if self.sampler.train:
             y, x = int(torch.randint(h - s + 1, ())), int(torch.randint(w - s + 1, ()))
-            out = clip[..., y:y + s, x:x + s]
-            return [out.flip(-1) if self.flip and torch.rand(()) < 0.5 else out]
+            return [clip[..., y:y + s, x:x + s]]
         cy, cx = (h - s) // 2, (w - s) // 2
         corners = [(cy, cx)]
         if self.crops == 3:  # three crops along the longer side (the R(2+1)D protocol)
@@ -109,7 +115,14 @@ class _Clips(Dataset):
     def __getitem__(self, i: int):
         clips, label = self.source.load(i, self.sampler)
         views = [v for c in clips for v in self._crops(c)]
-        return (views[0] if self.sampler.train else torch.stack(views)), label  # (3,T,s,s) | (K,3,T,s,s)
+        if not self.sampler.train:
+            return torch.stack(views), label  # (K, 3, T, s, s)
+        clip = views[0]  # (3, T, s, s)
+        if self.flip and torch.rand(()) < 0.5:
+            clip, label = clip.flip(-1), self.mirrored[label] if self.mirrored else label
+        if self.reverse and torch.rand(()) < 0.5:
+            clip, label = clip.flip(1), self.reversed[label]
+        return clip, label
 
 
 class _Normalize:
@@ -139,7 +152,10 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
         stride: frames between sampled frames.
         crop_size: side of the square crops fed to the network.
         resize: resize the short side of on-disk frames to this first (C3D: 128); None keeps it.
-        flip: random horizontal flips in training (off for ShapesWorld: it swaps left/right).
+        flip: random horizontal flips in training; on ShapesWorld with the mirrored label
+            (move_left <-> move_right, cw <-> ccw).
+        reverse: play half the training clips backwards with the reversed label (ShapesWorld
+            only: left <-> right, up <-> down, cw <-> ccw, grow <-> shrink).
         val_clips: clips per video in validation (1 = clip accuracy).
         test_clips: clips per video at test time, averaged by the module (video accuracy).
         test_crops: 1 (centre) or 3 spatial crops per test clip.
@@ -164,6 +180,7 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
         crop_size: int = 32,
         resize: int | None = None,
         flip: bool = False,
+        reverse: bool = False,
         val_clips: int = 1,
         test_clips: int = 1,
         test_crops: Literal[1, 3] = 1,
@@ -183,6 +200,9 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
         self.world = world
         if source == "shapes" and clip_frames < num_frames:
             raise ConfigError(f"data.init_args.clip_frames={clip_frames} < num_frames={num_frames}")
+        if reverse and source != "shapes":
+            raise ConfigError(f"data.init_args.reverse=true with source={source!r}: a reversed clip needs each "
+                              "class's reversed label, which only the ShapesWorld source defines")
         if source != "shapes":
             self.check_data(source, root)
         self.num_classes: int | None = len(ShapesClips.classes) if source == "shapes" else None
@@ -235,7 +255,8 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
         if stage == "fit" and self._train is None:
             src = self._source("train")
             self.num_classes = src.num_classes
-            self._train = _Clips(src, ClipSampler(h.num_frames, h.stride, True), h.crop_size, resize, flip=h.flip)
+            self._train = _Clips(src, ClipSampler(h.num_frames, h.stride, True), h.crop_size, resize, flip=h.flip,
+                                 reverse=h.reverse)
         if self._val is None:
             src = self._source("val")
             self.num_classes = self.num_classes or src.num_classes

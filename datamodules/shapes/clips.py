@@ -34,6 +34,13 @@ MOTIONS = (
     "move_left", "move_right", "move_up", "move_down",
     "rotate_cw", "rotate_ccw", "grow", "shrink", "still",
 )  # fmt: skip
+_OPPOSITE = {"move_left": "move_right", "move_up": "move_down", "rotate_cw": "rotate_ccw", "grow": "shrink"}
+_OPPOSITE |= {v: k for k, v in _OPPOSITE.items()}
+# The label of a clip mirrored left-right (left <-> right; a mirrored rotation turns the other way)
+# and of a clip played backwards (every motion reverses; still stays still), by label index.
+MIRRORED = tuple(MOTIONS.index(_OPPOSITE[m] if m in ("move_left", "move_right", "rotate_cw", "rotate_ccw") else m)
+                 for m in MOTIONS)
+REVERSED = tuple(MOTIONS.index(_OPPOSITE.get(m, m)) for m in MOTIONS)
 
 
 @dataclass(frozen=True)

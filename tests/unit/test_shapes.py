@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from datamodules.shapes.captions import ShapesCaptions, plural
-from datamodules.shapes.clips import MOTIONS, ShapesClips
+from datamodules.shapes.clips import MIRRORED, MOTIONS, REVERSED, ShapesClips
 from datamodules.shapes.pose import ShapesPose
 from datamodules.shapes.scene import (
     ShapeObject,
@@ -192,6 +192,19 @@ def _clip_indices(ds: ShapesClips) -> dict[str, int]:
     return found
 
 
+def _motions_seen(masks: list[np.ndarray], angles: list[float]) -> set[str]:
+    """The motions whose every frame-to-frame step the object masks (and angles) show."""
+    xs, ys = zip(*map(_centroid, masks))
+    areas = [m.sum() for m in masks]
+    steps = {
+        "move_left": np.diff(xs) < 0, "move_right": np.diff(xs) > 0,
+        "move_up": np.diff(ys) < 0, "move_down": np.diff(ys) > 0,
+        "grow": np.diff(areas) > 0, "shrink": np.diff(areas) < 0,
+        "rotate_cw": np.diff(angles) > 0, "rotate_ccw": np.diff(angles) < 0,
+    }  # fmt: skip
+    return {m for m, ok in steps.items() if ok.all()}
+
+
 def test_clip_motion_matches_label():
     ds = ShapesClips("train", 100, num_frames=8)
     s = ds.config.image_size
@@ -199,20 +212,27 @@ def test_clip_motion_matches_label():
         clip, label = ds[i]
         assert clip.shape == (3, 8, 64, 64) and ds.classes[label] == motion
         masks = [object_mask(o, s) for o in ds.scene(i).frames]
-        xs, ys = zip(*map(_centroid, masks))
-        areas = [m.sum() for m in masks]
-        angles = [o.angle for o in ds.scene(i).frames]
-        steps = {
-            "move_left": np.diff(xs) < 0, "move_right": np.diff(xs) > 0,
-            "move_up": np.diff(ys) < 0, "move_down": np.diff(ys) > 0,
-            "grow": np.diff(areas) > 0, "shrink": np.diff(areas) < 0,
-            "rotate_cw": np.diff(angles) > 0, "rotate_ccw": np.diff(angles) < 0,
-        }  # fmt: skip
         if motion == "still":
             assert all(torch.equal(clip[:, 0], clip[:, t]) for t in range(8))
         else:
-            assert steps[motion].all(), motion
+            assert motion in _motions_seen(masks, [o.angle for o in ds.scene(i).frames]), motion
             assert not torch.equal(clip[:, 0], clip[:, -1])
+
+
+def test_mirrored_and_reversed_labels_name_what_the_transformed_clip_shows():
+    # The video datamodule's flip / time-reversal augmentations relabel clips with these maps.
+    assert all(MIRRORED[MIRRORED[i]] == i and REVERSED[REVERSED[i]] == i for i in range(len(MOTIONS)))
+    ds = ShapesClips("train", 100, num_frames=8)
+    for motion, i in _clip_indices(ds).items():
+        masks = [object_mask(o, ds.config.image_size) for o in ds.scene(i).frames]
+        angles = [o.angle for o in ds.scene(i).frames]
+        label = MOTIONS.index(motion)
+        if motion == "still":
+            assert MIRRORED[label] == REVERSED[label] == label
+            continue
+        # a mirror image turns the other way: its angles run backwards
+        assert MOTIONS[MIRRORED[label]] in _motions_seen([m[:, ::-1] for m in masks], [-a for a in angles])
+        assert MOTIONS[REVERSED[label]] in _motions_seen(masks[::-1], angles[::-1])
 
 
 def test_positive_angle_turns_clockwise_on_screen():

@@ -13,9 +13,11 @@ from PIL import Image
 from torchvision.models import video as tvv
 
 from datamodules.errors import DatasetError
+from datamodules.shapes.clips import MIRRORED, MOTIONS, REVERSED
 from datamodules.sources.frame_folder import FrameFolderSource
 from datamodules.sources.ucf101 import HMDB51Source, UCF101Source
 from datamodules.video import ClipSampler, VideoDataModule
+from experiments.errors import ConfigError
 from lit_modules.nets.video import VideoResNet18
 from lit_modules.video import VideoModule
 
@@ -78,6 +80,25 @@ def test_shapes_datamodule_batch_contract_and_crops():
     assert next(iter(dm.val_dataloader()))[0].shape == (4, 3, 6, 24, 24)
     assert next(iter(dm.test_dataloader()))[0].shape == (4, 6, 3, 6, 24, 24)  # 2 clips x 3 crops
     assert dm.num_classes == 9 and len(dm.class_names) == 9
+
+
+def test_training_flip_and_reversal_relabel_the_clip():
+    dm = VideoDataModule(num_frames=6, clip_frames=6, crop_size=32, train_size=24, val_size=4, flip=True,
+                         reverse=True)  # whole clips, whole frames: the only randomness is flip/reversal
+    dm.setup("fit")
+    source, seen = dm._train.source, set()
+    torch.manual_seed(0)
+    for i in range(len(source)):
+        clip, label = dm._train[i]
+        orig, y = source.clips[i], source.labels[i]
+        options = {("none", y): orig, ("flip", MIRRORED[y]): orig.flip(-1), ("reverse", REVERSED[y]): orig.flip(1),
+                   ("both", REVERSED[MIRRORED[y]]): orig.flip(-1).flip(1)}
+        match = [k for k, v in options.items() if torch.equal(clip, v) and k[1] == label]
+        assert match, f"clip {i} ({MOTIONS[y]}) came back as neither itself nor a relabelled flip/reversal"
+        seen.add(match[0][0])
+    assert {"flip", "reverse"} <= seen | {"both"} and len(seen) >= 3
+    with pytest.raises(ConfigError, match="reverse=true with source='frames'"):
+        VideoDataModule(source="frames", root="/nowhere", reverse=True)
 
 
 def _write_frames(folder: Path, n: int, skip: int | None = None, size=(20, 16)):
