@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -22,6 +24,41 @@ def run_paperlab(*args: str, cwd: Path, timeout: int = 600) -> subprocess.Comple
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "offline"}
     return subprocess.run([sys.executable, "-m", "experiments", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def paperlab_in_process(*args: str, cwd: Path) -> tuple[int, str, str]:
+    """``paperlab ARGS`` inside this process: (exit code, stdout, stderr).
+
+    For commands that stop before training (a config or dataset error), where a subprocess
+    would spend most of its time importing torch and Lightning again. An exception that escapes
+    ``main`` (a traceback) fails the calling test. The CLI seeds the global RNGs and sets
+    ``PL_GLOBAL_SEED``; both are put back so that later tests see what they would have seen.
+    """
+    import random
+
+    import numpy as np
+    import torch
+
+    from experiments.cli import main
+
+    out, err, code, here, env = io.StringIO(), io.StringIO(), 0, os.getcwd(), dict(os.environ)
+    rng = random.getstate(), np.random.get_state(), torch.random.get_rng_state()
+    argv, sys.argv = sys.argv, ["paperlab", *args]  # LightningCLI warns when sys.argv holds pytest's
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main(list(args))
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    finally:
+        os.chdir(here)
+        sys.argv = argv
+        os.environ.clear()
+        os.environ.update(env)
+        random.setstate(rng[0])
+        np.random.set_state(rng[1])
+        torch.random.set_rng_state(rng[2])
+    return code, out.getvalue(), err.getvalue()
 
 
 def results_of(proc: subprocess.CompletedProcess) -> dict:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import DEMOS, ROOT, run_paperlab
+from tests.conftest import DEMOS, ROOT, paperlab_in_process, run_paperlab
 
 
 @pytest.mark.parametrize("config", DEMOS, ids=[p.parent.name for p in DEMOS])
@@ -19,9 +19,13 @@ PAPER_CONFIGS = sorted(p for p in ROOT.glob("configs/*/*.yaml")
 
 @pytest.mark.parametrize("config", PAPER_CONFIGS, ids=[f"{p.parent.name}-{p.stem}" for p in PAPER_CONFIGS])
 def test_paper_config_without_data_fails_fast(config, tmp_path):
-    """A paper recipe whose dataset is absent exits 2 with the expected layout, no traceback."""
+    """A paper recipe whose dataset is absent exits 2 with the expected layout, no traceback.
+
+    In-process: the check runs before any model is built, so a subprocess would mostly import.
+    """
     missing = tmp_path / "no-such-dataset"
-    proc = run_paperlab("fit", "--config", str(config), "--data.init_args.root", str(missing), cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr[-3000:]
-    assert str(missing) in proc.stderr and "Traceback" not in proc.stderr
+    code, _, stderr = paperlab_in_process("fit", "--config", str(config), "--data.init_args.root", str(missing),
+                                          cwd=tmp_path)
+    assert code == 2, stderr[-3000:]
+    assert str(missing) in stderr and "Traceback" not in stderr
     assert "paper" in config.read_text()  # every paper recipe carries its reported number
