@@ -31,7 +31,6 @@ from datamodules.transforms import (
     build_transforms,
     ten_crop,
 )
-from experiments.errors import ConfigError
 
 Source = Literal["shapes", "imagefolder", "cifar10", "cifar100"]
 
@@ -121,15 +120,9 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        world = as_world(world)
+        world = as_world(world, image_size if source == "shapes" else None)
         self.world = world
-        if source == "shapes":
-            if world.image_size != image_size:
-                raise ConfigError(
-                    f"data.init_args.world.image_size={world.image_size} differs from "
-                    f"data.init_args.image_size={image_size}; ShapesWorld renders at the input size"
-                )
-        else:
+        if source != "shapes":
             self._check_root(source, root)
         self.num_classes: int | None = len(world.kinds) if source == "shapes" else None
         self._train: Dataset | None = None

@@ -31,7 +31,6 @@ from datamodules.shapes.views import ShapesDetection
 from datamodules.sources.boxes import BadBoxPolicy
 from datamodules.sources.coco import COCODetection, coco_layout_help
 from datamodules.sources.voc import VOCDetection, voc_layout_help
-from experiments.errors import ConfigError
 
 Source = Literal["shapes", "coco", "voc"]
 _SPLITS = {"coco": ("train2017", "val2017"), "voc": ("trainval", "test"), "shapes": ("train", "val")}
@@ -148,11 +147,8 @@ class DetectionDataModule(SplitLoaders, L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        world = as_world(world)
+        world = as_world(world, image_size if source == "shapes" else None)
         self.world = world
-        if source == "shapes" and world.image_size != image_size:
-            raise ConfigError(f"data.init_args.world.image_size={world.image_size} differs from "
-                              f"data.init_args.image_size={image_size}; ShapesWorld renders at the input size")
         self.check_data(source, root, train_split=train_split)
         self.num_classes: int | None = {"shapes": len(world.kinds), "voc": 20}.get(source)
         if source == "coco" and categories is not None:

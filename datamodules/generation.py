@@ -86,11 +86,8 @@ class GenerationDataModule(SplitLoaders, L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        world = as_world(world)
+        world = as_world(world, image_size if source == "shapes" else None)
         self.world = world
-        if source == "shapes" and world.image_size != image_size:
-            raise DatasetError(f"data.init_args.image_size={image_size} but world.image_size={world.image_size}: "
-                               "ShapesWorld renders at the served size; set both the same.")
         self.check_data(source, root)
         self.image_size = image_size
         self.num_classes: int | None = {"shapes": len(world.kinds), "cifar10": 10, "cifar100": 100}.get(source)

@@ -117,11 +117,8 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        world = as_world(world)
+        world = as_world(world, image_size if source == "shapes" else None)
         self.world = world
-        if source == "shapes" and world.image_size != image_size:
-            raise DatasetError(f"data.init_args.image_size={image_size} but world.image_size={world.image_size}: "
-                               "ShapesWorld renders at the network's input size; set both the same.")
         self.check_data(source, root)
         self.num_classes = {"shapes": 1 + len(world.kinds), "voc": 21, "carvana": 2, "pets": 2}[source]
         self._train: Dataset | None = None

@@ -112,14 +112,11 @@ class SSLDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        world = as_world(world)
+        world = as_world(world, image_size if source == "shapes" else None)
         self.world = world
         if batch_size < 2:
             raise ConfigError(f"data.init_args.batch_size={batch_size}: a contrastive batch needs at least 2 "
                               "images, the other images are the negatives")
-        if source == "shapes" and world.image_size != image_size:
-            raise ConfigError(f"data.init_args.world.image_size={world.image_size} differs from "
-                              f"data.init_args.image_size={image_size}; ShapesWorld renders at the input size")
         self.check_data(source, root)
         self.num_classes: int | None = len(world.kinds) if source == "shapes" else (
             None if source == "imagefolder" else 10)

@@ -25,6 +25,7 @@ from datamodules.shapes.backgrounds import (
 )
 from datamodules.shapes.geometry import DEFAULT_KINDS, SHAPES
 from datamodules.shapes.rand import Stream, as_stream
+from experiments.errors import ConfigError
 
 Split = Literal["train", "val", "test"]
 SPLIT_IDS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
@@ -86,12 +87,20 @@ class WorldConfig:
             raise ValueError(f"unknown background {self.background!r}")
 
 
-def as_world(world: WorldConfig | dict) -> WorldConfig:
+def as_world(world: WorldConfig | dict, image_size: int | None = None) -> WorldConfig:
     """``world`` as a ``WorldConfig``: jsonargparse may hand a nested dataclass over as a dict
-    (with lists where the dataclass holds tuples)."""
-    if isinstance(world, WorldConfig):
-        return world
-    return WorldConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in world.items()})
+    (with lists where the dataclass holds tuples).
+
+    With ``image_size`` (a datamodule's ``image_size`` when it serves ShapesWorld), a world
+    rendered at another size is a ``ConfigError``: ShapesWorld draws at the size it serves.
+    """
+    if not isinstance(world, WorldConfig):
+        world = WorldConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in world.items()})
+    if image_size is not None and world.image_size != image_size:
+        raise ConfigError(f"data.init_args.world.image_size={world.image_size} differs from "
+                          f"data.init_args.image_size={image_size}; ShapesWorld renders at the size "
+                          "it serves: set both the same")
+    return world
 
 
 def make_rng(seed: int, split: str, index: int) -> np.random.Generator:

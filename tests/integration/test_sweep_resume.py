@@ -32,7 +32,7 @@ def test_sweep_runs_resumes_and_tabulates(tmp_path):
     sweep = write_sweep(tmp_path, {"model.init_args.lrn": {"values": [True, False]},
                                    "seed_everything": {"values": [0, 1]}})
     runs = tmp_path / "runs"
-    proc = run_paperlab("sweep", sweep, "--runs-dir", str(runs), cwd=tmp_path)
+    proc = run_paperlab("sweep", sweep, "--runs-dir", str(runs), "--parallel", "2", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     first = launched(proc.stdout)
     assert len(first) == 4

@@ -335,7 +335,7 @@ def test_shapes_batches_are_in_unit_range_with_labels():
     assert x.shape == (8, 3, 16, 16) and x.dtype == torch.float32
     assert -1 <= float(x.min()) < 0 < float(x.max()) <= 1
     assert y.dtype == torch.long and set(y.tolist()) <= {0, 1, 2} and dm.num_classes == 3
-    with pytest.raises(DatasetError, match="world.image_size"):
+    with pytest.raises(ConfigError, match="world.image_size"):
         GenerationDataModule(image_size=32, world=WORLD)
 
 
