@@ -104,6 +104,17 @@ class State:
         tmp.replace(self.path)
 
 
+_PRINT_LOCK = threading.Lock()
+
+
+def _say(line: str) -> None:
+    """One whole line to stdout. ``print`` writes the text and its newline in two calls, so
+    lines printed by parallel trials' threads could run together ("launch Alaunch B")."""
+    with _PRINT_LOCK:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
 def launch(cmd: list[str], run_dir: Path) -> tuple[int, str]:
     """Run one trial, its output in the run folder; returns (returncode, stderr tail)."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -118,8 +129,7 @@ def run_trial(sweep: Sweep, trial: Trial, runs_dir: Path, state: State,
     """Launch one trial and record the outcome; returns its return code."""
     attempts = state.data["trials"].get(trial.id, {}).get("attempts", 0) + 1
     state.update(trial.id, params=trial.params, status="running", attempts=attempts)
-    print(f"launch {trial.id} " + " ".join(f"{k}={cli_value(v)}" for k, v in trial.params.items()),
-          flush=True)
+    _say(f"launch {trial.id} " + " ".join(f"{k}={cli_value(v)}" for k, v in trial.params.items()))
     t0 = time.monotonic()
     rc, tail = launcher(trial_command(sweep, trial, runs_dir), runs_dir / sweep.name / trial.id)
     ok = rc == 0 and is_done(runs_dir / sweep.name / trial.id)
@@ -166,7 +176,7 @@ def run_local(sweep: Sweep, trials: list[Trial], runs_dir: Path, state: State, p
                 failed += rc != 0
                 tail = (state.data["trials"][t.id].get("stderr_tail") or "").strip().splitlines()[-1:]
                 outcome = "done" if rc == 0 else f"FAILED (rc={rc}) {' '.join(tail)}"
-                print(f"[{i}/{len(todo)}] {t.id} {outcome}", flush=True)
+                _say(f"[{i}/{len(todo)}] {t.id} {outcome}")
         except KeyboardInterrupt:
             # Ctrl-C reached the running trials too (same process group); start no queued ones.
             pool.shutdown(cancel_futures=True)

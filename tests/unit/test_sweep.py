@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -226,6 +228,31 @@ def test_failed_trial_is_recorded_and_the_sweep_goes_on_then_resumes(tmp_path):
     assert sw.run_local(s, trials, runs, sw.State(state.path), launcher=launcher) == 0
     assert launched == [trials[1].id]
     assert json.loads(state.path.read_text())["trials"][trials[1].id]["attempts"] == 2
+
+
+def test_parallel_trials_print_whole_lines(tmp_path, monkeypatch):
+    """Trials' threads print at once; a stdout that yields between writes makes any split line show."""
+
+    class Yielding(io.StringIO):
+        def write(self, text: str) -> int:
+            n = super().write(text)
+            time.sleep(0.002)  # let another thread write before this line's newline
+            return n
+
+    out = Yielding()
+    monkeypatch.setattr(sys, "stdout", out)
+    s = sw.load_sweep(sweep_file(tmp_path))
+    trials = sw.enumerate_trials(s)
+
+    def launcher(cmd, run_dir):
+        fake_results(run_dir, 0.5)
+        return 0, ""
+
+    assert sw.run_local(s, trials, tmp_path / "runs", sw.State(tmp_path / "s.json"), parallel=6, launcher=launcher) == 0
+    lines = out.getvalue().splitlines()
+    launches = [line for line in lines if "launch" in line]
+    assert sorted(line.split()[1] for line in launches) == sorted(t.id for t in trials)
+    assert all(line.startswith("launch ") and line.count("launch") == 1 for line in launches), launches
 
 
 def test_parallel_trials_split_the_cores_between_them(tmp_path, monkeypatch):
