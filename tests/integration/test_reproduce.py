@@ -1,5 +1,7 @@
 """``paperlab reproduce`` runs every demo and sweep of a configs folder and writes the results page."""
 
+import re
+
 import yaml
 
 from tests.conftest import ROOT, run_paperlab
@@ -30,6 +32,8 @@ def test_reproduce_writes_the_page_and_resumes(tmp_path):
     assert list((tmp_path / "docs/figures").glob("pareto_*.png"))
     assert "figures/alexnet-lrn/curves_val_acc1.png" in page  # the sweep's learning curves
     assert (tmp_path / "docs/figures/alexnet-lrn/curves_val_acc1.png").stat().st_size > 1000
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page)
+    assert len(images) >= 3 and all((tmp_path / "docs" / i).is_file() for i in images), images  # no broken links
 
     again = run_paperlab(*args, cwd=tmp_path)  # everything is done: nothing runs twice
     assert again.returncode == 0 and "done earlier" in (tmp_path / "docs/RESULTS.md").read_text()
