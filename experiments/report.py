@@ -80,8 +80,10 @@ def load_local(dirs: Iterable[Path]) -> tuple[list[dict[str, Any]], list[str]]:
 # ----------------------------------------------------------------------------- entry point
 
 def write_report(runs: list[dict[str, Any]], skipped: list[str], sources: list[str],
-                 out: Path) -> list[Path]:
-    """Build every output in a temporary folder, then move them into ``out`` together."""
+                 out: Path, link_prefix: str = "") -> list[Path]:
+    """Build every output in a temporary folder, then move them into ``out`` together.
+
+    ``link_prefix``: see ``report_format.markdown``."""
     groups = group_runs(runs)
     rows = build_rows(groups)
     out.mkdir(parents=True, exist_ok=True)
@@ -94,7 +96,7 @@ def write_report(runs: list[dict[str, Any]], skipped: list[str], sources: list[s
             except Exception as e:  # noqa: BLE001 - curves are a bonus; keep the table
                 print(f"paperlab report: learning curves skipped ({type(e).__name__}: {e})",
                       file=sys.stderr)
-        (tmp / "report.md").write_text(markdown(rows, sources, skipped, plots))
+        (tmp / "report.md").write_text(markdown(rows, sources, skipped, plots, link_prefix))
         write_csv(rows, tmp / "report.csv")
         written = []
         for name in ["report.md", "report.csv", *plots]:

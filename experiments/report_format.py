@@ -63,8 +63,13 @@ NOTES = ("Δ = reproduced mean − paper value, in the metric's units. Std is th
          "embedded synthetic data: its rows are never compared with a paper's number.")
 
 
-def markdown(rows: list[dict[str, Any]], sources: list[str], skipped: list[str], plots: list[str]) -> str:
-    """The whole ``report.md``: table, notes, Pareto fronts, paper references, plots, skipped files."""
+def markdown(rows: list[dict[str, Any]], sources: list[str], skipped: list[str], plots: list[str],
+             link_prefix: str = "") -> str:
+    """The whole ``report.md``: table, notes, Pareto fronts, paper references, plots, skipped files.
+
+    ``link_prefix`` is put before each plot's file name in its image link, for a page that lives
+    elsewhere than the plots (``paperlab reproduce`` puts them in ``figures/`` beside its page).
+    """
     refs: list[dict[str, Any]] = []
     lines = ["# paperlab report", "",
              (f"Generated {datetime.now(timezone.utc).isoformat(timespec='seconds')} from "
@@ -86,7 +91,7 @@ def markdown(rows: list[dict[str, Any]], sources: list[str], skipped: list[str],
         lines += [f"{i}. {r.get('source', '')}, {r.get('dataset', '')}, {r.get('protocol', '')} "
                   f"{r.get('url', '')}".rstrip() for i, r in enumerate(refs, 1)]
     if plots:
-        lines += [""] + [f"![{p}]({p})" for p in plots]
+        lines += [""] + [f"![{p}]({link_prefix}{p})" for p in plots]
     else:
         lines += ["", ("No speed/accuracy plot: no run recorded perf/samples_per_sec (a fit needs "
                        "more than PerfMonitor's 3 warm-up steps).")]

@@ -98,10 +98,8 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int, float]]
              f"whole reproduce: {_minutes(total)} (steps already done earlier count 0)."), ""]
     if demo_dirs:
         runs_found, skipped = load_local(demo_dirs)
-        written = write_report(runs_found, skipped, [str(runs)], figures)
+        written = write_report(runs_found, skipped, [str(runs)], figures, link_prefix="figures/")
         table = (figures / "report.md").read_text()
-        for png in (p for p in written if p.suffix == ".png"):  # the page lives one folder up
-            table = table.replace(f"]({png.name})", f"](figures/{png.name})")
         lines += ["## Demo runs", "", table.split("\n", 1)[1].strip(), ""]
         (figures / "report.md").unlink()
         lines += [f"CSV: `figures/{p.name}`" for p in written if p.suffix == ".csv"] + [""]
