@@ -56,10 +56,16 @@ def hardware() -> dict[str, object]:
 
 
 def label(hw: dict[str, object]) -> str:
-    """Short hardware label for tables, e.g. ``1x NVIDIA H100`` or ``CPU 2c (Xeon ...)``."""
+    """Short hardware label for tables, e.g. ``1x NVIDIA H100``, ``CPU 2c (Xeon ...)``, ``CPU 2c, 1 thread (Xeon ...)``.
+
+    A CPU run's speed depends on how many threads it used, so a run with fewer torch threads than
+    cores says so (and is not put on one speed plot with runs that used every core).
+    """
     if "gpu" in hw:
         return f"{hw.get('gpu_count', 1)}x {hw['gpu']}"
-    return f"CPU {hw.get('cpu_count')}c ({hw.get('cpu')})"
+    cores, threads = hw.get("cpu_count"), hw.get("torch_threads")
+    used = f", {threads} thread{'s' if threads != 1 else ''}" if threads and cores and threads < cores else ""
+    return f"CPU {cores}c{used} ({hw.get('cpu')})"
 
 
 def versions() -> dict[str, str | None]:

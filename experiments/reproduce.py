@@ -37,10 +37,14 @@ def _run(cmd: list[str], log: Path) -> int:
         return subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False, cwd=ROOT).returncode
 
 
+def demo_dir(config: Path, runs: Path) -> Path:
+    return runs / f"{config.parent.name}-demo" / "reproduce"
+
+
 def run_demo(config: Path, runs: Path) -> tuple[Path, int, float]:
     """One demo as written; returns its run folder, exit code and wall time (0 when already done)."""
     experiment = f"{config.parent.name}-demo"
-    run_dir = runs / experiment / "reproduce"
+    run_dir = demo_dir(config, runs)
     if is_done(run_dir):
         return run_dir, 0, 0.0
     t0 = time.perf_counter()
@@ -50,12 +54,17 @@ def run_demo(config: Path, runs: Path) -> tuple[Path, int, float]:
     return run_dir, rc, time.perf_counter() - t0
 
 
-def baseline(config: Path, runs: Path) -> dict | None:
-    """The trivial scores of a demo's data (classification: majority class, linear on pixels)."""
+def baseline(config: Path, runs: Path, compute: bool = True) -> dict | None:
+    """The trivial scores of a demo's data (classification: majority class, linear on pixels).
+
+    With ``compute=False`` only a score computed earlier is read.
+    """
     data = (yaml.safe_load(config.read_text()).get("data") or {}).get("class_path")
     if data != CLASSIFICATION_DATA:
         return None
     out = runs / "baselines" / f"{config.parent.name}.json"
+    if not out.exists() and not compute:
+        return None
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         rc = _run([sys.executable, "-m", "experiments", "baseline", "--config", str(config), "--json", str(out)],
@@ -72,9 +81,13 @@ def run_sweep(sweep: Path, runs: Path, sets: list[str], parallel: int = 1) -> tu
     for s in sets:
         cmd += ["--set", s]
     rc = _run(cmd, runs / "logs" / f"sweep-{sweep.stem}.log")
-    name = yaml.safe_load(sweep.read_text()).get("name") or sweep.stem
-    table = runs / "sweeps" / name / "ablation.md"
+    table = sweep_table(sweep, runs)
     return (table if table.exists() else None), rc, time.perf_counter() - t0
+
+
+def sweep_table(sweep: Path, runs: Path) -> Path:
+    name = yaml.safe_load(sweep.read_text()).get("name") or sweep.stem
+    return runs / "sweeps" / name / "ablation.md"
 
 
 def _rel(path: Path) -> str:
@@ -85,8 +98,14 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 
 
-def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int, float]],
-               baselines: dict[str, dict], sweeps: list[tuple[Path, Path | None, int, float]],
+def _step(rc: int | None, seconds: float) -> str:
+    if rc is None:
+        return "not run yet"
+    return f"Exit {rc}, {_minutes(seconds) if seconds else 'done earlier'}"
+
+
+def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, float]],
+               baselines: dict[str, dict], sweeps: list[tuple[Path, Path | None, int | None, float]],
                sets: list[str], total: float) -> None:
     figures = out.parent / "figures"
     demo_dirs = [d for _, d, rc, _ in demos if rc == 0 and (d / "results.json").exists()]
@@ -108,16 +127,14 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int, float]]
     for name, b in sorted(baselines.items()):
         lines.append(f"| {name} | {b['chance']:.3f} | {b['linear_on_pixels']:.3f} | {b['train']} / {b['val']} |")
     lines += ["", "Families whose baseline is not a classifier give theirs in their own section of the README.", ""]
-    lines += ["## Demo wall times", "", "| Demo | Exit | Wall time |", "|---|---|---|"]
-    lines += [f"| `{_rel(c)}` | {rc} | {_minutes(t) if t else 'done earlier'} |"
-              for c, _, rc, t in demos]
+    lines += ["## Demo wall times", "", "| Demo | Step |", "|---|---|"]
+    lines += [f"| `{_rel(c)}` | {_step(rc, t)} |" for c, _, rc, t in demos]
     shortening = " ".join(f"`--set {s}`" for s in sets) or "none"
     lines += ["", "## Ablation sweeps", "",
               (f"Shortened for reproduce ({shortening}), every seed of each file. Full length: "
               "`paperlab sweep configs/sweeps/<name>.yaml`."), ""]
     for sweep, table, rc, t in sweeps:
-        lines += [f"### `{_rel(sweep)}`", "",
-                  f"Exit {rc}, {_minutes(t)}.", ""]
+        lines += [f"### `{_rel(sweep)}`", "", _step(rc, t) + ".", ""]
         text = table.read_text().strip().replace("## Ablation", "#### Ablation") if table else None
         lines += [text or "_no table: see the sweep's log_", ""]
         if table:
@@ -149,28 +166,37 @@ def main(argv: list[str] | None = None) -> None:
     runs = args.runs_dir.resolve()
     t0 = time.perf_counter()
     demos, baselines, sweeps = [], {}, []
+    selected = 0
     for config in sorted(args.configs.glob("*/demo.yaml")):
-        if not fnmatch.fnmatch(config.parent.name, args.only):
+        if not fnmatch.fnmatch(config.parent.name, args.only):  # on the page if an earlier reproduce ran it
+            run_dir = demo_dir(config, runs)
+            demos.append((config, run_dir, 0 if is_done(run_dir) else None, 0.0))
+            if (b := baseline(config, runs, compute=False)) is not None:
+                baselines[config.parent.name] = b
             continue
+        selected += 1
         print(f"demo {config.parent.name} ...", flush=True)
         run_dir, rc, t = run_demo(config, runs)
         demos.append((config, run_dir, rc, t))
         print(f"  exit {rc}, {_minutes(t)}", flush=True)
         if (b := baseline(config, runs)) is not None:
             baselines[config.parent.name] = b
-    for sweep in [] if args.no_sweeps else sorted((args.configs / "sweeps").glob("*.yaml")):
-        if not fnmatch.fnmatch(sweep.stem, args.only):
+    for sweep in sorted((args.configs / "sweeps").glob("*.yaml")):
+        if args.no_sweeps or not fnmatch.fnmatch(sweep.stem, args.only):
+            table = sweep_table(sweep, runs)
+            sweeps.append((sweep, table if table.exists() else None, 0 if table.exists() else None, 0.0))
             continue
+        selected += 1
         print(f"sweep {sweep.stem} ...", flush=True)
         table, rc, t = run_sweep(sweep, runs, sets, args.parallel)
         sweeps.append((sweep, table, rc, t))
         print(f"  exit {rc}, {_minutes(t)}", flush=True)
-    if not demos and not sweeps:
+    if not selected:
         print(f"paperlab reproduce: error: nothing matches --only {args.only!r}", file=sys.stderr)
         sys.exit(2)
     write_page(args.out.resolve(), runs, demos, baselines, sweeps, sets, time.perf_counter() - t0)
     print(f"wrote {args.out}")
-    failed = sum(rc != 0 for _, _, rc, _ in demos) + sum(rc != 0 for _, _, rc, _ in sweeps)
+    failed = sum(rc not in (0, None) for _, _, rc, _ in demos + sweeps)
     if failed:
         print(f"paperlab reproduce: {failed} step(s) failed; logs in {runs / 'logs'}", file=sys.stderr)
         sys.exit(1)

@@ -35,6 +35,10 @@ def test_reproduce_writes_the_page_and_resumes(tmp_path):
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page)
     assert len(images) >= 3 and all((tmp_path / "docs" / i).is_file() for i in images), images  # no broken links
 
-    again = run_paperlab(*args, cwd=tmp_path)  # everything is done: nothing runs twice
-    assert again.returncode == 0 and "done earlier" in (tmp_path / "docs/RESULTS.md").read_text()
+    # A partial reproduce (--only, --no-sweeps) runs nothing that is done and still writes the whole page
+    again = run_paperlab(*args, "--only", "alexnet", "--no-sweeps", cwd=tmp_path)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    page = (tmp_path / "docs/RESULTS.md").read_text()
+    assert "done earlier" in page and "| AlexNet | ShapesWorld" in page
+    assert "lrn=false" in page and "| alexnet |" in page  # the sweep and the baseline it did not select
     assert len(list((tmp_path / "runs").rglob("results.json"))) == 1 + 4

@@ -195,3 +195,11 @@ def test_curves_come_from_the_local_history(tmp_path):
         (run_dir / "results.json").write_text(json.dumps(rec))
     written = report.write_report(*report.load_local([tmp_path]), [str(tmp_path)], tmp_path / "out")
     assert tmp_path / "out" / "curves_val_acc1.png" in written
+
+
+def test_hardware_label_gives_threads_when_fewer_than_cores():
+    from experiments.provenance import label
+    assert label({"cpu": "AMD EPYC", "cpu_count": 2, "torch_threads": 2}) == "CPU 2c (AMD EPYC)"
+    assert label({"cpu": "AMD EPYC", "cpu_count": 2, "torch_threads": 1}) == "CPU 2c, 1 thread (AMD EPYC)"
+    assert label({"cpu": "Xeon", "cpu_count": 16, "torch_threads": 4}) == "CPU 16c, 4 threads (Xeon)"
+    assert label({"gpu": "NVIDIA H100", "gpu_count": 1, "torch_threads": 1}) == "1x NVIDIA H100"
