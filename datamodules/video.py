@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
 import lightning as L
 import torch
@@ -28,7 +28,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from datamodules.errors import DatasetError
 from datamodules.loaders import SplitLoaders, make_loader
-from datamodules.shapes.clips import MIRRORED, REVERSED, ShapesClips
+from datamodules.shapes.clips import MOTIONS, ShapesClips, check_motions, label_maps
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.sources.frame_folder import FrameFolderSource, frames_to_clip
 from datamodules.sources.ucf101 import HMDB51Source, UCF101Source, _ucf_help
@@ -66,12 +66,10 @@ class ClipSampler:
 class _ShapesSource:
     """ShapesWorld clips in the sources' ``load(i, pick)`` interface, rendered once when cached."""
 
-    classes: ClassVar[list[str]] = list(ShapesClips.classes)
-    num_classes = len(classes)
-    mirrored, reversed = MIRRORED, REVERSED  # label of a mirrored / time-reversed clip
-
     def __init__(self, view: ShapesClips, cache: bool) -> None:
         self.view = view
+        self.classes, self.num_classes = view.classes, view.num_classes
+        self.mirrored, self.reversed = label_maps(view.motions)  # label of a mirrored / time-reversed clip
         self.clips = torch.stack([view[i][0] for i in range(len(view))]) if cache else None  # (N,3,F,H,W)
         self.labels = [view.scene(i).label for i in range(len(view))] if cache else None
 
@@ -168,6 +166,8 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
         train_size: ShapesWorld training clips.
         val_size: ShapesWorld validation (and test) clips.
         cache: render ShapesWorld once into memory at setup.
+        motions: ShapesWorld classes, a subset of the nine (default all), e.g. ``[rotate_cw, rotate_ccw]``
+            to train on one distinction alone; set ``model.init_args.num_classes`` to match.
     """
 
     def __init__(
@@ -193,10 +193,19 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
         train_size: int = 4000,
         val_size: int = 500,
         cache: bool = True,
+        motions: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         world = as_world(world)
+        try:
+            self.motions = check_motions(motions if motions is not None else MOTIONS)
+        except ValueError as e:
+            raise ConfigError(f"data.init_args.motions: {e}") from None
+        for flag, label_map in zip(("flip", "reverse"), label_maps(self.motions), strict=True):
+            if source == "shapes" and getattr(self.hparams, flag) and label_map is None:
+                raise ConfigError(f"data.init_args.{flag}=true needs each motion's counterpart among "
+                                  f"data.init_args.motions={list(self.motions)} (e.g. move_left with move_right)")
         self.world = world
         if source == "shapes" and clip_frames < num_frames:
             raise ConfigError(f"data.init_args.clip_frames={clip_frames} < num_frames={num_frames}")
@@ -205,7 +214,7 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
                               "class's reversed label, which only the ShapesWorld source defines")
         if source != "shapes":
             self.check_data(source, root)
-        self.num_classes: int | None = len(ShapesClips.classes) if source == "shapes" else None
+        self.num_classes: int | None = len(self.motions) if source == "shapes" else None
         self._train = self._val = self._test = None
 
     @classmethod
@@ -234,12 +243,13 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
     @property
     def class_names(self) -> list[str] | None:
         src = next((d.source for d in (self._train, self._val) if d is not None), None)
-        return list(src.classes) if src is not None else (list(ShapesClips.classes) if self.hparams.source == "shapes" else None)
+        return list(src.classes) if src is not None else (list(self.motions) if self.hparams.source == "shapes" else None)
 
     def _source(self, split: str):
         h = self.hparams
         if h.source == "shapes":
-            view = ShapesClips(split, h.train_size if split == "train" else h.val_size, self.world, h.clip_frames)  # type: ignore[arg-type]
+            view = ShapesClips(split, h.train_size if split == "train" else h.val_size, self.world, h.clip_frames,  # type: ignore[arg-type]
+                               motions=self.motions)
             return _ShapesSource(view, h.cache)
         if h.source == "frames":
             return FrameFolderSource(Path(h.root) / (split if split == "train" else h.val_split),

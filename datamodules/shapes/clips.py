@@ -10,9 +10,9 @@ the shape's symmetry angle, so clockwise never aliases into anticlockwise.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,9 +38,34 @@ _OPPOSITE = {"move_left": "move_right", "move_up": "move_down", "rotate_cw": "ro
 _OPPOSITE |= {v: k for k, v in _OPPOSITE.items()}
 # The label of a clip mirrored left-right (left <-> right; a mirrored rotation turns the other way)
 # and of a clip played backwards (every motion reverses; still stays still), by label index.
-MIRRORED = tuple(MOTIONS.index(_OPPOSITE[m] if m in ("move_left", "move_right", "rotate_cw", "rotate_ccw") else m)
-                 for m in MOTIONS)
-REVERSED = tuple(MOTIONS.index(_OPPOSITE.get(m, m)) for m in MOTIONS)
+_MIRROR = {m: _OPPOSITE[m] if m in ("move_left", "move_right", "rotate_cw", "rotate_ccw") else m for m in MOTIONS}
+_REVERSE = {m: _OPPOSITE.get(m, m) for m in MOTIONS}
+MIRRORED = tuple(MOTIONS.index(_MIRROR[m]) for m in MOTIONS)
+REVERSED = tuple(MOTIONS.index(_REVERSE[m]) for m in MOTIONS)
+
+
+def check_motions(motions: Sequence[str]) -> tuple[str, ...]:
+    """``motions`` as a tuple, or a ``ValueError`` naming what is wrong with it."""
+    unknown = [m for m in motions if m not in MOTIONS]
+    if unknown:
+        raise ValueError(f"unknown motion(s) {unknown}; ShapesWorld clips know {list(MOTIONS)}")
+    if len(set(motions)) != len(motions) or len(motions) < 2:
+        raise ValueError(f"motions {list(motions)}: need two or more, each once")
+    return tuple(motions)
+
+
+def label_maps(motions: Sequence[str]) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
+    """Labels of a mirrored and of a time-reversed clip, by label index within ``motions``.
+
+    A map is None where a motion's counterpart is not among ``motions`` (e.g. ``move_left``
+    without ``move_right``): such a subset cannot be flipped or reversed with a label.
+    """
+    def remap(table: dict[str, str]) -> tuple[int, ...] | None:
+        if any(table[m] not in motions for m in motions):
+            return None
+        return tuple(motions.index(table[m]) for m in motions)
+
+    return remap(_MIRROR), remap(_REVERSE)
 
 
 @dataclass(frozen=True)
@@ -64,12 +89,12 @@ class ShapesClips(ShapesView):
         config: World settings (``kinds`` minus circle/ring, ``scale_range``, background, clutter).
         num_frames: Frames per clip (T).
         transform: Optional callable applied to the clip tensor.
+        motions: The classes, a subset of ``MOTIONS`` (e.g. only cw/ccw, to study one distinction
+            alone); label k is ``motions[k]``. All nine draw the same clips as before subsets existed.
 
     Returns (per item):
         ``(clip, label)``: uint8 tensor (3, T, H, W) and an int indexing ``classes``.
     """
-
-    classes: ClassVar[list[str]] = list(MOTIONS)
 
     def __init__(
         self,
@@ -78,10 +103,12 @@ class ShapesClips(ShapesView):
         config: WorldConfig | None = None,
         num_frames: int = 16,
         transform: Callable[[torch.Tensor], Any] | None = None,
+        motions: Sequence[str] = MOTIONS,
     ) -> None:
         super().__init__(split, size, config)
         if num_frames < 2:
             raise ValueError("a clip needs at least two frames to show motion")
+        self.motions = check_motions(motions)
         self.num_frames = num_frames
         self.transform = transform
         self.kinds = [k for k in self.config.kinds if SHAPES[k].symmetry != 0]
@@ -89,16 +116,20 @@ class ShapesClips(ShapesView):
             raise ValueError(f"no kind in {self.config.kinds} shows rotation; add e.g. 'square'")
 
     @property
-    def num_classes(self) -> int:  # motions, not shape kinds
-        return len(MOTIONS)
+    def classes(self) -> list[str]:  # motions, not shape kinds
+        return list(self.motions)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.motions)
 
     def scene(self, index: int) -> ClipScene:
         r, cfg = self.stream(index), self.config
         s, t_max = cfg.image_size, self.num_frames - 1
         bg, palette = sample_background(r, cfg.background, cfg.min_contrast, 1)
         base = Scene(s, bg, sample_clutter(r, cfg), (), palette)
-        label = r.integers(len(MOTIONS))
-        motion = MOTIONS[label]
+        label = r.integers(len(self.motions))
+        motion = self.motions[label]
         kind = r.choice(self.kinds)
         name = r.choice(palette)
         lo, hi = cfg.scale_range

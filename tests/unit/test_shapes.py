@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from datamodules.shapes.captions import ShapesCaptions, plural
-from datamodules.shapes.clips import MIRRORED, MOTIONS, REVERSED, ShapesClips
+from datamodules.shapes.clips import MIRRORED, MOTIONS, REVERSED, ShapesClips, label_maps
 from datamodules.shapes.pose import ShapesPose
 from datamodules.shapes.scene import (
     ShapeObject,
@@ -282,3 +282,23 @@ def test_config_validation():
         ShapesClips(config=WorldConfig(kinds=("circle", "ring")))
     with pytest.raises(ValueError):
         ShapesClassification(split="dev")
+
+
+def test_motion_subset_draws_only_its_motions_and_all_nine_keep_the_old_clips():
+    full, explicit = ShapesClips("train", 30, num_frames=4), ShapesClips("train", 30, num_frames=4, motions=MOTIONS)
+    assert all(torch.equal(full[i][0], explicit[i][0]) and full[i][1] == explicit[i][1] for i in range(30))
+    rot = ShapesClips("train", 60, num_frames=4, motions=("rotate_cw", "rotate_ccw"))
+    assert rot.classes == ["rotate_cw", "rotate_ccw"] and rot.num_classes == 2
+    labels = [rot.scene(i).label for i in range(60)]
+    assert set(labels) == {0, 1}
+    for i in range(60):  # label 0 turns clockwise (angle grows), 1 anticlockwise
+        frames = rot.scene(i).frames
+        assert (frames[-1].angle > frames[0].angle) == (labels[i] == 0)
+    assert label_maps(("rotate_cw", "rotate_ccw")) == ((1, 0), (1, 0))
+    assert label_maps(("still", "grow", "shrink")) == ((0, 1, 2), (0, 2, 1))
+    assert label_maps(("move_left", "grow")) == (None, None)  # no partner for left: cannot relabel
+    assert label_maps(MOTIONS) == (MIRRORED, REVERSED)
+    with pytest.raises(ValueError, match="unknown motion"):
+        ShapesClips("train", 4, motions=("rotate_cw", "spin"))
+    with pytest.raises(ValueError, match="two or more"):
+        ShapesClips("train", 4, motions=("still",))

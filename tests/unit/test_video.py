@@ -82,6 +82,18 @@ def test_shapes_datamodule_batch_contract_and_crops():
     assert dm.num_classes == 9 and len(dm.class_names) == 9
 
 
+def test_motion_subset_sets_the_classes_and_bad_subsets_are_config_errors():
+    dm = VideoDataModule(num_frames=4, clip_frames=4, train_size=8, val_size=4, batch_size=4, flip=True,
+                         reverse=True, motions=["rotate_cw", "rotate_ccw"])
+    dm.setup("fit")
+    assert dm.num_classes == 2 and dm.class_names == ["rotate_cw", "rotate_ccw"]
+    assert set(next(iter(dm.train_dataloader()))[1].tolist()) <= {0, 1}
+    with pytest.raises(ConfigError, match="data.init_args.motions: unknown motion"):
+        VideoDataModule(motions=["rotate_cw", "spin"])
+    with pytest.raises(ConfigError, match="data.init_args.flip=true needs each motion's counterpart"):
+        VideoDataModule(flip=True, motions=["move_left", "still"])
+
+
 def test_training_flip_and_reversal_relabel_the_clip():
     dm = VideoDataModule(num_frames=6, clip_frames=6, crop_size=32, train_size=24, val_size=4, flip=True,
                          reverse=True)  # whole clips, whole frames: the only randomness is flip/reversal
