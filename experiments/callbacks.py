@@ -18,6 +18,7 @@ from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 
 from experiments import peak, provenance
+from experiments.report_rows import method_meta
 
 RESULTS_VERSION = 1
 
@@ -229,6 +230,7 @@ class RunRecorder(L.Callback):
         dm = trainer.datamodule
         meta.update({
             "model": type(pl_module).__name__,
+            **method_meta(type(pl_module), dict(pl_module.hparams)),
             "dataset": getattr(dm, "dataset_name", type(dm).__name__ if dm else None),
             "params": sum(p.numel() for p in pl_module.parameters()),
             "precision": str(trainer.precision),

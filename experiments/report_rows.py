@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import statistics
 from collections.abc import Iterable
@@ -82,6 +83,35 @@ def default_metric(runs: list[dict[str, Any]]) -> str:
 
 
 
+def method_meta(module: type, hparams: dict[str, Any]) -> dict[str, str]:
+    """What a report calls a module's method and its headline metric, from the class.
+
+    ``method_name(hparams)`` (a static method) names a module that runs several papers' methods
+    (VideoModule's ``arch``, CaptioningModule's ``attention``); ``primary_metric`` is the number
+    a report puts in its table. Without them: the class name, and ``default_metric``.
+    """
+    namer = getattr(module, "method_name", None)
+    out = {"method": namer(hparams) if callable(namer) else module.__name__.removesuffix("Module")}
+    if isinstance(getattr(module, "primary_metric", None), str):
+        out["primary_metric"] = module.primary_metric
+    return out
+
+
+def _record_method(rec: dict[str, Any]) -> dict[str, str]:
+    """``method_meta`` of a run: from its results.json, or, for records written before it was
+    recorded, from the module class its config names."""
+    meta = rec.get("meta", {})
+    if "method" in meta:
+        return {k: meta[k] for k in ("method", "primary_metric") if k in meta}
+    model = (rec.get("_config") or {}).get("model") or {}
+    module, _, name = str(model.get("class_path", "")).rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        return {"method": str(meta.get("model", "?")).removesuffix("Module")}
+    return method_meta(cls, model.get("init_args") or {})
+
+
 def _mean_of(runs: list[dict[str, Any]], section: str, key: str) -> float | None:
     vals = [float(r[section][key]) for r in runs
             if isinstance(r.get(section, {}).get(key), (int, float))]
@@ -139,17 +169,21 @@ def build_rows(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for gi, g in enumerate(groups):
         runs = g["runs"]
         meta = runs[0].get("meta", {})
-        shapes = meta.get("dataset") == SHAPES
+        shapes = str(meta.get("dataset")).startswith(SHAPES)  # "ShapesWorld", "ShapesWorld motions", ...
+        method = _record_method(runs[0])
         refs = [] if shapes else [dict(p) for p in runs[0].get("paper") or []]
-        targets = [(p["metric"], p) for p in refs] or [(default_metric(runs), None)]
+        primary = method.get("primary_metric")
+        if not any(primary in r.get("metrics", {}) for r in runs):
+            primary = default_metric(runs)
+        targets = [(p["metric"], p) for p in refs] or [(primary, None)]
         files = _unique(f for r in runs for f in _config_files(r))
         diff = ", ".join(f"{k}={_yaml(v)}" for k, v in g["diff"].items())
         overrides = _unique(o for r in runs for o in _overrides(r))
         params = _mean_of(runs, "meta", "params")
         common = {
             "group": gi, "experiment": g["experiment"],
-            "method": str(meta.get("model", "?")).removesuffix("Module"),
-            "dataset": f"{SHAPES} (embedded)" if shapes else str(meta.get("dataset")),
+            "method": method["method"],
+            "dataset": f"{meta.get('dataset')} (embedded)" if shapes else str(meta.get("dataset")),
             "shapes": shapes,
             "epochs": _unique(r.get("meta", {}).get("epochs") for r in runs),
             "effective_batch": _unique(r.get("meta", {}).get("effective_batch") for r in runs),

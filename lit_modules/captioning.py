@@ -71,6 +71,12 @@ class CaptioningModule(L.LightningModule):
         media_images: validation images logged with their decoded caption (and attention maps).
     """
 
+    primary_metric = "val/bleu4"
+
+    @staticmethod
+    def method_name(hparams: dict[str, Any]) -> str:
+        return "Show-Attend-Tell" if hparams.get("attention", True) else "Show-Tell"
+
     def __init__(
         self,
         attention: bool = True,

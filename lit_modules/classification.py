@@ -36,6 +36,8 @@ class ClassificationModule(L.LightningModule):
         channels_last: keep conv activations NHWC (faster oneDNN/cuDNN kernels).
     """
 
+    primary_metric = "val/acc1"  # the number a report puts in its table (experiments.report_rows)
+
     def __init__(
         self,
         num_classes: int,

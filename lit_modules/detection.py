@@ -50,6 +50,8 @@ class DetectionModule(L.LightningModule):
         media_images: validation images sent to W&B with predicted and true boxes (0: none).
     """
 
+    primary_metric = "val/map50"
+
     def __init__(self, num_classes: int, masks: bool, lr: float, optimizer: Literal["sgd", "adamw"],
                  momentum: float, weight_decay: float, schedule: Literal["step", "cosine", "constant"],
                  milestones: list[int], warmup_epochs: float, media_images: int = 0) -> None:

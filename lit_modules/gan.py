@@ -38,6 +38,8 @@ class GANModule(L.LightningModule):
     media_samples, finite_check_every.
     """
 
+    primary_metric = "val/fid_shapes"
+
     automatic_optimization = False
 
     def _build(self, norm: Norm) -> None:

@@ -50,6 +50,8 @@ class HourglassModule(L.LightningModule):
         warmup_epochs: linear warm-up length (fractions allowed).
     """
 
+    primary_metric = "val/pck@0.1"
+
     def __init__(
         self,
         num_joints: int = 16,

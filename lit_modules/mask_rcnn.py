@@ -18,6 +18,8 @@ class MaskRCNNModule(FasterRCNNModule):
     Mask R-CNN configs set ``roi_op: align`` and an FPN backbone). Logs ``segm_map``/``segm_map50``.
     """
 
+    primary_metric = "val/segm_map50"
+
     masks = True
 
     def forward(self, images: list[Tensor]) -> list[dict[str, Tensor]]:

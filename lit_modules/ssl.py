@@ -53,6 +53,8 @@ class SSLModule(L.LightningModule):
         knn_temperature: temperature of the kNN vote.
     """
 
+    primary_metric = "val/linear_acc"  # the online linear probe
+
     def __init__(self, num_classes: int, encoder: Encoder, cifar_stem: bool, width: int, lr: float,
                  optimizer: Literal["lars", "sgd", "adamw"], momentum: float, weight_decay: float,
                  warmup_epochs: float, probe_lr: float, knn_k: int, knn_temperature: float) -> None:

@@ -56,6 +56,8 @@ class UNetModule(L.LightningModule):
         media_images: validation images shown in W&B with their true and predicted masks.
     """
 
+    primary_metric = "val/miou"
+
     def __init__(
         self,
         num_classes: int = 7,

@@ -41,6 +41,11 @@ class VideoModule(ClassificationModule):
         channels_last: NHWC weights for the 2D baselines' convs (clips stay NCTHW; untuned).
     """
 
+    @staticmethod
+    def method_name(hparams: dict) -> str:
+        return {"c3d": "C3D", "r3d_18": "R3D-18", "r2plus1d_18": "R(2+1)D-18", "single_frame": "Single frame",
+                "late_fusion": "Late fusion"}.get(hparams.get("arch", "c3d"), "Video")
+
     def __init__(
         self,
         num_classes: int = 9,

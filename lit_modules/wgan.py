@@ -61,6 +61,10 @@ class WGAN(GANModule):
         finite_check_every: check the losses for NaN/inf every this many batches (one host sync).
     """
 
+    @staticmethod
+    def method_name(hparams: dict) -> str:
+        return "WGAN-GP" if hparams.get("lipschitz") == "gp" else "WGAN"
+
     def __init__(
         self,
         lipschitz: Literal["clip", "gp"] = "clip",

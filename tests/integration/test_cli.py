@@ -61,6 +61,7 @@ def test_fit_writes_run_folder_then_resume_continues_same_wandb_run(tmp_path, ti
     assert {"commit", "dirty"} <= set(prov["git"]) and prov["packages"]["torch"].startswith("2.14")
     assert prov["hardware"]["cpu_count"] >= 1
     assert res["meta"]["dataset"] == "ShapesWorld"
+    assert (res["meta"]["method"], res["meta"]["primary_metric"]) == ("AlexNet", "val/acc1")  # for reports
     step = res["meta"]["global_step"]
     assert step == 4  # 256 samples / batch 64
     # Checkpoints carry their sha256 in results.json and go to W&B as one model artifact;

@@ -203,3 +203,36 @@ def test_hardware_label_gives_threads_when_fewer_than_cores():
     assert label({"cpu": "AMD EPYC", "cpu_count": 2, "torch_threads": 1}) == "CPU 2c, 1 thread (AMD EPYC)"
     assert label({"cpu": "Xeon", "cpu_count": 16, "torch_threads": 4}) == "CPU 16c, 4 threads (Xeon)"
     assert label({"gpu": "NVIDIA H100", "gpu_count": 1, "torch_threads": 1}) == "1x NVIDIA H100"
+
+
+def test_method_and_headline_metric_come_from_the_module():
+    from lit_modules.captioning import CaptioningModule
+    from lit_modules.video import VideoModule
+    assert report_rows.method_meta(VideoModule, {"arch": "late_fusion"}) == {"method": "Late fusion",
+                                                                           "primary_metric": "val/acc1"}
+    assert report_rows.method_meta(CaptioningModule, {"attention": False}) == {"method": "Show-Tell",
+                                                                              "primary_metric": "val/bleu4"}
+    assert report_rows.method_meta(type("FooModule", (), {}), {}) == {"method": "Foo"}
+
+
+def test_rows_name_the_method_and_its_metric_even_for_records_without_them(tmp_path):
+    # results.json files written before meta carried "method": the report asks the config's class
+    for exp, path, init, metrics, dataset in [
+        ("single_frame-demo", "lit_modules.video.VideoModule", {"arch": "single_frame"},
+         {"val/acc1": 0.18, "val/acc5": 0.7}, "ShapesWorld motions"),
+        ("sat-demo", "lit_modules.captioning.CaptioningModule", {"attention": True},
+         {"val/attention_reg": 47.0, "val/bleu4": 0.5}, "ShapesWorld captions")]:
+        run_dir = write_run(tmp_path, exp, "r0", dataset=dataset)
+        cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+        cfg["model"] = {"class_path": path, "init_args": init}
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg))
+        rec = json.loads((run_dir / "results.json").read_text())
+        rec["metrics"] = metrics
+        (run_dir / "results.json").write_text(json.dumps(rec))
+    rows = {r["experiment"]: r for r in rows_for(tmp_path)}
+    frame, sat = rows["single_frame-demo"], rows["sat-demo"]
+    assert (frame["method"], frame["metric"], frame["dataset"]) == ("Single frame", "val/acc1",
+                                                                   "ShapesWorld motions (embedded)")
+    assert (sat["method"], sat["metric"]) == ("Show-Attend-Tell", "val/bleu4")  # not the first val/ name
+    cells = dict(zip(report_format.COLUMNS, report_format.cells(sat)))
+    assert cells["Paper"] == "n/a (ShapesWorld)"
