@@ -104,6 +104,16 @@ def _step(rc: int | None, seconds: float) -> str:
     return f"Exit {rc}, {_minutes(seconds) if seconds else 'done earlier'}"
 
 
+def _done_line(demos: list, sweeps: list) -> str:
+    """How complete the page is: a reproduce spread over sittings shows what is still to run."""
+    done_demos = sum(rc == 0 for _, _, rc, _ in demos)
+    done_sweeps = sum(rc == 0 and table is not None for _, table, rc, _ in sweeps)
+    line = f"Finished: {done_demos} of {len(demos)} demos, {done_sweeps} of {len(sweeps)} sweeps."
+    if done_demos < len(demos) or done_sweeps < len(sweeps):
+        line += " **This page is partial**: the steps marked 'not run yet' have no numbers here."
+    return line
+
+
 def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, float]],
                baselines: dict[str, dict], sweeps: list[tuple[Path, Path | None, int | None, float]],
                sets: list[str], total: float) -> None:
@@ -114,7 +124,8 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, 
              "folder under `" + str(runs) + "`. These are **ShapesWorld** results (the embedded "
              "procedural dataset), not the papers' datasets: the Paper column stays empty on purpose.", "",
              (f"Machine: {provenance.label(provenance.hardware())}; "
-             f"whole reproduce: {_minutes(total)} (steps already done earlier count 0)."), ""]
+             f"whole reproduce: {_minutes(total)} (steps already done earlier count 0)."), "",
+             _done_line(demos, sweeps), ""]
     if demo_dirs:
         runs_found, skipped = load_local(demo_dirs)
         written = write_report(runs_found, skipped, [str(runs)], figures, link_prefix="figures/")

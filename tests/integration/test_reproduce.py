@@ -29,6 +29,7 @@ def test_reproduce_writes_the_page_and_resumes(tmp_path):
     assert "Linear model on pixels" in page and "| alexnet |" in page  # its trivial baseline
     assert "alexnet_lrn.yaml" in page and "lrn=false" in page and "±" in page  # the ablation table
     assert "--set trainer.max_epochs=1" in page
+    assert "Finished: 1 of 1 demos, 1 of 1 sweeps." in page and "partial" not in page
     assert list((tmp_path / "docs/figures").glob("pareto_*.png"))
     assert "figures/alexnet-lrn/curves_val_acc1.png" in page  # the sweep's learning curves
     assert (tmp_path / "docs/figures/alexnet-lrn/curves_val_acc1.png").stat().st_size > 1000
@@ -42,3 +43,14 @@ def test_reproduce_writes_the_page_and_resumes(tmp_path):
     assert "done earlier" in page and "| AlexNet | ShapesWorld" in page
     assert "lrn=false" in page and "| alexnet |" in page  # the sweep and the baseline it did not select
     assert len(list((tmp_path / "runs").rglob("results.json"))) == 1 + 4
+
+
+def test_a_partial_page_says_so():
+    from pathlib import Path
+
+    from experiments.reproduce import _done_line
+    demos = [(Path("a/demo.yaml"), Path("runs/a"), 0, 1.0), (Path("b/demo.yaml"), Path("runs/b"), None, 0.0)]
+    sweeps = [(Path("s.yaml"), None, 1, 2.0)]  # a failed sweep has no table
+    line = _done_line(demos, sweeps)
+    assert line.startswith("Finished: 1 of 2 demos, 0 of 1 sweeps.") and "partial" in line
+    assert "partial" not in _done_line(demos[:1], [])
