@@ -6,6 +6,7 @@ import importlib
 import json
 import statistics
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -14,6 +15,7 @@ from experiments.provenance import label as hardware_label
 from experiments.stats import mean_std
 
 SHAPES = "ShapesWorld"
+REPO = Path(__file__).resolve().parent.parent
 # Keys that name, place or decorate a run without changing what it measures: a group is a setting.
 RUN_KEYS = ("seed_everything", "experiment", "run_id", "runs_dir", "wandb_project", "ckpt_path",
             "weights_only", "trainer.default_root_dir", "trainer.logger", "trainer.enable_progress_bar",
@@ -125,8 +127,15 @@ def _unique(values: Iterable[Any]) -> str:
 
 def _config_files(rec: dict[str, Any]) -> list[str]:
     cmd = [str(c) for c in rec.get("provenance", {}).get("command") or []]
-    return [cmd[i + 1] for i, c in enumerate(cmd[:-1]) if c == "--config"] + \
+    files = [cmd[i + 1] for i, c in enumerate(cmd[:-1]) if c == "--config"] + \
         [c.split("=", 1)[1] for c in cmd if c.startswith("--config=")]
+    return [_in_repo(f) for f in files]
+
+
+def _in_repo(path: str) -> str:
+    """A path inside this repository as ``configs/...``, so tables do not carry one machine's folders."""
+    p = Path(path)
+    return str(p.relative_to(REPO)) if p.is_absolute() and p.is_relative_to(REPO) else path
 
 
 BOOKKEEPING = ("--config", "--experiment", "--run_id", "--runs_dir", "--seed_everything",

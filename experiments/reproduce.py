@@ -48,8 +48,8 @@ def run_demo(config: Path, runs: Path) -> tuple[Path, int, float]:
     if is_done(run_dir):
         return run_dir, 0, 0.0
     t0 = time.perf_counter()
-    rc = _run([sys.executable, "-m", "experiments", "fit", "--config", str(config), "--experiment", experiment,
-               "--run_id", "reproduce", "--runs_dir", str(runs), "--trainer.enable_progress_bar", "false"],
+    rc = _run([sys.executable, "-m", "experiments", "fit", "--config", _rel(config), "--experiment", experiment,
+               "--run_id", "reproduce", "--runs_dir", _rel(runs), "--trainer.enable_progress_bar", "false"],
               runs / "logs" / f"{experiment}.log")
     return run_dir, rc, time.perf_counter() - t0
 
@@ -121,14 +121,14 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, 
     demo_dirs = [d for _, d, rc, _ in demos if rc == 0 and (d / "results.json").exists()]
     lines = ["# Results (ShapesWorld demos and ablations)", "",
              "Written by `make reproduce` (`paperlab reproduce`); every number below comes from a run "
-             "folder under `" + str(runs) + "`. These are **ShapesWorld** results (the embedded "
+             "folder under `" + _rel(runs) + "`. These are **ShapesWorld** results (the embedded "
              "procedural dataset), not the papers' datasets: the Paper column stays empty on purpose.", "",
              (f"Machine: {provenance.label(provenance.hardware())}; "
              f"whole reproduce: {_minutes(total)} (steps already done earlier count 0)."), "",
              _done_line(demos, sweeps), ""]
     if demo_dirs:
         runs_found, skipped = load_local(demo_dirs)
-        written = write_report(runs_found, skipped, [str(runs)], figures, link_prefix="figures/")
+        written = write_report(runs_found, skipped, [_rel(runs)], figures, link_prefix="figures/")
         table = (figures / "report.md").read_text()
         lines += ["## Demo runs", "", table.split("\n", 1)[1].strip(), ""]
         (figures / "report.md").unlink()

@@ -185,6 +185,11 @@ def test_config_column_names_files_and_command_line_overrides(tmp_path):
     (row,) = rows_for(tmp_path)
     assert row["config"] == ("alexnet-lrn: configs/alexnet/demo.yaml; "
                              "trainer.max_epochs=1, data.init_args.train_size=6000")
+    cmd = rec["provenance"]["command"]  # an absolute path inside the repository shows as configs/...
+    cmd[cmd.index("configs/alexnet/demo.yaml")] = str(report_rows.REPO / "configs/alexnet/demo.yaml")
+    (run_dir / "results.json").write_text(json.dumps(rec))
+    (row,) = rows_for(tmp_path)
+    assert row["config"].startswith("alexnet-lrn: configs/alexnet/demo.yaml; ")
 
 
 def test_curves_come_from_the_local_history(tmp_path):
