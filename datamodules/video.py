@@ -198,6 +198,9 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
         super().__init__()
         self.save_hyperparameters()
         world = as_world(world)
+        if motions is not None and source != "shapes":
+            raise ConfigError(f"data.init_args.motions picks ShapesWorld classes; source={source!r} takes its "
+                              "classes from the dataset's folders")
         try:
             self.motions = check_motions(motions if motions is not None else MOTIONS)
         except ValueError as e:

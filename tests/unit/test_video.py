@@ -92,6 +92,8 @@ def test_motion_subset_sets_the_classes_and_bad_subsets_are_config_errors():
         VideoDataModule(motions=["rotate_cw", "spin"])
     with pytest.raises(ConfigError, match="data.init_args.flip=true needs each motion's counterpart"):
         VideoDataModule(flip=True, motions=["move_left", "still"])
+    with pytest.raises(ConfigError, match="motions picks ShapesWorld classes"):
+        VideoDataModule(source="frames", root="/nowhere", motions=["rotate_cw", "rotate_ccw"])
 
 
 def test_training_flip_and_reversal_relabel_the_clip():
