@@ -129,13 +129,13 @@ def _config_files(rec: dict[str, Any]) -> list[str]:
     cmd = [str(c) for c in rec.get("provenance", {}).get("command") or []]
     files = [cmd[i + 1] for i, c in enumerate(cmd[:-1]) if c == "--config"] + \
         [c.split("=", 1)[1] for c in cmd if c.startswith("--config=")]
-    return [_in_repo(f) for f in files]
+    return [in_repo(f) for f in files]
 
 
-def _in_repo(path: str) -> str:
+def in_repo(path: str | Path) -> str:
     """A path inside this repository as ``configs/...``, so tables do not carry one machine's folders."""
     p = Path(path)
-    return str(p.relative_to(REPO)) if p.is_absolute() and p.is_relative_to(REPO) else path
+    return str(p.relative_to(REPO) if p.is_absolute() and p.is_relative_to(REPO) else p)
 
 
 BOOKKEEPING = ("--config", "--experiment", "--run_id", "--runs_dir", "--seed_everything",

@@ -25,6 +25,7 @@ import yaml
 
 from experiments import provenance
 from experiments.report import load_local, write_report
+from experiments.report_rows import in_repo
 from experiments.sweep import is_done
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,8 +49,8 @@ def run_demo(config: Path, runs: Path) -> tuple[Path, int, float]:
     if is_done(run_dir):
         return run_dir, 0, 0.0
     t0 = time.perf_counter()
-    rc = _run([sys.executable, "-m", "experiments", "fit", "--config", _rel(config), "--experiment", experiment,
-               "--run_id", "reproduce", "--runs_dir", _rel(runs), "--trainer.enable_progress_bar", "false"],
+    rc = _run([sys.executable, "-m", "experiments", "fit", "--config", in_repo(config), "--experiment", experiment,
+               "--run_id", "reproduce", "--runs_dir", in_repo(runs), "--trainer.enable_progress_bar", "false"],
               runs / "logs" / f"{experiment}.log")
     return run_dir, rc, time.perf_counter() - t0
 
@@ -90,10 +91,6 @@ def sweep_table(sweep: Path, runs: Path) -> Path:
     return runs / "sweeps" / name / "ablation.md"
 
 
-def _rel(path: Path) -> str:
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-
-
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 
@@ -121,14 +118,14 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, 
     demo_dirs = [d for _, d, rc, _ in demos if rc == 0 and (d / "results.json").exists()]
     lines = ["# Results (ShapesWorld demos and ablations)", "",
              "Written by `make reproduce` (`paperlab reproduce`); every number below comes from a run "
-             "folder under `" + _rel(runs) + "`. These are **ShapesWorld** results (the embedded "
+             "folder under `" + in_repo(runs) + "`. These are **ShapesWorld** results (the embedded "
              "procedural dataset), not the papers' datasets: the Paper column stays empty on purpose.", "",
              (f"Machine: {provenance.label(provenance.hardware())}; "
              f"whole reproduce: {_minutes(total)} (steps already done earlier count 0)."), "",
              _done_line(demos, sweeps), ""]
     if demo_dirs:
         runs_found, skipped = load_local(demo_dirs)
-        written = write_report(runs_found, skipped, [_rel(runs)], figures, link_prefix="figures/")
+        written = write_report(runs_found, skipped, [in_repo(runs)], figures, link_prefix="figures/")
         table = (figures / "report.md").read_text()
         lines += ["## Demo runs", "", table.split("\n", 1)[1].strip(), ""]
         (figures / "report.md").unlink()
@@ -139,13 +136,13 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, 
         lines.append(f"| {name} | {b['chance']:.3f} | {b['linear_on_pixels']:.3f} | {b['train']} / {b['val']} |")
     lines += ["", "Families whose baseline is not a classifier give theirs in their own section of the README.", ""]
     lines += ["## Demo wall times", "", "| Demo | Step |", "|---|---|"]
-    lines += [f"| `{_rel(c)}` | {_step(rc, t)} |" for c, _, rc, t in demos]
+    lines += [f"| `{in_repo(c)}` | {_step(rc, t)} |" for c, _, rc, t in demos]
     shortening = " ".join(f"`--set {s}`" for s in sets) or "none"
     lines += ["", "## Ablation sweeps", "",
               (f"Shortened for reproduce ({shortening}), every seed of each file. Full length: "
               "`paperlab sweep configs/sweeps/<name>.yaml`."), ""]
     for sweep, table, rc, t in sweeps:
-        lines += [f"### `{_rel(sweep)}`", "", _step(rc, t) + ".", ""]
+        lines += [f"### `{in_repo(sweep)}`", "", _step(rc, t) + ".", ""]
         text = table.read_text().strip().replace("## Ablation", "#### Ablation") if table else None
         lines += [text or "_no table: see the sweep's log_", ""]
         if table:

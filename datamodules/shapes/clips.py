@@ -40,8 +40,6 @@ _OPPOSITE |= {v: k for k, v in _OPPOSITE.items()}
 # and of a clip played backwards (every motion reverses; still stays still), by label index.
 _MIRROR = {m: _OPPOSITE[m] if m in ("move_left", "move_right", "rotate_cw", "rotate_ccw") else m for m in MOTIONS}
 _REVERSE = {m: _OPPOSITE.get(m, m) for m in MOTIONS}
-MIRRORED = tuple(MOTIONS.index(_MIRROR[m]) for m in MOTIONS)
-REVERSED = tuple(MOTIONS.index(_REVERSE[m]) for m in MOTIONS)
 
 
 def check_motions(motions: Sequence[str]) -> tuple[str, ...]:
@@ -66,6 +64,9 @@ def label_maps(motions: Sequence[str]) -> tuple[tuple[int, ...] | None, tuple[in
         return tuple(motions.index(table[m]) for m in motions)
 
     return remap(_MIRROR), remap(_REVERSE)
+
+
+MIRRORED, REVERSED = label_maps(MOTIONS)  # every motion has its counterpart: neither is None
 
 
 @dataclass(frozen=True)
