@@ -7,6 +7,7 @@ import json
 import resource
 import statistics
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -251,7 +252,8 @@ class RunRecorder(L.Callback):
                 wandb = {"id": run.id, "dir": str(Path(run.dir).parent), "project": run.project}
         record = {
             "version": RESULTS_VERSION, "experiment": self.experiment, "run_id": self.run_id,
-            "metrics": metrics, "perf": perf, "meta": meta, "provenance": self.provenance,
+            "metrics": metrics, "perf": perf, "meta": meta,
+            "provenance": {**self.provenance, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")},
             "paper": self.paper, "wandb": wandb,
             "checkpoints": self.checkpoints or old.get("checkpoints", {}),
             "history": _merge_history(old.get("history", []), self.history), "stages": sorted(set(old.get("stages", [])) | {stage}),

@@ -7,8 +7,10 @@ the miniature paper table with speed (``paperlab report`` over the demo runs), t
 baselines, and every sweep's ablation table, with the plots beside it in ``docs/figures/``.
 
 Resumable: a demo run or sweep trial whose results.json records a finished fit is not run again,
-so an interrupted reproduce picks up where it stopped. Each step's wall time goes into the page,
-so the page says what it cost on the machine that wrote it.
+so an interrupted reproduce picks up where it stopped. The page gives each step's time from its runs'
+own records (``finished - started`` in results.json, summed over a sweep's trials) and their sum, so
+it says what the whole reproduce cost on the machine that wrote it even when it was run over several
+sittings.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -86,19 +89,57 @@ def run_sweep(sweep: Path, runs: Path, sets: list[str], parallel: int = 1) -> tu
     return (table if table.exists() else None), rc, time.perf_counter() - t0
 
 
+def sweep_dir(sweep: Path, runs: Path) -> Path:
+    return runs / "sweeps" / (yaml.safe_load(sweep.read_text()).get("name") or sweep.stem)
+
+
 def sweep_table(sweep: Path, runs: Path) -> Path:
-    name = yaml.safe_load(sweep.read_text()).get("name") or sweep.stem
-    return runs / "sweeps" / name / "ablation.md"
+    return sweep_dir(sweep, runs) / "ablation.md"
 
 
 def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min"
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.2f} h"
 
 
-def _step(rc: int | None, seconds: float) -> str:
+def run_seconds(record: Path) -> tuple[float, bool]:
+    """A run's wall time from its results.json: ``finished - started``, and whether that is exact.
+
+    Records written before ``finished`` existed end at the file's modification time, and their
+    ``started`` was taken after the imports, so they come out a few seconds short (``False``). A run
+    resumed in a later process counts from that process's start.
+    """
+    prov = json.loads(record.read_text()).get("provenance", {})
+    if "started" not in prov:
+        return 0.0, False
+    started = datetime.fromisoformat(prov["started"]).timestamp()
+    if "finished" in prov:
+        return datetime.fromisoformat(prov["finished"]).timestamp() - started, True
+    return record.stat().st_mtime - started, False
+
+
+def step_time(folder: Path | None) -> tuple[float, int, bool]:
+    """Seconds summed over the runs under ``folder`` (a demo run, or a sweep's trials), their number,
+    and whether every one was exact."""
+    records = sorted(folder.rglob("results.json")) if folder is not None and folder.exists() else []
+    times = [run_seconds(r) for r in records]
+    return sum(t for t, _ in times), len(times), all(e for _, e in times)
+
+
+def _step(rc: int | None, folder: Path | None) -> str:
+    """A step's line: its runs' summed wall time, or why there is none."""
     if rc is None:
         return "not run yet"
-    return f"Exit {rc}, {_minutes(seconds) if seconds else 'done earlier'}"
+    seconds, n, exact = step_time(folder)
+    if rc:
+        return f"exit {rc} (log under `logs/`)" + (f", {n} finished runs" if n else "")
+    return f"{'' if exact else '≈ '}{_minutes(seconds)}, {n} run{'s' * (n != 1)}"
+
+
+def _total(folders: list[Path | None]) -> str:
+    times = [step_time(f) for f in folders]
+    seconds, n = sum(t for t, _, _ in times), sum(k for _, k, _ in times)
+    approx = "" if all(e for _, _, e in times) else "≈ "
+    return f"{approx}{_minutes(seconds)} over {n} runs"
 
 
 def _done_line(demos: list, sweeps: list) -> str:
@@ -116,12 +157,16 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, 
                sets: list[str], total: float) -> None:
     figures = out.parent / "figures"
     demo_dirs = [d for _, d, rc, _ in demos if rc == 0 and (d / "results.json").exists()]
+    step_dirs = [d for _, d, rc, _ in demos if rc is not None] + [
+        sweep_dir(s, runs) for s, _, rc, _ in sweeps if rc is not None]
     lines = ["# Results (ShapesWorld demos and ablations)", "",
              "Written by `make reproduce` (`paperlab reproduce`); every number below comes from a run "
              "folder under `" + in_repo(runs) + "`. These are **ShapesWorld** results (the embedded "
              "procedural dataset), not the papers' datasets: the Paper column stays empty on purpose.", "",
-             (f"Machine: {provenance.label(provenance.hardware())}; "
-             f"whole reproduce: {_minutes(total)} (steps already done earlier count 0)."), "",
+             (f"Machine: {provenance.label(provenance.hardware())}. Everything on this page took "
+              f"{_total(step_dirs)}, summed over the runs' own wall times: the run time of `make reproduce` "
+              "doing them one after another (section Run times; the Hardware column gives each run's threads). "
+              f"This sitting: {_minutes(total)}."), "",
              _done_line(demos, sweeps), ""]
     if demo_dirs:
         runs_found, skipped = load_local(demo_dirs)
@@ -135,14 +180,20 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, 
     for name, b in sorted(baselines.items()):
         lines.append(f"| {name} | {b['chance']:.3f} | {b['linear_on_pixels']:.3f} | {b['train']} / {b['val']} |")
     lines += ["", "Families whose baseline is not a classifier give theirs in their own section of the README.", ""]
-    lines += ["## Demo wall times", "", "| Demo | Step |", "|---|---|"]
-    lines += [f"| `{in_repo(c)}` | {_step(rc, t)} |" for c, _, rc, t in demos]
+    lines += ["## Run times", "",
+              ("Each step's runs' wall times from their results.json (`finished - started`; ≈: records "
+               "from before `finished` was recorded, a few seconds short each), summed over a sweep's trials."),
+              "", "| Step | Time |", "|---|---|"]
+    lines += [f"| `{in_repo(c)}` | {_step(rc, d)} |" for c, d, rc, _ in demos]
+    lines += [f"| `{in_repo(s)}` | {_step(rc, sweep_dir(s, runs))} |" for s, _, rc, _ in sweeps]
+    lines += [f"| All | {_total(step_dirs)} |"]
     shortening = " ".join(f"`--set {s}`" for s in sets) or "none"
     lines += ["", "## Ablation sweeps", "",
               (f"Shortened for reproduce ({shortening}), every seed of each file. Full length: "
               "`paperlab sweep configs/sweeps/<name>.yaml`."), ""]
-    for sweep, table, rc, t in sweeps:
-        lines += [f"### `{in_repo(sweep)}`", "", _step(rc, t) + ".", ""]
+    for sweep, table, rc, _ in sweeps:
+        step = _step(rc, sweep_dir(sweep, runs))
+        lines += [f"### `{in_repo(sweep)}`", "", step[0].upper() + step[1:] + ".", ""]
         text = table.read_text().strip().replace("## Ablation", "#### Ablation") if table else None
         lines += [text or "_no table: see the sweep's log_", ""]
         if table:

@@ -40,9 +40,16 @@ def test_reproduce_writes_the_page_and_resumes(tmp_path):
     again = run_paperlab(*args, "--only", "alexnet", "--no-sweeps", cwd=tmp_path)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     page = (tmp_path / "docs/RESULTS.md").read_text()
-    assert "done earlier" in page and "| AlexNet | ShapesWorld" in page
+    assert "| AlexNet | ShapesWorld" in page
     assert "lrn=false" in page and "| alexnet |" in page  # the sweep and the baseline it did not select
     assert len(list((tmp_path / "runs").rglob("results.json"))) == 1 + 4
+    # Step times come from the run records, so steps done in an earlier sitting still count
+    section = page.split("## Run times")[1].split("## Ablation")[0]
+    rows = re.findall(r"^\| `?([^|`]+)`? \| (.+) \|$", section, re.MULTILINE)
+    times = {k.rsplit("configs/", 1)[-1]: v for k, v in rows}
+    assert re.fullmatch(r"\d+\.\d min, 1 run", times["alexnet/demo.yaml"]), times
+    assert re.fullmatch(r"\d+\.\d min, 4 runs", times["sweeps/alexnet_lrn.yaml"]), times
+    assert re.fullmatch(r"\d+\.\d min over 5 runs", times["All"]) and "over 5 runs, summed" in page, times
 
 
 def test_a_partial_page_says_so():
@@ -54,3 +61,22 @@ def test_a_partial_page_says_so():
     line = _done_line(demos, sweeps)
     assert line.startswith("Finished: 1 of 2 demos, 0 of 1 sweeps.") and "partial" in line
     assert "partial" not in _done_line(demos[:1], [])
+
+
+def test_run_time_comes_from_the_record(tmp_path):
+    import json
+    import os
+
+    from experiments.reproduce import run_seconds, step_time
+    run = tmp_path / "sweep/t1/results.json"
+    run.parent.mkdir(parents=True)
+    prov = {"started": "2026-12-01T10:00:00+00:00", "finished": "2026-12-01T10:02:30+00:00"}
+    run.write_text(json.dumps({"provenance": prov}))
+    assert run_seconds(run) == (150.0, True)
+    old = tmp_path / "sweep/t2/results.json"  # written before "finished" was recorded: ends at its mtime
+    old.parent.mkdir()
+    old.write_text(json.dumps({"provenance": {"started": "2026-12-01T10:00:00+00:00"}}))
+    os.utime(old, (1796119260, 1796119260))  # 2026-12-01T10:01:00Z
+    assert run_seconds(old) == (60.0, False)
+    assert step_time(tmp_path / "sweep") == (210.0, 2, False)
+    assert step_time(tmp_path / "missing") == (0.0, 0, True)

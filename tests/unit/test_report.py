@@ -241,3 +241,15 @@ def test_rows_name_the_method_and_its_metric_even_for_records_without_them(tmp_p
     assert (sat["method"], sat["metric"]) == ("Show-Attend-Tell", "val/bleu4")  # not the first val/ name
     cells = dict(zip(report_format.COLUMNS, report_format.cells(sat)))
     assert cells["Paper"] == "n/a (ShapesWorld)"
+
+
+def test_started_is_when_the_process_started():
+    # A run's wall time counts Python's start-up and imports, not only the time after the recorder exists
+    import subprocess
+    import sys
+    code = ("import time; time.sleep(1.5); from datetime import datetime, timezone; "
+            "from experiments.provenance import process_start; "
+            "print((datetime.now(timezone.utc) - process_start()).total_seconds())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert 1.5 <= float(out.stdout) < 120, out.stdout
