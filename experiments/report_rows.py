@@ -89,27 +89,30 @@ def method_meta(module: type, hparams: dict[str, Any]) -> dict[str, str]:
     """What a report calls a module's method and its headline metric, from the class.
 
     ``method_name(hparams)`` (a static method) names a module that runs several papers' methods
-    (VideoModule's ``arch``, CaptioningModule's ``attention``); ``primary_metric`` is the number
-    a report puts in its table. Without them: the class name, and ``default_metric``.
+    (VideoModule's ``arch``, CaptioningModule's ``attention``); ``method_label`` is the paper's
+    spelling of one method ("Faster R-CNN"), read from the class itself so that a subclass
+    (Mask R-CNN's module extends Faster R-CNN's) is not named after its parent; ``primary_metric``
+    is the number a report puts in its table. Without them: the class name, and ``default_metric``.
     """
     namer = getattr(module, "method_name", None)
-    out = {"method": namer(hparams) if callable(namer) else module.__name__.removesuffix("Module")}
+    label = vars(module).get("method_label") or module.__name__.removesuffix("Module")
+    out = {"method": namer(hparams) if callable(namer) else label}
     if isinstance(getattr(module, "primary_metric", None), str):
         out["primary_metric"] = module.primary_metric
     return out
 
 
 def _record_method(rec: dict[str, Any]) -> dict[str, str]:
-    """``method_meta`` of a run: from its results.json, or, for records written before it was
-    recorded, from the module class its config names."""
+    """``method_meta`` of a run from the module class its config names, so runs recorded before a
+    name was changed read like new ones; from its results.json when that class is gone."""
     meta = rec.get("meta", {})
-    if "method" in meta:
-        return {k: meta[k] for k in ("method", "primary_metric") if k in meta}
     model = (rec.get("_config") or {}).get("model") or {}
     module, _, name = str(model.get("class_path", "")).rpartition(".")
     try:
         cls = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError, ValueError):
+        if "method" in meta:
+            return {k: meta[k] for k in ("method", "primary_metric") if k in meta}
         return {"method": str(meta.get("model", "?")).removesuffix("Module")}
     return method_meta(cls, model.get("init_args") or {})
 

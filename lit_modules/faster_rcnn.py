@@ -43,6 +43,7 @@ class FasterRCNNModule(DetectionModule):
     """
 
     masks = False
+    method_label = "Faster R-CNN"  # the report's Method column (experiments.report_rows)
 
     def __init__(
         self,

@@ -51,6 +51,7 @@ class HourglassModule(L.LightningModule):
     """
 
     primary_metric = "val/pck@0.1"
+    method_label = "Stacked hourglass"  # the report's Method column (experiments.report_rows)
 
     def __init__(
         self,

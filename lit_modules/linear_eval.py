@@ -40,6 +40,8 @@ class LinearEval(ClassificationModule):
             which differs by orders of magnitude between a random and a trained encoder.
     """
 
+    method_label = "Linear evaluation"  # the report's Method column (experiments.report_rows)
+
     def __init__(
         self,
         checkpoint: str,

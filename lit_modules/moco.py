@@ -42,6 +42,8 @@ class MoCoV2(SSLModule):
         bn_groups: BN groups of the key batch on each process (see the module docstring).
     """
 
+    method_label = "MoCo v2"  # the report's Method column (experiments.report_rows)
+
     def __init__(
         self,
         num_classes: int = 1000,

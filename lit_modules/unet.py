@@ -57,6 +57,7 @@ class UNetModule(L.LightningModule):
     """
 
     primary_metric = "val/miou"
+    method_label = "U-Net"  # the report's Method column (experiments.report_rows)
 
     def __init__(
         self,

@@ -218,23 +218,35 @@ def test_method_and_headline_metric_come_from_the_module():
     assert report_rows.method_meta(CaptioningModule, {"attention": False}) == {"method": "Show-Tell",
                                                                               "primary_metric": "val/bleu4"}
     assert report_rows.method_meta(type("FooModule", (), {}), {}) == {"method": "Foo"}
+    from lit_modules.faster_rcnn import FasterRCNNModule
+    from lit_modules.mask_rcnn import MaskRCNNModule
+    assert report_rows.method_meta(FasterRCNNModule, {})["method"] == "Faster R-CNN"
+    assert report_rows.method_meta(MaskRCNNModule, {})["method"] == "Mask R-CNN"  # not its parent's label
+    assert report_rows.method_meta(type("SubModule", (FasterRCNNModule,), {}), {})["method"] == "Sub"
 
 
 def test_rows_name_the_method_and_its_metric_even_for_records_without_them(tmp_path):
-    # results.json files written before meta carried "method": the report asks the config's class
-    for exp, path, init, metrics, dataset in [
+    # results.json files written before meta carried "method", or with an older name in it: the
+    # report asks the config's class
+    for exp, path, init, metrics, dataset, old_meta in [
         ("single_frame-demo", "lit_modules.video.VideoModule", {"arch": "single_frame"},
-         {"val/acc1": 0.18, "val/acc5": 0.7}, "ShapesWorld motions"),
+         {"val/acc1": 0.18, "val/acc5": 0.7}, "ShapesWorld motions", {}),
         ("sat-demo", "lit_modules.captioning.CaptioningModule", {"attention": True},
-         {"val/attention_reg": 47.0, "val/bleu4": 0.5}, "ShapesWorld captions")]:
+         {"val/attention_reg": 47.0, "val/bleu4": 0.5}, "ShapesWorld captions", {}),
+        ("mask-demo", "lit_modules.mask_rcnn.MaskRCNNModule", {}, {"val/map50": 0.9, "val/segm_map50": 0.8},
+         "ShapesWorld", {"method": "MaskRCNN", "primary_metric": "val/segm_map50"}),
+        ("gone-demo", "lit_modules.gone.GoneModule", {}, {"val/acc1": 0.5}, "ShapesWorld", {"method": "Gone v2"})]:
         run_dir = write_run(tmp_path, exp, "r0", dataset=dataset)
         cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
         cfg["model"] = {"class_path": path, "init_args": init}
         (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg))
         rec = json.loads((run_dir / "results.json").read_text())
         rec["metrics"] = metrics
+        rec["meta"].update(old_meta)
         (run_dir / "results.json").write_text(json.dumps(rec))
     rows = {r["experiment"]: r for r in rows_for(tmp_path)}
+    assert (rows["mask-demo"]["method"], rows["mask-demo"]["metric"]) == ("Mask R-CNN", "val/segm_map50")
+    assert rows["gone-demo"]["method"] == "Gone v2"  # a class no longer importable: the record's own name
     frame, sat = rows["single_frame-demo"], rows["sat-demo"]
     assert (frame["method"], frame["metric"], frame["dataset"]) == ("Single frame", "val/acc1",
                                                                    "ShapesWorld motions (embedded)")
