@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from experiments import provenance
+from experiments.children import run_child, stop_children_on_sigterm
 from experiments.report import load_local, write_report
 from experiments.report_rows import in_repo
 from experiments.sweep import is_done
@@ -38,7 +39,7 @@ CLASSIFICATION_DATA = "datamodules.classification.ClassificationDataModule"
 def _run(cmd: list[str], log: Path) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as f:
-        return subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False, cwd=ROOT).returncode
+        return run_child(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
 
 
 def demo_dir(config: Path, runs: Path) -> Path:
@@ -209,6 +210,7 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, 
 
 def main(argv: list[str] | None = None) -> None:
     """``paperlab reproduce``: see the module docstring."""
+    stop_children_on_sigterm()
     ap = argparse.ArgumentParser(prog="paperlab reproduce", description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs-dir", type=Path, default=Path("runs/reproduce"), help="where the runs go")
     ap.add_argument("--out", type=Path, default=Path("docs/RESULTS.md"), help="the page to write")

@@ -45,7 +45,6 @@ import csv
 import dataclasses
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -57,6 +56,7 @@ from typing import Any
 import yaml
 
 from experiments.callbacks import RunRecorder
+from experiments.children import run_child, stop_children_on_sigterm
 from experiments.stats import (
     mean_std,
     welch_ci,
@@ -120,7 +120,7 @@ def launch(cmd: list[str], run_dir: Path) -> tuple[int, str]:
     run_dir.mkdir(parents=True, exist_ok=True)
     out, err = run_dir / "sweep_stdout.log", run_dir / "sweep_stderr.log"
     with open(out, "w") as fo, open(err, "w") as fe:
-        rc = subprocess.run(cmd, check=False, stdout=fo, stderr=fe).returncode
+        rc = run_child(cmd, stdout=fo, stderr=fe)
     return rc, err.read_text(errors="replace")[-2000:]
 
 
@@ -177,8 +177,9 @@ def run_local(sweep: Sweep, trials: list[Trial], runs_dir: Path, state: State, p
                 tail = (state.data["trials"][t.id].get("stderr_tail") or "").strip().splitlines()[-1:]
                 outcome = "done" if rc == 0 else f"FAILED (rc={rc}) {' '.join(tail)}"
                 _say(f"[{i}/{len(todo)}] {t.id} {outcome}")
-        except KeyboardInterrupt:
-            # Ctrl-C reached the running trials too (same process group); start no queued ones.
+        except (KeyboardInterrupt, SystemExit):
+            # Ctrl-C reached the running trials too (same process group), SIGTERM stopped them
+            # (experiments.children); start no queued ones.
             pool.shutdown(cancel_futures=True)
             raise
     return failed
@@ -308,6 +309,7 @@ def with_overrides(sweep: Sweep, overrides: list[str]) -> Sweep:
 
 def main(argv: list[str] | None = None) -> None:
     """``paperlab sweep``: see the module docstring."""
+    stop_children_on_sigterm()
     ap = argparse.ArgumentParser(prog="paperlab sweep", description=__doc__.split("\n\n")[0])
     ap.add_argument("file", type=Path, help="sweep YAML (W&B sweep format)")
     ap.add_argument("--parallel", type=int, default=1, help="trials run at the same time (local)")
