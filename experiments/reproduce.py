@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import itertools
 import json
 import subprocess
 import sys
@@ -80,28 +79,11 @@ def baseline(config: Path, runs: Path, compute: bool = True) -> dict | None:
     return json.loads(out.read_text())
 
 
-def shortening(sweep: Path, sets: list[str]) -> list[str]:
-    """``sets`` for one sweep, plus validation after every epoch when they cut its runs shorter than
-    the epochs its config validates at: otherwise a one-epoch trial of a demo that validates every
-    2nd epoch ends with no metric, and its ablation table is empty."""
-    epochs = [int(s.split("=", 1)[1]) for s in sets if s.startswith("trainer.max_epochs=")]
-    if not epochs or any(s.startswith("trainer.check_val_every_n_epoch=") for s in sets):
-        return sets
-    every, command = 1, [str(c) for c in yaml.safe_load(sweep.read_text()).get("command") or []]
-    for flag, value in itertools.pairwise(command):
-        if flag == "--config" and (ROOT / value).is_file():
-            every = (yaml.safe_load((ROOT / value).read_text()).get("trainer") or {}).get(
-                "check_val_every_n_epoch", every)
-        elif flag == "--trainer.check_val_every_n_epoch":
-            every = int(value)
-    return sets if epochs[-1] % every == 0 else [*sets, "trainer.check_val_every_n_epoch=1"]
-
-
 def run_sweep(sweep: Path, runs: Path, sets: list[str], parallel: int = 1) -> tuple[Path | None, int, float]:
     t0 = time.perf_counter()
     cmd = [sys.executable, "-m", "experiments", "sweep", str(sweep), "--runs-dir", str(runs / "sweeps"),
            "--parallel", str(parallel)]
-    for s in shortening(sweep, sets):
+    for s in sets:
         cmd += ["--set", s]
     rc = _run(cmd, runs / "logs" / f"sweep-{sweep.stem}.log")
     table = sweep_table(sweep, runs)

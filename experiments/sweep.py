@@ -296,15 +296,37 @@ def write_ablation(sweep: Sweep, rows: list[dict[str, Any]], folder: Path,
 
 # ----------------------------------------------------------------------------- entry point
 
+def end_validation(args: list[str]) -> list[str]:
+    """``["--trainer.check_val_every_n_epoch=1"]`` when ``args`` end the runs at an epoch their config
+    does not validate at (a demo that validates every 2nd epoch, cut to 1): such a trial would finish
+    without its metric and leave the ablation table empty. ``[]`` otherwise."""
+    epochs, every = None, 1
+    for i, token in enumerate(args):
+        key, sep, value = token.partition("=")
+        value = value if sep else (args[i + 1] if i + 1 < len(args) else "")
+        if key == "--config" and Path(value).is_file():
+            every = (yaml.safe_load(Path(value).read_text()).get("trainer") or {}).get("check_val_every_n_epoch", every)
+        elif key == "--trainer.check_val_every_n_epoch":
+            every = int(value)
+        elif key == "--trainer.max_epochs":
+            epochs = int(value)
+    return [] if epochs is None or epochs % every == 0 else ["--trainer.check_val_every_n_epoch=1"]
+
+
 def with_overrides(sweep: Sweep, overrides: list[str]) -> Sweep:
-    """``KEY=VALUE`` strings appended to the base arguments as ``--KEY=VALUE``."""
+    """``KEY=VALUE`` strings appended to the base arguments as ``--KEY=VALUE``, and validation after
+    every epoch when they shorten the runs past the config's validation interval (``end_validation``)."""
     extra = []
     for o in overrides:
         key, sep, value = o.partition("=")
         if not sep or not key:
             raise SweepError(f"--set {o!r}: expected KEY=VALUE, e.g. trainer.max_epochs=1")
         extra.append(f"--{key.removeprefix('--')}={value}")
-    return dataclasses.replace(sweep, base_args=[*sweep.base_args, *extra]) if extra else sweep
+    if not extra:
+        return sweep
+    if added := end_validation([*sweep.base_args, *extra]):
+        print(f"note: {added[0]} added: the runs now end before the config's next validation", flush=True)
+    return dataclasses.replace(sweep, base_args=[*sweep.base_args, *extra, *added])
 
 
 def main(argv: list[str] | None = None) -> None:

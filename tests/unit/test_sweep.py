@@ -104,6 +104,19 @@ def test_set_overrides_join_the_base_arguments_and_the_trial_ids(tmp_path):
         sw.with_overrides(s, ["trainer.max_epochs"])
 
 
+def test_shortened_sweeps_still_validate(tmp_path):
+    # A demo that validates every 2nd epoch, cut to 1 epoch, would end with no metric at all
+    for config, expected in [("configs/unet/demo.yaml", ["--trainer.check_val_every_n_epoch=1"]),
+                             ("configs/alexnet/demo.yaml", [])]:
+        assert yaml.safe_load((ROOT / config).read_text())["trainer"].get("check_val_every_n_epoch", 1) == (
+            2 if expected else 1)
+        s = sw.load_sweep(sweep_file(tmp_path, command=["${env}", "${interpreter}", "-m", "experiments", "fit",
+                                                        "--config", str(ROOT / config), "${args}"]))
+        short = sw.with_overrides(s, ["trainer.max_epochs=1"])
+        assert short.base_args == [*s.base_args, "--trainer.max_epochs=1", *expected]
+        assert sw.with_overrides(s, []) == s
+    assert sw.end_validation(["--config", str(ROOT / "configs/unet/demo.yaml"), "--trainer.max_epochs", "4"]) == []
+
 @pytest.mark.parametrize(("df", "t975"), [(1, 12.7062), (2, 4.3027), (4, 2.7764), (10, 2.2281),
                                            (30, 2.0423), (1e6, 1.9600)])
 def test_t_quantile_matches_the_table(df, t975):
