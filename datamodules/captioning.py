@@ -27,6 +27,7 @@ from datamodules.errors import DatasetError
 from datamodules.loaders import SplitLoaders, make_loader
 from datamodules.shapes.captions import ShapesCaptions
 from datamodules.shapes.scene import WorldConfig, as_world
+from datamodules.shapes.store import render_columns
 from datamodules.sources.captions import (
     COCOCaptions,
     FlickrCaptions,
@@ -46,9 +47,9 @@ class CachedShapesCaptions(Dataset):
     """ShapesWorld caption scenes rendered once: uint8 images (N, 3, H, W) and their captions."""
 
     def __init__(self, view: ShapesCaptions) -> None:
-        items = [view[i] for i in range(len(view))]
-        self.images = torch.stack([im for im, _ in items]) if items else torch.empty(0, 3, 1, 1, dtype=torch.uint8)
-        self.captions = [(Path(f"shapes/{view.split}/{i}"), caps) for i, (_, caps) in enumerate(items)]
+        images, captions = render_columns(view) or (torch.empty(0, 3, 1, 1, dtype=torch.uint8), [])
+        self.images = images  # (N, 3, H, W) uint8
+        self.captions = [(Path(f"shapes/{view.split}/{i}"), caps) for i, caps in enumerate(captions)]
 
     def __len__(self) -> int:
         return len(self.captions)

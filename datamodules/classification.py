@@ -19,6 +19,7 @@ from torchvision.transforms import v2
 from datamodules.errors import DatasetError
 from datamodules.loaders import SplitLoaders, make_loader
 from datamodules.shapes.scene import WorldConfig, as_world
+from datamodules.shapes.store import render_columns
 from datamodules.shapes.views import ShapesClassification
 from datamodules.sources.cifar import CIFARSource, _get_it
 from datamodules.sources.imagefolder import ImageFolderSource, _layout_help
@@ -226,8 +227,7 @@ def _num_classes(ds: Dataset) -> int:
 
 def _cached(view: ShapesClassification) -> TensorDataset:
     """Render every sample once (deterministic, so identical to on-the-fly generation)."""
-    samples = [view[i] for i in range(len(view))]
-    images = torch.stack([img for img, _ in samples])  # (N, 3, H, W) uint8
-    ds = TensorDataset(images, torch.tensor([label for _, label in samples], dtype=torch.long))
+    images, labels = render_columns(view)  # (N, 3, H, W) uint8, N ints
+    ds = TensorDataset(images, torch.tensor(labels, dtype=torch.long))
     ds.num_classes = view.num_classes  # type: ignore[attr-defined]
     return ds

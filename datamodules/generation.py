@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from datamodules.errors import DatasetError
 from datamodules.loaders import SplitLoaders, make_loader
 from datamodules.shapes.scene import WorldConfig, as_world
+from datamodules.shapes.store import render_columns
 from datamodules.shapes.views import ShapesClassification
 from datamodules.sources.cifar import CIFARSource, _get_it
 from datamodules.sources.image_collection import ImageCollection, collection_help
@@ -46,9 +47,8 @@ class _ToUnitRange:
 
 def _cached(view: ShapesClassification) -> TensorDataset:
     """Render every ShapesWorld image once (deterministic, so the same as rendering on the fly)."""
-    samples = [view[i] for i in range(len(view))]
-    return TensorDataset(torch.stack([im for im, _ in samples]),  # (N, 3, S, S) uint8
-                         torch.tensor([y for _, y in samples], dtype=torch.long))
+    images, labels = render_columns(view)  # (N, 3, S, S) uint8, N ints
+    return TensorDataset(images, torch.tensor(labels, dtype=torch.long))
 
 
 class GenerationDataModule(SplitLoaders, L.LightningDataModule):

@@ -28,6 +28,7 @@ from datamodules.loaders import SplitLoaders, make_loader
 from datamodules.pose_crops import TopDownCrops
 from datamodules.shapes.pose import ShapesPose
 from datamodules.shapes.scene import WorldConfig, as_world
+from datamodules.shapes.store import render_columns
 from datamodules.sources.coco_keypoints import COCOKeypoints, coco_keypoints_help
 from datamodules.sources.keypoints import BadKeypointPolicy, Person
 from datamodules.sources.mpii import MPIIPose, mpii_help
@@ -42,13 +43,9 @@ class ShapesPoseSource(Dataset):
     def __init__(self, view: ShapesPose) -> None:
         self.joint_names, self.flip_pairs, self.skeleton = view.joint_names, view.flip_pairs, view.skeleton
         self.torso = (2, 9)  # left shoulder, right hip
-        images, self.items = [], []
-        for i in range(len(view)):
-            image, target = view[i]
-            images.append(image)
-            for kps, box in zip(target["keypoints"].numpy(), target["boxes"].numpy(), strict=True):
-                self.items.append((i, Person(kps, box)))
-        self.images = torch.stack(images)  # (N, 3, H, W) uint8
+        self.images, targets = render_columns(view)  # (N, 3, H, W) uint8, N target dicts
+        self.items = [(i, Person(kps, box)) for i, target in enumerate(targets)
+                      for kps, box in zip(target["keypoints"].numpy(), target["boxes"].numpy(), strict=True)]
 
     def __len__(self) -> int:
         return len(self.items)

@@ -21,6 +21,7 @@ from torchvision.transforms import v2
 from datamodules.errors import DatasetError
 from datamodules.loaders import SplitLoaders, make_loader
 from datamodules.shapes.scene import WorldConfig, as_world
+from datamodules.shapes.store import render_columns
 from datamodules.shapes.views import ShapesSegmentation
 from datamodules.sources.segmentation import (
     CarvanaSegmentation,
@@ -39,9 +40,8 @@ class _Cached(Dataset):
     """ShapesWorld segmentation rendered once: uint8 images (N, 3, H, W), masks uint8 (N, H, W)."""
 
     def __init__(self, view: ShapesSegmentation) -> None:
-        items = [view[i] for i in range(len(view))]
-        self.images = torch.stack([im for im, _ in items])
-        self.masks = torch.stack([m for _, m in items]).to(torch.uint8)
+        self.images, masks = render_columns(view)  # (N, 3, H, W) uint8, (N, H, W)
+        self.masks = masks.to(torch.uint8)
         self.classes = ("background", *view.config.kinds)
 
     def __len__(self) -> int:

@@ -32,6 +32,7 @@ from datamodules.classification import ClassificationDataModule
 from datamodules.errors import DatasetError
 from datamodules.loaders import make_loader
 from datamodules.shapes.scene import WorldConfig, as_world
+from datamodules.shapes.store import render_columns
 from datamodules.shapes.views import ShapesUnlabeled
 from datamodules.sources.cifar import CIFARSource
 from datamodules.sources.imagefolder import ImageFolderSource, _layout_help
@@ -199,6 +200,5 @@ class SSLDataModule(L.LightningDataModule):
 
 def _render(view: ShapesUnlabeled) -> TensorDataset:
     """Render every scene once into memory (deterministic: identical to on-the-fly generation)."""
-    samples = [view[i] for i in range(len(view))]
-    images = torch.stack([img for img, _ in samples])  # (N, 3, H, W) uint8
-    return TensorDataset(images, torch.tensor([y for _, y in samples], dtype=torch.long))
+    images, labels = render_columns(view)  # (N, 3, H, W) uint8, N ints
+    return TensorDataset(images, torch.tensor(labels, dtype=torch.long))

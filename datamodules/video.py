@@ -30,6 +30,7 @@ from datamodules.errors import DatasetError
 from datamodules.loaders import SplitLoaders, make_loader
 from datamodules.shapes.clips import MOTIONS, ShapesClips, check_motions, label_maps
 from datamodules.shapes.scene import WorldConfig, as_world
+from datamodules.shapes.store import render_columns
 from datamodules.sources.frame_folder import FrameFolderSource, frames_to_clip
 from datamodules.sources.ucf101 import HMDB51Source, UCF101Source, _ucf_help
 from experiments.errors import ConfigError
@@ -70,8 +71,7 @@ class _ShapesSource:
         self.view = view
         self.classes, self.num_classes = view.classes, view.num_classes
         self.mirrored, self.reversed = label_maps(view.motions)  # label of a mirrored / time-reversed clip
-        self.clips = torch.stack([view[i][0] for i in range(len(view))]) if cache else None  # (N,3,F,H,W)
-        self.labels = [view.scene(i).label for i in range(len(view))] if cache else None
+        self.clips, self.labels = render_columns(view) if cache else (None, None)  # (N,3,F,H,W), N ints
 
     def __len__(self) -> int:
         return len(self.view)

@@ -202,7 +202,8 @@ def main(argv: list[str]) -> None:
     p.add_argument("--rounds", type=int, default=5, help="interleaved Lightning/plain block pairs")
     p.add_argument("--fit-steps", type=int, default=40, help="steps of the real fit for the data-wait share")
     p.add_argument("--levers", default="channels_last,bf16,workers",
-                   help="comma list of channels_last, bf16, workers, compile (compile takes minutes on a CPU)")
+                   help="comma list of channels_last, bf16, workers, compile (minutes on a CPU), render_cache "
+                        "(ShapesWorld setup: rendering vs reading the cache)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args, overrides = p.parse_known_args(argv)
     levers = [x for x in args.levers.split(",") if x]

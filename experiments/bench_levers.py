@@ -2,12 +2,16 @@
 
 Ratios are ``time without ÷ time with`` (> 1 means the lever helps), from interleaved blocks
 of plain training steps on one fixed batch (medians over rounds), except ``workers``, which
-compares the samples/s of two short real fits (0 vs 1 loader process).
+compares the samples/s of two short real fits (0 vs 1 loader process), and ``render_cache``,
+which times the datamodule's setup rendering ShapesWorld against reading it back from the
+render cache (``datamodules/shapes/store.py``).
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
+import os
 import statistics
 import time
 from typing import Any
@@ -67,6 +71,28 @@ def _fit_rate(module, dm, workers: int, steps: int, precision: str) -> float:
     return fit_summary(module, dm, steps, precision).get("perf/samples_per_sec", float("nan"))
 
 
+def _setup_seconds(dm, cache: str | None) -> float:
+    """Seconds of ``setup("fit")`` of a fresh copy of ``dm`` with ``PAPERLAB_CACHE`` set to ``cache``."""
+    from datamodules.shapes.store import CACHE_ENV
+
+    before = os.environ.get(CACHE_ENV)
+    if cache is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = cache
+    try:
+        params = inspect.signature(type(dm)).parameters  # hparams also hold the CLI's _class_path
+        fresh = type(dm)(**{k: v for k, v in dm.hparams.items() if k in params})
+        t = time.perf_counter()
+        fresh.setup("fit")
+        return time.perf_counter() - t
+    finally:
+        if before is None:
+            os.environ.pop(CACHE_ENV, None)
+        else:
+            os.environ[CACHE_ENV] = before
+
+
 def lever_ratios(module, batch, optimizer, scheduler, dm, precision: str, levers: list[str],
                  rounds: int, steps: int, fit_steps: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -90,6 +116,10 @@ def lever_ratios(module, batch, optimizer, scheduler, dm, precision: str, levers
         out["workers_1_vs_0"] = _fit_rate(module, dm, 1, fit_steps, precision) / _fit_rate(
             module, dm, 0, fit_steps, precision)
         dm.hparams.num_workers = before
+    if "render_cache" in levers and hasattr(dm, "hparams"):  # bench's own setup already filled the cache
+        cache = os.environ.get("PAPERLAB_CACHE")
+        out["render_cache"] = _interleaved(lambda: _setup_seconds(dm, "off"), lambda: _setup_seconds(dm, cache),
+                                           max(1, rounds // 2))
     if "compile" in levers:
         try:
             compiled = copy.deepcopy(module)

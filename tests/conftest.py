@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,10 @@ DEMOS = sorted((ROOT / "configs").glob("*/demo.yaml"))
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
+# ShapesWorld's render cache (datamodules/shapes/store.py) lives in a folder of this test session:
+# tests neither read what a user's runs rendered nor leave files in ~/.cache/paperlab.
+os.environ["PAPERLAB_CACHE"] = tempfile.mkdtemp(prefix="paperlab-test-cache-")
+atexit.register(shutil.rmtree, os.environ["PAPERLAB_CACHE"], True)
 
 
 def run_paperlab(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:

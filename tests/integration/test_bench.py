@@ -8,7 +8,7 @@ from tests.conftest import ROOT, run_paperlab
 def test_bench_reports_overhead_wait_mfu_and_levers(tmp_path):
     out = tmp_path / "bench.json"
     proc = run_paperlab("bench", "--config", str(ROOT / "configs/alexnet/demo.yaml"), "--rounds", "2",
-                        "--steps", "2", "--fit-steps", "6", "--levers", "channels_last", "--json", str(out),
+                        "--steps", "2", "--fit-steps", "6", "--levers", "channels_last,render_cache", "--json", str(out),
                         "--data.init_args.train_size", "512", "--data.init_args.val_size", "64", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "overhead ratio" in proc.stdout and "data-wait share" in proc.stdout
@@ -18,3 +18,4 @@ def test_bench_reports_overhead_wait_mfu_and_levers(tmp_path):
     assert 0 <= r["data_wait_share"] < 1
     assert r["flops_per_sample"] > 1e7 and 0 < r["mfu_fit"] < 1.5
     assert r["inference"]["latency_bs1_ms"] > 0 and r["levers"]["channels_last"] > 0
+    assert r["levers"]["render_cache"] > 1  # reading 576 stored images beats drawing them by far
