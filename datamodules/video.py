@@ -168,6 +168,8 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
         cache: render ShapesWorld once into memory at setup.
         motions: ShapesWorld classes, a subset of the nine (default all), e.g. ``[rotate_cw, rotate_ccw]``
             to train on one distinction alone; set ``model.init_args.num_classes`` to match.
+        rotation_step: ShapesWorld rotations: (low, high) degrees a frame, drawn per clip (part of
+            the world's claim, like ``world``; capped below 40 % of each kind's symmetry angle).
     """
 
     def __init__(
@@ -194,6 +196,7 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
         val_size: int = 500,
         cache: bool = True,
         motions: list[str] | None = None,
+        rotation_step: tuple[float, float] = (4.0, 12.0),
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -205,6 +208,9 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
             self.motions = check_motions(motions if motions is not None else MOTIONS)
         except ValueError as e:
             raise ConfigError(f"data.init_args.motions: {e}") from None
+        if not 0 < rotation_step[0] <= rotation_step[1]:
+            raise ConfigError(f"data.init_args.rotation_step={list(rotation_step)}: need 0 < low <= high "
+                              "(degrees a ShapesWorld shape turns per frame)")
         for flag, label_map in zip(("flip", "reverse"), label_maps(self.motions), strict=True):
             if source == "shapes" and getattr(self.hparams, flag) and label_map is None:
                 raise ConfigError(f"data.init_args.{flag}=true needs each motion's counterpart among "
@@ -252,7 +258,7 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
         h = self.hparams
         if h.source == "shapes":
             view = ShapesClips(split, h.train_size if split == "train" else h.val_size, self.world, h.clip_frames,  # type: ignore[arg-type]
-                               motions=self.motions)
+                               motions=self.motions, rotation_step=tuple(h.rotation_step))
             return _ShapesSource(view, h.cache)
         if h.source == "frames":
             return FrameFolderSource(Path(h.root) / (split if split == "train" else h.val_split),

@@ -92,6 +92,9 @@ class ShapesClips(ShapesView):
         transform: Optional callable applied to the clip tensor.
         motions: The classes, a subset of ``MOTIONS`` (e.g. only cw/ccw, to study one distinction
             alone); label k is ``motions[k]``. All nine draw the same clips as before subsets existed.
+        rotation_step: (low, high) degrees a rotating shape turns per frame, drawn uniformly per
+            clip; both are capped below 40 % of the kind's symmetry angle. Other motions and the
+            random draws of every clip do not depend on it.
 
     Returns (per item):
         ``(clip, label)``: uint8 tensor (3, T, H, W) and an int indexing ``classes``.
@@ -105,10 +108,15 @@ class ShapesClips(ShapesView):
         num_frames: int = 16,
         transform: Callable[[torch.Tensor], Any] | None = None,
         motions: Sequence[str] = MOTIONS,
+        rotation_step: tuple[float, float] = (4.0, 12.0),
     ) -> None:
         super().__init__(split, size, config)
         if num_frames < 2:
             raise ValueError("a clip needs at least two frames to show motion")
+        low, high = rotation_step
+        if not 0 < low <= high:
+            raise ValueError(f"rotation_step {list(rotation_step)}: need 0 < low <= high (degrees a frame)")
+        self.rotation_step = (float(low), float(high))
         self.motions = check_motions(motions)
         self.num_frames = num_frames
         self.transform = transform
@@ -157,7 +165,8 @@ class ShapesClips(ShapesView):
         angle0, turn = r.uniform(0, 2 * math.pi), 0.0
         if motion.startswith("rotate"):
             cap = 0.4 * 2 * math.pi / SHAPES[kind].symmetry  # stay clear of the symmetry alias
-            step = r.uniform(math.radians(4), min(math.radians(12), cap))
+            high = min(math.radians(self.rotation_step[1]), cap)
+            step = r.uniform(min(math.radians(self.rotation_step[0]), high), high)
             turn = (1 if motion == "rotate_cw" else -1) * step * t_max
         obj = ShapeObject(
             kind,

@@ -10,6 +10,7 @@ import torch
 
 from datamodules.shapes.captions import ShapesCaptions, plural
 from datamodules.shapes.clips import MIRRORED, MOTIONS, REVERSED, ShapesClips, label_maps
+from datamodules.shapes.geometry import SHAPES
 from datamodules.shapes.pose import ShapesPose
 from datamodules.shapes.scene import (
     ShapeObject,
@@ -302,3 +303,21 @@ def test_motion_subset_draws_only_its_motions_and_all_nine_keep_the_old_clips():
         ShapesClips("train", 4, motions=("rotate_cw", "spin"))
     with pytest.raises(ValueError, match="two or more"):
         ShapesClips("train", 4, motions=("still",))
+
+
+def test_rotation_step_sets_the_turn_per_frame_and_nothing_else():
+    motions = ("rotate_cw", "rotate_ccw", "move_left")
+    slow, fast = (ShapesClips("train", 40, num_frames=4, motions=motions, rotation_step=r) for r in ((4, 12), (15, 30)))
+    assert ShapesClips("train", 40, num_frames=4, motions=motions).rotation_step == (4.0, 12.0)  # the default
+    for i in range(40):
+        a, b = slow.scene(i), fast.scene(i)
+        assert a.label == b.label and a.frames[0] == b.frames[0]  # same draws: only the turn differs
+        turn = abs(b.frames[1].angle - b.frames[0].angle)
+        cap = 0.4 * 2 * math.pi / SHAPES[b.frames[0].kind].symmetry
+        if motions[b.label].startswith("rotate"):
+            assert min(math.radians(15), cap) - 1e-9 <= turn <= min(math.radians(30), cap) + 1e-9
+            assert abs(a.frames[1].angle - a.frames[0].angle) <= math.radians(12) + 1e-9
+        else:
+            assert turn == 0 and a.frames == b.frames
+    with pytest.raises(ValueError, match="rotation_step"):
+        ShapesClips("train", 4, rotation_step=(12, 4))

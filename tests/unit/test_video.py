@@ -94,6 +94,11 @@ def test_motion_subset_sets_the_classes_and_bad_subsets_are_config_errors():
         VideoDataModule(flip=True, motions=["move_left", "still"])
     with pytest.raises(ConfigError, match="motions picks ShapesWorld classes"):
         VideoDataModule(source="frames", root="/nowhere", motions=["rotate_cw", "rotate_ccw"])
+    with pytest.raises(ConfigError, match=r"data.init_args.rotation_step=\[0, 5\]: need 0 < low"):
+        VideoDataModule(rotation_step=(0, 5))
+    fast = VideoDataModule(num_frames=4, clip_frames=4, train_size=8, val_size=4, batch_size=4, rotation_step=[15, 30])
+    fast.setup("fit")
+    assert fast._train.source.view.rotation_step == (15.0, 30.0)  # reaches the ShapesWorld view
 
 
 def test_training_flip_and_reversal_relabel_the_clip():
