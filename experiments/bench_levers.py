@@ -15,6 +15,7 @@ import os
 import statistics
 import time
 from typing import Any
+from unittest import mock
 
 import lightning as L
 import torch
@@ -71,26 +72,16 @@ def _fit_rate(module, dm, workers: int, steps: int, precision: str) -> float:
     return fit_summary(module, dm, steps, precision).get("perf/samples_per_sec", float("nan"))
 
 
-def _setup_seconds(dm, cache: str | None) -> float:
-    """Seconds of ``setup("fit")`` of a fresh copy of ``dm`` with ``PAPERLAB_CACHE`` set to ``cache``."""
+def _setup_seconds(dm, cache_off: bool) -> float:
+    """Seconds of ``setup("fit")`` of a fresh copy of ``dm``, drawing ShapesWorld (``cache_off``) or reading it."""
     from datamodules.shapes.store import CACHE_ENV
 
-    before = os.environ.get(CACHE_ENV)
-    if cache is None:
-        os.environ.pop(CACHE_ENV, None)
-    else:
-        os.environ[CACHE_ENV] = cache
-    try:
-        params = inspect.signature(type(dm)).parameters  # hparams also hold the CLI's _class_path
-        fresh = type(dm)(**{k: v for k, v in dm.hparams.items() if k in params})
+    params = inspect.signature(type(dm)).parameters  # hparams also hold the CLI's _class_path
+    fresh = type(dm)(**{k: v for k, v in dm.hparams.items() if k in params})
+    with mock.patch.dict(os.environ, {CACHE_ENV: "off"} if cache_off else {}):
         t = time.perf_counter()
         fresh.setup("fit")
         return time.perf_counter() - t
-    finally:
-        if before is None:
-            os.environ.pop(CACHE_ENV, None)
-        else:
-            os.environ[CACHE_ENV] = before
 
 
 def lever_ratios(module, batch, optimizer, scheduler, dm, precision: str, levers: list[str],
@@ -117,8 +108,7 @@ def lever_ratios(module, batch, optimizer, scheduler, dm, precision: str, levers
             module, dm, 0, fit_steps, precision)
         dm.hparams.num_workers = before
     if "render_cache" in levers and hasattr(dm, "hparams"):  # bench's own setup already filled the cache
-        cache = os.environ.get("PAPERLAB_CACHE")
-        out["render_cache"] = _interleaved(lambda: _setup_seconds(dm, "off"), lambda: _setup_seconds(dm, cache),
+        out["render_cache"] = _interleaved(lambda: _setup_seconds(dm, True), lambda: _setup_seconds(dm, False),
                                            max(1, rounds // 2))
     if "compile" in levers:
         try:
