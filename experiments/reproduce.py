@@ -128,9 +128,9 @@ def step_time(folder: Path | None) -> tuple[float, int, bool]:
 
 def _step(rc: int | None, folder: Path | None) -> str:
     """A step's line: its runs' summed wall time, or why there is none."""
-    if rc is None:
-        return "not run yet"
     seconds, n, exact = step_time(folder)
+    if rc is None:  # not finished in any sitting; a sweep stopped midway has some trials done
+        return f"not finished: {n} run{'s' * (n != 1)} so far" if n else "not run yet"
     if rc:
         return f"exit {rc} (log under `logs/`)" + (f", {n} finished runs" if n else "")
     return f"{'' if exact else '≈ '}{_minutes(seconds)}, {n} run{'s' * (n != 1)}"
@@ -149,7 +149,7 @@ def _done_line(demos: list, sweeps: list) -> str:
     done_sweeps = sum(rc == 0 and table is not None for _, table, rc, _ in sweeps)
     line = f"Finished: {done_demos} of {len(demos)} demos, {done_sweeps} of {len(sweeps)} sweeps."
     if done_demos < len(demos) or done_sweeps < len(sweeps):
-        line += " **This page is partial**: the steps marked 'not run yet' have no numbers here."
+        line += " **This page is partial**: the steps marked 'not run yet' or 'not finished' have no table here."
     return line
 
 

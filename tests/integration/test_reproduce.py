@@ -63,6 +63,19 @@ def test_a_partial_page_says_so():
     assert "partial" not in _done_line(demos[:1], [])
 
 
+def test_a_sweep_stopped_midway_says_how_far_it_got(tmp_path):
+    import json
+
+    from experiments.reproduce import _step
+    assert _step(None, tmp_path / "absent") == "not run yet"
+    trial = tmp_path / "sweep/t1/results.json"
+    trial.parent.mkdir(parents=True)
+    trial.write_text(json.dumps({"provenance": {"started": "2026-12-01T10:00:00+00:00",
+                                                "finished": "2026-12-01T10:02:30+00:00"}}))
+    assert _step(None, tmp_path / "sweep") == "not finished: 1 run so far"
+    assert _step(0, tmp_path / "sweep") == "2.5 min, 1 run"
+
+
 def test_run_time_comes_from_the_record(tmp_path):
     import json
     import os
