@@ -19,6 +19,7 @@ from typing import Literal
 
 import lightning as L
 import torch
+from jsonargparse.typing import PositiveInt
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
@@ -124,8 +125,8 @@ class CaptioningDataModule(SplitLoaders, L.LightningDataModule):
         eval_batch_size: int | None = None,
         num_workers: int = -1,
         world: WorldConfig = WorldConfig(),  # noqa: B008 (frozen dataclass: a safe default)
-        train_size: int = 4000,
-        val_size: int = 500,
+        train_size: PositiveInt = 4000,
+        val_size: PositiveInt = 500,
         captions_per_image: int = 5,
     ) -> None:
         super().__init__()

@@ -13,6 +13,7 @@ from typing import Literal
 
 import lightning as L
 import torch
+from jsonargparse.typing import PositiveInt
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torchvision.transforms import v2
 
@@ -115,8 +116,8 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         val_split: str = "val",
         ten_crop: bool = False,
         world: WorldConfig = WorldConfig(),  # noqa: B008 (frozen dataclass: a safe default)
-        train_size: int = 8000,
-        val_size: int = 1000,
+        train_size: PositiveInt = 8000,
+        val_size: PositiveInt = 1000,
         cache: bool = True,
     ) -> None:
         super().__init__()

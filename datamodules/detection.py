@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import lightning as L
 import torch
+from jsonargparse.typing import PositiveInt
 from torch.utils.data import DataLoader, Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
@@ -142,8 +143,8 @@ class DetectionDataModule(SplitLoaders, L.LightningDataModule):
         num_workers: int = -1,
         cache: bool = True,
         world: WorldConfig = WorldConfig(),  # noqa: B008 (frozen dataclass: a safe default)
-        train_size: int = 4000,
-        val_size: int = 500,
+        train_size: PositiveInt = 4000,
+        val_size: PositiveInt = 500,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()

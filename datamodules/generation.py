@@ -14,6 +14,7 @@ from typing import Literal
 import lightning as L
 import torch
 import torch.nn.functional as F
+from jsonargparse.typing import PositiveInt
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from datamodules.errors import DatasetError
@@ -81,8 +82,8 @@ class GenerationDataModule(SplitLoaders, L.LightningDataModule):
         num_workers: int = -1,
         holdout: int = 20,
         world: WorldConfig = WorldConfig(image_size=32),  # noqa: B008 (frozen dataclass: a safe default)
-        train_size: int = 4000,
-        val_size: int = 500,
+        train_size: PositiveInt = 4000,
+        val_size: PositiveInt = 500,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()

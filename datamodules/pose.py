@@ -21,6 +21,7 @@ from typing import Literal
 
 import lightning as L
 import torch
+from jsonargparse.typing import PositiveInt
 from torch.utils.data import DataLoader, Dataset
 
 from datamodules.errors import DatasetError
@@ -116,8 +117,8 @@ class PoseDataModule(SplitLoaders, L.LightningDataModule):
         world: WorldConfig = WorldConfig(image_size=64),  # noqa: B008 (frozen dataclass)
         max_people: int = 1,
         figure_scale: tuple[float, float] = (0.55, 0.95),
-        train_size: int = 4000,
-        val_size: int = 500,
+        train_size: PositiveInt = 4000,
+        val_size: PositiveInt = 500,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()

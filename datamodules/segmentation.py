@@ -14,6 +14,7 @@ from typing import Literal
 
 import lightning as L
 import torch
+from jsonargparse.typing import PositiveInt
 from torch.utils.data import DataLoader, Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
@@ -112,8 +113,8 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
         num_workers: int = -1,
         val_fraction: float = 0.1,
         world: WorldConfig = WorldConfig(),  # noqa: B008 (frozen dataclass: a safe default)
-        train_size: int = 4000,
-        val_size: int = 500,
+        train_size: PositiveInt = 4000,
+        val_size: PositiveInt = 500,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()

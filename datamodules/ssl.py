@@ -25,6 +25,7 @@ from typing import Literal
 import lightning as L
 import torch
 import torch.nn.functional as F
+from jsonargparse.typing import PositiveInt
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset, TensorDataset
 from torchvision.transforms import v2
 
@@ -106,10 +107,10 @@ class SSLDataModule(L.LightningDataModule):
         hue: float = 0.1,
         gray_p: float = 0.2,
         blur_p: float = 0.5,
-        bank_size: int = 5000,
+        bank_size: PositiveInt = 5000,
         world: WorldConfig = WorldConfig(),  # noqa: B008 (frozen dataclass: a safe default)
-        train_size: int = 20000,
-        val_size: int = 1000,
+        train_size: PositiveInt = 20000,
+        val_size: PositiveInt = 1000,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()

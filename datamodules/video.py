@@ -23,6 +23,7 @@ from typing import Literal
 
 import lightning as L
 import torch
+from jsonargparse.typing import PositiveInt
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as TF
 
@@ -192,8 +193,8 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
         val_split: str = "val",
         world: WorldConfig = WorldConfig(image_size=32),  # noqa: B008 (frozen dataclass)
         clip_frames: int = 10,
-        train_size: int = 4000,
-        val_size: int = 500,
+        train_size: PositiveInt = 4000,
+        val_size: PositiveInt = 500,
         cache: bool = True,
         motions: list[str] | None = None,
         rotation_step: tuple[float, float] = (4.0, 12.0),

@@ -38,6 +38,14 @@ def test_unknown_key_is_a_clear_error(tmp_path):
     assert "lrm" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_an_empty_shapesworld_split_is_a_clear_error(tmp_path):
+    for config, key in [(DEMO, "val_size"), (str(ROOT / "configs/unet/demo.yaml"), "train_size")]:
+        proc = run_paperlab("fit", "--config", config, f"--data.init_args.{key}", "0", "--print_config",
+                            cwd=tmp_path)
+        assert proc.returncode != 0
+        assert f'"{key}"' in proc.stderr and "v>0" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_class_count_mismatch_is_a_clear_error(tmp_path, tiny_data):
     proc = run_paperlab("fit", "--config", DEMO, "--model.init_args.num_classes", "5", *tiny_data,
                         "--trainer.logger", "false", cwd=tmp_path)
