@@ -41,8 +41,7 @@ class _Cached(Dataset):
     """ShapesWorld segmentation rendered once: uint8 images (N, 3, H, W), masks uint8 (N, H, W)."""
 
     def __init__(self, view: ShapesSegmentation) -> None:
-        self.images, masks = render_columns(view)  # (N, 3, H, W) uint8, (N, H, W)
-        self.masks = masks.to(torch.uint8)
+        self.images, self.masks = render_columns(view)  # (N, 3, H, W) uint8, (N, H, W) uint8
         self.classes = ("background", *view.config.kinds)
 
     def __len__(self) -> int:

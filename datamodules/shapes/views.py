@@ -119,14 +119,15 @@ class ShapesSegmentation(_MultiObjectView):
     """The detection scenes with a per-pixel class map.
 
     Returns (per item):
-        ``(image, mask)``: image uint8 (3, H, W); mask int64 (H, W), 0 = background, k = class
-        ``classes[k - 1]`` (so the model has ``num_classes + 1`` outputs).
+        ``(image, mask)``: image uint8 (3, H, W); mask uint8 (H, W), 0 = background, k = class
+        ``classes[k - 1]`` (so the model has ``num_classes + 1`` outputs). uint8 as in VOC's PNG masks:
+        an eighth of int64's memory and cache file; losses take ``mask.long()``.
     """
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         scene = self.scene(index)
         image, _, visible = render(scene, masks=True)
-        mask = np.zeros(image.shape[:2], np.int64)
+        mask = np.zeros(image.shape[:2], np.uint8)
         for obj, m in zip(scene.objects, visible):  # visible masks are disjoint
             mask[m] = obj.label + 1
         return self._apply(to_tensor(image), torch.from_numpy(mask))

@@ -100,7 +100,7 @@ def test_detection_boxes_bound_masks_and_segmentation_agrees():
             )
             assert torch.equal(box, tight)
         _, sem = seg[i]
-        assert sem.dtype == torch.int64 and sem.shape == (64, 64)
+        assert sem.dtype == torch.uint8 and sem.shape == (64, 64)
         expected = (t["masks"].long() * t["labels"][:, None, None]).sum(0)
         assert torch.equal(sem, expected)
         # A visible mask shows its object's own colour on every pixel.
