@@ -4,8 +4,10 @@ Figures, all from the config's own model and batch:
 
 * ``overhead_ratio``: a Lightning training step ÷ a plain PyTorch step (same module, same
   fixed in-memory batch, same optimiser and schedule; the plain loop calls the module's own
-  ``training_step``). Measured interleaved — one Lightning block, one plain block, repeated —
-  with warm-up steps dropped and medians reported, so machine noise hits both alike.
+  ``training_step``). Measured interleaved — one Lightning block and one plain block per round,
+  in alternating order — with warm-up steps dropped: each block gives its median step, each
+  round the ratio of its two blocks, and the figure is the median of the rounds' ratios, so
+  machine noise hits both sides of a ratio alike (as the levers are measured).
 * ``data_wait_share``: share of a real ``fit``'s step time spent waiting for the config's
   data loader (``PerfMonitor``).
 * ``mfu``: achieved FLOP/s (``measure_flops`` per sample × samples/s) over the peak that
@@ -128,12 +130,18 @@ def run(configs: list[str], overrides: list[str], steps: int, rounds: int, fit_s
     first.fit(module, train_dataloaders=_Repeat(batch, 1))  # builds the optimiser/schedule exactly as fit does
     optimizer = first.optimizers[0]
     scheduler = first.lr_scheduler_configs[0].scheduler if first.lr_scheduler_configs else None
+    def light_block() -> None:
+        light.append(statistics.median(lightning_steps(module, batch, steps, precision)[1:]))
+        module.trainer = None
+
+    def plain_block() -> None:
+        plain.append(statistics.median(plain_steps(module, batch, steps, optimizer, scheduler)[1:]))
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # self.log() without a trainer warns; it is a no-op there
-        for _ in range(rounds):
-            light.append(statistics.median(lightning_steps(module, batch, steps, precision)[1:]))
-            module.trainer = None
-            plain.append(statistics.median(plain_steps(module, batch, steps, optimizer, scheduler)[1:]))
+        for r in range(rounds):  # alternate which goes first, so neither always runs on a warmer cache
+            for block in (light_block, plain_block) if r % 2 == 0 else (plain_block, light_block):
+                block()
     # 2) A real fit with the config's loader for the data-wait share and throughput.
     s = fit_summary(module, dm, min(fit_steps, len(loader)), precision)
     from experiments.bench_levers import inference, lever_ratios  # it imports this module
@@ -156,8 +164,8 @@ def run(configs: list[str], overrides: list[str], steps: int, rounds: int, fit_s
         "steps_per_round": steps,
         "lightning_step_ms": light_ms,
         "plain_step_ms": plain_ms,
-        "overhead_ratio": light_ms / plain_ms,
-        "overhead_ratio_per_round": [a / b for a, b in zip(light, plain)],
+        "overhead_ratio": statistics.median(a / b for a, b in zip(light, plain, strict=True)),
+        "overhead_ratio_per_round": [a / b for a, b in zip(light, plain, strict=True)],
         "fit_samples_per_sec": s.get("perf/samples_per_sec"),
         "data_wait_share": s.get("perf/data_wait_share"),
         "flops_per_sample": flops,
@@ -199,7 +207,7 @@ def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="paperlab bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", action="append", required=True, help="config file(s), as for fit")
     p.add_argument("--steps", type=int, default=10, help="timed steps per block")
-    p.add_argument("--rounds", type=int, default=5, help="interleaved Lightning/plain block pairs")
+    p.add_argument("--rounds", type=int, default=9, help="interleaved Lightning/plain block pairs")
     p.add_argument("--fit-steps", type=int, default=40, help="steps of the real fit for the data-wait share")
     p.add_argument("--levers", default="channels_last,bf16,workers",
                    help="comma list of channels_last, bf16, workers, compile (minutes on a CPU), render_cache "

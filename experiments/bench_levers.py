@@ -2,7 +2,7 @@
 
 Ratios are ``time without ÷ time with`` (> 1 means the lever helps), from interleaved blocks
 of plain training steps on one fixed batch (medians over rounds), except ``workers``, which
-compares the samples/s of two short real fits (0 vs 1 loader process), and ``render_cache``,
+compares the samples/s of short real fits (0 vs 1 loader process, a third as many rounds), and ``render_cache``,
 which times the datamodule's setup rendering ShapesWorld against reading it back from the
 render cache (``datamodules/shapes/store.py``).
 """
@@ -104,8 +104,9 @@ def lever_ratios(module, batch, optimizer, scheduler, dm, precision: str, levers
             lambda: _block(module, batch, 2, optimizer, scheduler, torch.bfloat16), max(1, rounds // 2))
     if "workers" in levers and hasattr(dm, "hparams") and "num_workers" in dm.hparams:
         before = dm.hparams.num_workers
-        out["workers_1_vs_0"] = _fit_rate(module, dm, 1, fit_steps, precision) / _fit_rate(
-            module, dm, 0, fit_steps, precision)
+        out["workers_1_vs_0"] = _interleaved(lambda: 1 / _fit_rate(module, dm, 0, fit_steps, precision),
+                                             lambda: 1 / _fit_rate(module, dm, 1, fit_steps, precision),
+                                             max(1, rounds // 3))
         dm.hparams.num_workers = before
     if "render_cache" in levers and hasattr(dm, "hparams"):  # bench's own setup already filled the cache
         out["render_cache"] = _interleaved(lambda: _setup_seconds(dm, True), lambda: _setup_seconds(dm, False),
