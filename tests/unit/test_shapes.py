@@ -102,7 +102,7 @@ def test_detection_boxes_bound_masks_and_segmentation_agrees():
         _, sem = seg[i]
         assert sem.dtype == torch.uint8 and sem.shape == (64, 64)
         expected = (t["masks"].long() * t["labels"][:, None, None]).sum(0)
-        assert torch.equal(sem, expected)
+        assert torch.equal(sem.long(), expected)
         # A visible mask shows its object's own colour on every pixel.
         scene = det.scene(i)
         for obj, m in zip(scene.objects, t["masks"]):
