@@ -29,7 +29,13 @@ from torchvision.transforms.v2 import functional as TF
 
 from datamodules.errors import DatasetError
 from datamodules.loaders import SplitLoaders, make_loader
-from datamodules.shapes.clips import MOTIONS, ShapesClips, check_motions, label_maps
+from datamodules.shapes.clips import (
+    MOTIONS,
+    ShapesClips,
+    check_motions,
+    check_rotation_step,
+    label_maps,
+)
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.store import render_columns
 from datamodules.sources.frame_folder import FrameFolderSource, frames_to_clip
@@ -209,9 +215,10 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
             self.motions = check_motions(motions if motions is not None else MOTIONS)
         except ValueError as e:
             raise ConfigError(f"data.init_args.motions: {e}") from None
-        if not 0 < rotation_step[0] <= rotation_step[1]:
-            raise ConfigError(f"data.init_args.rotation_step={list(rotation_step)}: need 0 < low <= high "
-                              "(degrees a ShapesWorld shape turns per frame)")
+        try:
+            check_rotation_step(rotation_step)
+        except ValueError as e:
+            raise ConfigError(f"data.init_args.{e}") from None
         for flag, label_map in zip(("flip", "reverse"), label_maps(self.motions), strict=True):
             if source == "shapes" and getattr(self.hparams, flag) and label_map is None:
                 raise ConfigError(f"data.init_args.{flag}=true needs each motion's counterpart among "

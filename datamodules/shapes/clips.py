@@ -52,6 +52,15 @@ def check_motions(motions: Sequence[str]) -> tuple[str, ...]:
     return tuple(motions)
 
 
+def check_rotation_step(rotation_step: Sequence[float]) -> tuple[float, float]:
+    """``rotation_step`` as ``(low, high)`` degrees a frame, or a ``ValueError`` naming what is wrong."""
+    low, high = rotation_step
+    if not 0 < low <= high:
+        raise ValueError(f"rotation_step={list(rotation_step)}: need 0 < low <= high "
+                         "(degrees a ShapesWorld shape turns per frame)")
+    return float(low), float(high)
+
+
 def label_maps(motions: Sequence[str]) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
     """Labels of a mirrored and of a time-reversed clip, by label index within ``motions``.
 
@@ -113,10 +122,7 @@ class ShapesClips(ShapesView):
         super().__init__(split, size, config)
         if num_frames < 2:
             raise ValueError("a clip needs at least two frames to show motion")
-        low, high = rotation_step
-        if not 0 < low <= high:
-            raise ValueError(f"rotation_step {list(rotation_step)}: need 0 < low <= high (degrees a frame)")
-        self.rotation_step = (float(low), float(high))
+        self.rotation_step = check_rotation_step(rotation_step)
         self.motions = check_motions(motions)
         self.num_frames = num_frames
         self.transform = transform
