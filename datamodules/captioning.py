@@ -24,7 +24,7 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from datamodules.loaders import SplitLoaders, make_loader
 from datamodules.shapes.captions import ShapesCaptions
 from datamodules.shapes.scene import WorldConfig, as_world
@@ -38,7 +38,7 @@ from datamodules.sources.captions import (
     read_split_file,
 )
 from datamodules.transforms import IMAGENET_MEAN, IMAGENET_STD
-from datamodules.vocab import PAD, Vocabulary, normalize
+from contracts.vocab import PAD, Vocabulary, normalize
 
 Source = Literal["shapes", "coco", "flickr8k", "flickr30k"]
 FLICKR8K_SPLITS = {"train": "Flickr_8k.trainImages.txt", "val": "Flickr_8k.devImages.txt", "test": "Flickr_8k.testImages.txt"}

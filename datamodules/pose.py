@@ -24,7 +24,7 @@ import torch
 from jsonargparse.typing import PositiveInt
 from torch.utils.data import DataLoader, Dataset
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from datamodules.loaders import SplitLoaders, make_loader
 from datamodules.pose_crops import TopDownCrops
 from datamodules.shapes.pose import ShapesPose

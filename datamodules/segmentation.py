@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from datamodules.loaders import SplitLoaders, make_loader
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.store import render_columns

@@ -30,7 +30,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset, TensorD
 from torchvision.transforms import v2
 
 from datamodules.classification import ClassificationDataModule
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from datamodules.loaders import make_loader
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.store import render_columns
@@ -38,9 +38,10 @@ from datamodules.shapes.views import ShapesUnlabeled
 from datamodules.sources.cifar import CIFARSource
 from datamodules.sources.imagefolder import ImageFolderSource, _layout_help
 from datamodules.sources.stl10 import STL10Source, stl10_folder, stl10_help
-from datamodules.ssl_augment import BatchTwoViews, check_two_views, two_view_pipeline
+from contracts.batches import check_two_views
+from datamodules.ssl_augment import BatchTwoViews, two_view_pipeline
 from datamodules.transforms import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
-from experiments.errors import ConfigError
+from contracts.errors import ConfigError
 
 Source = Literal["shapes", "imagefolder", "cifar10", "stl10"]
 

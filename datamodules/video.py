@@ -27,7 +27,7 @@ from jsonargparse.typing import PositiveInt
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as TF
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from datamodules.loaders import SplitLoaders, make_loader
 from datamodules.shapes.clips import (
     MOTIONS,
@@ -40,7 +40,7 @@ from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.store import render_columns
 from datamodules.sources.frame_folder import FrameFolderSource, frames_to_clip
 from datamodules.sources.ucf101 import HMDB51Source, UCF101Source, _ucf_help
-from experiments.errors import ConfigError
+from contracts.errors import ConfigError
 
 Source = Literal["shapes", "frames", "ucf101", "hmdb51"]
 KINETICS_MEAN, KINETICS_STD = (0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)

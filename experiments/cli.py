@@ -25,9 +25,9 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import WandbLogger
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from experiments.callbacks import PerfMonitor, RunRecorder
-from experiments.errors import ConfigError
+from contracts.errors import ConfigError
 from experiments.paper import PaperRef
 from experiments.wandb_extras import WandbExtras
 

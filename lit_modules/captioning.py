@@ -3,7 +3,7 @@ one module around ``nets.captioner.Captioner`` with ``attention`` choosing the p
 
 Batch contract (``datamodules.captioning``): ``(images (B, 3, H, W) normalised, tokens (B, T)
 int64 = <bos> words <eos> <pad>..., references: list[list[str]])`` where references holds every
-caption of each image, normalised (``datamodules.vocab.normalize``). Training: cross-entropy
+caption of each image, normalised (``contracts.vocab.normalize``). Training: cross-entropy
 with teacher forcing, <pad> ignored (a per-word mean), plus with attention ``doubly_stochastic``
 x sum_i (1 - sum_t alpha_ti)^2 / (words per caption), which is the paper's lambda against its
 per-caption sum of word losses. Validation also decodes (greedy, or beam search when
@@ -29,8 +29,8 @@ from torch import Tensor
 from torchmetrics import MetricCollection
 from torchmetrics.text import BLEUScore
 
-from datamodules.vocab import EOS, PAD, Vocabulary
-from experiments.errors import ConfigError
+from contracts.vocab import EOS, PAD, Vocabulary
+from contracts.errors import ConfigError
 from lit_modules.losses.captioning import caption_cross_entropy, doubly_stochastic
 from lit_modules.media import to_display
 from lit_modules.metrics.caption_media import attention_strip

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from experiments.errors import ConfigError
+from contracts.errors import ConfigError
 from lit_modules.media import to_display
 
 

@@ -18,7 +18,7 @@ from lightning.pytorch.loggers import WandbLogger
 from torch import Tensor
 from torchmetrics.detection import MeanAveragePrecision
 
-from experiments.errors import ConfigError
+from contracts.errors import ConfigError
 from lit_modules.metrics.det_media import log_detection_media
 
 # COCOeval's own thresholds. torchmetrics' defaults come from a float32 torch.linspace (0.65 ->

@@ -17,7 +17,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from experiments.errors import ConfigError
+from contracts.errors import ConfigError
 from lit_modules.media import sample_grid
 from lit_modules.metrics.features import InceptionFeatures, load_shapes_features
 from lit_modules.metrics.sample_quality import SampleQuality

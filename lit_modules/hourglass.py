@@ -19,7 +19,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from experiments.errors import ConfigError
+from contracts.errors import ConfigError
 from lit_modules.losses.heatmap import heatmap_mse
 from lit_modules.media import to_display
 from lit_modules.metrics.pck import PCK, PCKh

@@ -15,7 +15,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from experiments.errors import ConfigError
+from contracts.errors import ConfigError
 from lit_modules.classification import ClassificationModule
 from lit_modules.nets.ssl import Encoder, encoder
 

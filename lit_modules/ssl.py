@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from datamodules.ssl_augment import check_two_views
-from experiments.errors import ConfigError
+from contracts.batches import check_two_views
+from contracts.errors import ConfigError
 from lit_modules.losses.gather import gather_no_grad
 from lit_modules.metrics.knn import knn_scores
 from lit_modules.nets import ssl as ssl_nets

@@ -17,7 +17,7 @@ from torch import Tensor
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassF1Score, MulticlassJaccardIndex
 
-from experiments.errors import ConfigError
+from contracts.errors import ConfigError
 from lit_modules.losses.dice import dice_loss
 from lit_modules.media import to_display
 from lit_modules.metrics.boundary import BoundaryAccuracy

@@ -17,7 +17,7 @@ from typing import Literal
 
 import torch
 
-from experiments.errors import ConfigError
+from contracts.errors import ConfigError
 from lit_modules.gan import Batch, GANModule
 from lit_modules.losses.gan import (
     clip_weights_,

@@ -15,7 +15,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from experiments.errors import ConfigError
+from contracts.errors import ConfigError
 from lit_modules.detection import DetectionModule
 from lit_modules.losses.yolo import yolo_anchor_loss, yolo_v1_loss
 from lit_modules.nets.det_backbones import load_local

@@ -25,7 +25,7 @@ from datamodules.shapes.backgrounds import (
 )
 from datamodules.shapes.geometry import DEFAULT_KINDS, SHAPES
 from datamodules.shapes.rand import Stream, as_stream
-from experiments.errors import ConfigError
+from contracts.errors import ConfigError
 
 Split = Literal["train", "val", "test"]
 SPLIT_IDS: dict[str, int] = {"train": 0, "val": 1, "test": 2}

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from datamodules.sources.boxes import read_rgb
-from datamodules.vocab import tokenize
+from contracts.vocab import tokenize
 
 
 def coco_captions_help(root: Path, split: str = "train2017") -> str:

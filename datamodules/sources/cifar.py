@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 
 _URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
 # variant -> (folder name, train files, test files, meta file, labels key, meta names key)

@@ -12,7 +12,7 @@ import torch
 from pycocotools import mask as mask_utils
 from torch.utils.data import Dataset
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from datamodules.sources.boxes import BadBoxPolicy, BoxChecker, read_rgb
 
 

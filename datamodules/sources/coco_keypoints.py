@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from datamodules.sources.boxes import read_rgb
 from datamodules.sources.keypoints import BadKeypointPolicy, KeypointChecker, Person
 

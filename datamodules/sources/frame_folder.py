@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 
 log = logging.getLogger(__name__)
 Pick = Callable[[int], Sequence[Sequence[int]]]

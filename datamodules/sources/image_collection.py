@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS
 from torchvision.transforms.v2 import functional as F
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from datamodules.sources.boxes import read_rgb
 
 

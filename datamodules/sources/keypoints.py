@@ -9,7 +9,7 @@ from typing import Literal
 
 import numpy as np
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 
 log = logging.getLogger(__name__)
 

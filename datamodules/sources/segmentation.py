@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from datamodules.sources.boxes import read_rgb
 from datamodules.sources.voc import VOC_CLASSES
 

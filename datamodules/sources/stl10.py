@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 
 _URL = "https://cs.stanford.edu/~acoates/stl10/"
 _IMAGE_BYTES = 3 * 96 * 96

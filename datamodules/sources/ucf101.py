@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from datamodules.sources.frame_folder import Pick, frames_to_clip
 
 _UCF = "https://www.crcv.ucf.edu/data/UCF101.php"

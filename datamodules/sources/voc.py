@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from datamodules.sources.boxes import BadBoxPolicy, BoxChecker, read_rgb
 
 VOC_CLASSES = (

@@ -12,7 +12,7 @@ A CNN encoder turns the image into a grid of L feature vectors a_i (B, L, D) and
 
 Decoding: ``greedy`` and a batched ``beam_search`` (hypotheses ranked by summed log-probability,
 optionally normalised by length**``length_penalty`` when the finished beams are compared).
-Token ids follow ``datamodules.vocab``: 0 <pad>, 1 <bos>, 2 <eos>; <pad> and <bos> are never
+Token ids follow ``contracts.vocab``: 0 <pad>, 1 <bos>, 2 <eos>; <pad> and <bos> are never
 generated.
 """
 

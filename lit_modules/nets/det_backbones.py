@@ -17,7 +17,7 @@ from torchvision.models import resnet50, resnet101, vgg16
 from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
 from torchvision.ops import FrozenBatchNorm2d
 
-from experiments.errors import ConfigError
+from contracts.errors import ConfigError
 
 BackboneName = Literal["small", "vgg16", "resnet50_fpn", "resnet101_fpn"]
 

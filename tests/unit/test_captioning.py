@@ -13,11 +13,11 @@ import torch
 from PIL import Image
 
 from datamodules.captioning import CaptioningDataModule
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from datamodules.shapes.scene import WorldConfig
 from datamodules.sources.captions import COCOCaptions, FlickrCaptions, KarpathyCaptions
-from datamodules.vocab import SPECIALS, UNK, Vocabulary, normalize, tokenize
-from experiments.errors import ConfigError
+from contracts.vocab import SPECIALS, UNK, Vocabulary, normalize, tokenize
+from contracts.errors import ConfigError
 from lit_modules.captioning import CaptioningModule
 from lit_modules.losses.captioning import caption_cross_entropy, doubly_stochastic
 from lit_modules.metrics.caption_media import attention_strip

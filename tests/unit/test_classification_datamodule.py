@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from datamodules.classification import ClassificationDataModule
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from datamodules.shapes.scene import WorldConfig
-from experiments.errors import ConfigError
+from contracts.errors import ConfigError
 
 
 def small(**kw) -> ClassificationDataModule:

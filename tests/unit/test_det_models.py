@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from datamodules.detection import DetectionDataModule
-from experiments.errors import ConfigError
+from contracts.errors import ConfigError
 from lit_modules.faster_rcnn import FasterRCNNModule
 from lit_modules.mask_rcnn import MaskRCNNModule
 from lit_modules.nets.det_backbones import build_backbone

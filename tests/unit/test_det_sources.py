@@ -12,7 +12,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from datamodules.detection import DetectionDataModule, DetectionTransform
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from datamodules.sources.coco import COCODetection
 from datamodules.sources.voc import VOCDetection
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from datamodules.segmentation import SegmentationDataModule
 from datamodules.sources.segmentation import CarvanaSegmentation, PetSegmentation, VOCSegmentation
 from lit_modules.losses.dice import dice_loss

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from datamodules.errors import DatasetError
+from contracts.errors import DatasetError
 from datamodules.sources.cifar import CIFARSource
 from datamodules.sources.imagefolder import ImageFolderSource
 

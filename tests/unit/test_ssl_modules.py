@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from experiments.errors import ConfigError
+from contracts.errors import ConfigError
 from lit_modules.linear_eval import LinearEval
 from lit_modules.moco import MoCoV2
 from lit_modules.ops.lars import LARS

@@ -1,4 +1,8 @@
-"""The one exception every dataset source raises for bad input on disk."""
+"""The two exceptions the CLI turns into one clear line and exit code 2 instead of a traceback."""
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong or disagrees with the data; the message names the key."""
 
 
 class DatasetError(ValueError):
