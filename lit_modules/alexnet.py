@@ -7,16 +7,16 @@ PCA lighting — in ``datamodules.transforms``). Each ingredient is a switch for
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
 from lit_modules.classification import ClassificationModule
 from lit_modules.nets.alexnet import AlexNet
 
 
 class AlexNetModule(ClassificationModule):
-    """AlexNet classifier; defaults are the paper's recipe (SGD 0.01, momentum 0.9, wd 5e-4).
+    """AlexNet classifier; the paper's recipe (SGD 0.01, momentum 0.9, wd 5e-4) is in ``configs/alexnet/imagenet.yaml``.
 
-    The optimisation arguments (lr ... channels_last) are documented on ``ClassificationModule``.
+    The optimisation arguments (lr ... channels_last) are ``ClassificationModule``'s, passed on by keyword.
     ``channels_last`` is on by default: its train step is 1.15x faster on the demo (``paperlab bench
     --levers channels_last``, interleaved medians on 2 CPU cores).
 
@@ -43,19 +43,9 @@ class AlexNetModule(ClassificationModule):
         fc_dim: int = 4096,
         stem_stride: int = 4,
         pool_output: int = 6,
-        lr: float = 0.01,
-        optimizer: Literal["sgd", "adamw"] = "sgd",
-        momentum: float = 0.9,
-        weight_decay: float = 5e-4,
-        schedule: Literal["step", "cosine", "constant"] = "step",
-        step_epochs: int = 30,
-        warmup_epochs: float = 0.0,
-        label_smoothing: float = 0.0,
-        channels_last: bool = True,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(num_classes, lr, optimizer, momentum, weight_decay, schedule, step_epochs,
-                         warmup_epochs, label_smoothing, channels_last)
-        self.save_hyperparameters()
+        super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
         self.net = AlexNet(num_classes, lrn=lrn, dropout=dropout, overlap_pool=overlap_pool,
                            grouped=grouped, width=width, fc_dim=fc_dim, stem_stride=stem_stride,
                            pool_output=pool_output)

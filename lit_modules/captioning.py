@@ -29,13 +29,13 @@ from torch import Tensor
 from torchmetrics import MetricCollection
 from torchmetrics.text import BLEUScore
 
-from contracts.vocab import EOS, PAD, Vocabulary
 from contracts.errors import ConfigError
+from contracts.vocab import EOS, PAD, Vocabulary
 from lit_modules.losses.captioning import caption_cross_entropy, doubly_stochastic
 from lit_modules.media import to_display
 from lit_modules.metrics.caption_media import attention_strip
 from lit_modules.nets.captioner import Captioner
-from lit_modules.optim import optimizer_and_schedule
+from lit_modules.optim import Optimised
 
 Batch = tuple[Tensor, Tensor, list[list[str]]]
 
@@ -44,7 +44,7 @@ def _bleu(prefix: str) -> MetricCollection:
     return MetricCollection({f"bleu{n}": BLEUScore(n_gram=n) for n in range(1, 5)}, prefix=prefix)
 
 
-class CaptioningModule(L.LightningModule):
+class CaptioningModule(Optimised, L.LightningModule):
     """CNN encoder + LSTM decoder captioner; logs ``val/bleu1..4``.
 
     Args:
@@ -222,10 +222,3 @@ class CaptioningModule(L.LightningModule):
             picture = img if alphas is None else attention_strip(img, alphas[i], grid, steps)
             shown.append(wandb.Image(picture, caption=text))
         return {"val/attention" if alphas is not None else "val/captions": shown}
-
-    def configure_optimizers(self):
-        h = self.hparams
-        total = self.trainer.estimated_stepping_batches
-        per_epoch = total / max(1, self.trainer.max_epochs or 1)
-        return optimizer_and_schedule(self.parameters(), optimizer=h.optimizer, lr=h.lr, weight_decay=h.weight_decay,
-                                      schedule=h.schedule, warmup_steps=h.warmup_epochs * per_epoch, total_steps=total)

@@ -7,7 +7,6 @@ Batch contract (``datamodules.classification``): ``(images, labels)`` with image
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import lightning as L
@@ -18,10 +17,16 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from contracts.errors import ConfigError
 from lit_modules.media import to_display
+from lit_modules.optim import Optimised
 
 
-class ClassificationModule(L.LightningModule):
+class ClassificationModule(Optimised, L.LightningModule):
     """Cross-entropy classifier with the optimisers and schedules the papers used.
+
+    A method subclass declares only its own arguments and takes these as ``**kwargs``
+    (``super().__init__(num_classes=num_classes, **kwargs)``): the CLI lists them under the
+    method, and a new argument here touches no method file. The defaults are AlexNet's SGD recipe;
+    each paper config sets its own.
 
     Args:
         num_classes: must equal the data's class count (checked at setup).
@@ -29,7 +34,8 @@ class ClassificationModule(L.LightningModule):
         optimizer: "sgd" (momentum, AlexNet/VGG) or "adamw" (ViT).
         momentum: SGD momentum.
         weight_decay: L2 / decoupled weight decay.
-        schedule: "step" (÷10 every ``step_epochs``, the AlexNet/VGG recipe), "cosine", "constant".
+        schedule: "step" (÷10 every ``step_epochs``, the AlexNet/VGG recipe), "cosine" or
+            "constant" after the warm-up (``lit_modules.optim``).
         step_epochs: epochs between ÷10 steps for ``schedule="step"``.
         warmup_epochs: linear warm-up length (fractions allowed).
         label_smoothing: cross-entropy label smoothing.
@@ -41,17 +47,18 @@ class ClassificationModule(L.LightningModule):
     def __init__(
         self,
         num_classes: int,
-        lr: float,
-        optimizer: Literal["sgd", "adamw"],
-        momentum: float,
-        weight_decay: float,
-        schedule: Literal["step", "cosine", "constant"],
-        step_epochs: int,
-        warmup_epochs: float,
-        label_smoothing: float,
-        channels_last: bool,
+        lr: float = 0.01,
+        optimizer: Literal["sgd", "adamw"] = "sgd",
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        schedule: Literal["step", "cosine", "constant"] = "step",
+        step_epochs: int = 30,
+        warmup_epochs: float = 0.0,
+        label_smoothing: float = 0.0,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
+        self.save_hyperparameters()  # the subclass's arguments too: Lightning walks up to its __init__
         self.net: nn.Module  # built by the subclass
         top5 = min(5, num_classes)
         self.train_acc = MulticlassAccuracy(num_classes, top_k=1, average="micro")
@@ -126,29 +133,3 @@ class ClassificationModule(L.LightningModule):
         for img, t, p, c in zip(to_display(shown), labels.tolist(), pred.tolist(), conf.tolist(), strict=True):
             table.add_data(wandb.Image(img), name(t), name(p), round(c, 3), t == p)
         return {"val/predictions": table}
-
-    def configure_optimizers(self):
-        hp = self.hparams
-        # No weight decay on biases and norm parameters (standard since the ViT/ResNet recipes).
-        decay = [p for p in self.parameters() if p.ndim > 1]
-        no_decay = [p for p in self.parameters() if p.ndim <= 1]
-        groups = [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        if hp.optimizer == "sgd":
-            opt = torch.optim.SGD(groups, lr=hp.lr, momentum=hp.momentum)
-        else:
-            opt = torch.optim.AdamW(groups, lr=hp.lr)
-        total = max(1, self.trainer.estimated_stepping_batches)
-        per_epoch = total / max(1, self.trainer.max_epochs or 1)
-        warmup = hp.warmup_epochs * per_epoch
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            if hp.schedule == "cosine":
-                return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
-            if hp.schedule == "step":
-                return 0.1 ** int(step // (hp.step_epochs * per_epoch))
-            return 1.0
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -14,6 +14,7 @@ from torch import Tensor
 from lit_modules.gan import Batch, GANModule
 from lit_modules.losses.gan import d_loss_bce, g_loss_nonsaturating
 from lit_modules.nets.gan import Norm
+from lit_modules.optim import make_optimizer
 
 
 class DCGAN(GANModule):
@@ -92,5 +93,5 @@ class DCGAN(GANModule):
     def configure_optimizers(self):
         h = self.hparams
         betas = (h.beta1, 0.999)
-        return [torch.optim.Adam(self.generator.parameters(), lr=h.lr, betas=betas),
-                torch.optim.Adam(self.critic.parameters(), lr=h.lr, betas=betas)]
+        return [make_optimizer(self.generator.parameters(), "adam", h.lr, betas=betas),
+                make_optimizer(self.critic.parameters(), "adam", h.lr, betas=betas)]

@@ -8,18 +8,17 @@ and ``forward(images) -> list[dict(boxes, scores, labels[, masks (N, H, W) bool]
 
 from __future__ import annotations
 
-import math
-from typing import Any, Literal
+from typing import Literal
 
 import lightning as L
 import numpy as np
-import torch
 from lightning.pytorch.loggers import WandbLogger
 from torch import Tensor
 from torchmetrics.detection import MeanAveragePrecision
 
 from contracts.errors import ConfigError
 from lit_modules.metrics.det_media import log_detection_media
+from lit_modules.optim import Optimised
 
 # COCOeval's own thresholds. torchmetrics' defaults come from a float32 torch.linspace (0.65 ->
 # 0.6499999762, recall 0.7 -> 0.6999999881), which moves AP when a recall lands exactly on a
@@ -34,8 +33,11 @@ def _map_metric(masks: bool) -> MeanAveragePrecision:
                                 iou_thresholds=IOU_THRESHOLDS, rec_thresholds=REC_THRESHOLDS)
 
 
-class DetectionModule(L.LightningModule):
+class DetectionModule(Optimised, L.LightningModule):
     """COCO mAP@[.5:.95] / mAP@.5 logged as ``{stage}/map``, ``{stage}/map50`` (+ ``segm_`` for masks).
+
+    A method subclass declares only its own arguments and passes these on as ``**kwargs``; the
+    defaults are Faster R-CNN's VGG-16 recipe, and each paper config sets its own.
 
     Args:
         num_classes: object classes K (labels 1..K; checked against the data at setup).
@@ -44,7 +46,8 @@ class DetectionModule(L.LightningModule):
         optimizer: "sgd" (momentum; the papers) or "adamw".
         momentum: SGD momentum.
         weight_decay: L2 / decoupled weight decay (not on biases and norms).
-        schedule: "step" (÷10 at each of ``milestones``, in epochs), "cosine" or "constant".
+        schedule: "step" (÷10 at each of ``milestones``, in epochs), "cosine" or "constant" after
+            the warm-up (``lit_modules.optim``).
         milestones: epochs of the ÷10 steps for ``schedule="step"``.
         warmup_epochs: linear warm-up length (fractions allowed).
         media_images: validation images sent to W&B with predicted and true boxes (0: none).
@@ -52,10 +55,22 @@ class DetectionModule(L.LightningModule):
 
     primary_metric = "val/map50"
 
-    def __init__(self, num_classes: int, masks: bool, lr: float, optimizer: Literal["sgd", "adamw"],
-                 momentum: float, weight_decay: float, schedule: Literal["step", "cosine", "constant"],
-                 milestones: list[int], warmup_epochs: float, media_images: int = 0) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        masks: bool = False,
+        lr: float = 1e-3,
+        optimizer: Literal["sgd", "adamw"] = "sgd",
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        schedule: Literal["step", "cosine", "constant"] = "step",
+        milestones: list[int] = [12],  # noqa: B006 (jsonargparse needs a plain default)
+        warmup_epochs: float = 0.0,
+        media_images: int = 4,
+    ) -> None:
         super().__init__()
+        # the subclass's arguments too (Lightning walks up to its __init__); ``masks`` is the class's own
+        self.save_hyperparameters(ignore=["masks"])
         self.masks = masks
         self.val_map = _map_metric(masks)
         self.test_map = _map_metric(masks)
@@ -123,27 +138,3 @@ class DetectionModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_map(self.test_map, "test")
-
-    def configure_optimizers(self) -> dict[str, Any]:
-        hp = self.hparams
-        params = [p for p in self.parameters() if p.requires_grad]
-        groups = [{"params": [p for p in params if p.ndim > 1], "weight_decay": hp.weight_decay},
-                  {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
-        if hp.optimizer == "sgd":
-            opt = torch.optim.SGD(groups, lr=hp.lr, momentum=hp.momentum)
-        else:
-            opt = torch.optim.AdamW(groups, lr=hp.lr)
-        total = max(1, self.trainer.estimated_stepping_batches)
-        per_epoch = total / max(1, self.trainer.max_epochs or 1)
-        warmup = hp.warmup_epochs * per_epoch
-
-        def factor(step: int) -> float:
-            w = min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
-            if hp.schedule == "cosine":
-                return w * 0.5 * (1 + math.cos(math.pi * min(1.0, step / total)))
-            if hp.schedule == "step":
-                return w * 0.1 ** sum(step >= m * per_epoch for m in hp.milestones)
-            return w
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -10,7 +10,7 @@ RoI op and the paper's sizes, and loads local weights only.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from torch import Tensor
 
@@ -20,9 +20,9 @@ from lit_modules.nets.rcnn import build_rcnn
 
 
 class FasterRCNNModule(DetectionModule):
-    """Faster R-CNN; defaults are the paper's VGG-16 recipe (SGD 1e-3, momentum 0.9, wd 5e-4).
+    """Faster R-CNN; defaults are the paper's VGG-16 net; its recipe (SGD 1e-3, wd 5e-4) is the base's default.
 
-    The optimisation arguments (lr ... media_images) are documented on ``DetectionModule``.
+    The optimisation arguments (lr ... media_images) are ``DetectionModule``'s, passed on by keyword.
 
     Args:
         num_classes: object classes K (the net has K + 1 outputs, 0 = background).
@@ -62,18 +62,9 @@ class FasterRCNNModule(DetectionModule):
         rpn_post_nms_test: int = 300,
         box_batch_size: int = 128,
         mask_layers: int = 4,
-        lr: float = 1e-3,
-        optimizer: Literal["sgd", "adamw"] = "sgd",
-        momentum: float = 0.9,
-        weight_decay: float = 5e-4,
-        schedule: Literal["step", "cosine", "constant"] = "step",
-        milestones: list[int] = [12],  # noqa: B006 (jsonargparse needs a plain default)
-        warmup_epochs: float = 0.0,
-        media_images: int = 4,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(num_classes, self.masks, lr, optimizer, momentum, weight_decay, schedule,
-                         milestones, warmup_epochs, media_images)
-        self.save_hyperparameters()
+        super().__init__(num_classes=num_classes, masks=self.masks, **kwargs)  # the base saves every argument as a hyper-parameter
         self.net = build_rcnn(num_classes, masks=self.masks, backbone=backbone, roi_op=roi_op,
                               weights_backbone=weights_backbone, width=width, representation=representation,
                               min_size=min_size, max_size=max_size, image_mean=image_mean, image_std=image_std,

@@ -12,7 +12,6 @@ input pixels, pck_norm (B,), head_size (B,))``; Gaussian heatmap targets are bui
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import lightning as L
@@ -26,11 +25,12 @@ from lit_modules.metrics.pck import PCK, PCKh
 from lit_modules.metrics.pose_media import draw_skeletons
 from lit_modules.nets.hourglass import StackedHourglass
 from lit_modules.ops.heatmaps import decode_heatmaps, encode_heatmaps
+from lit_modules.optim import Optimised
 
 Batch = tuple[Tensor, Tensor, Tensor, Tensor]
 
 
-class HourglassModule(L.LightningModule):
+class HourglassModule(Optimised, L.LightningModule):
     """A stacked hourglass trained on Gaussian heatmaps; logs ``val/pck@0.1`` (and ``val/pckh@0.5``).
 
     Args:
@@ -149,27 +149,3 @@ class HourglassModule(L.LightningModule):
             wandb.Image(draw_skeletons(img, t.cpu(), p.cpu(), skeleton, zoom), caption="green: true, red: predicted")
             for img, t, p in zip(to_display(images), keypoints, outputs[:n], strict=True)
         ]}
-
-    def configure_optimizers(self):
-        hp = self.hparams
-        if hp.optimizer == "rmsprop":  # Torch7 optim.rmsprop: alpha 0.99, eps 1e-8
-            opt = torch.optim.RMSprop(self.parameters(), lr=hp.lr, alpha=0.99, eps=1e-8, weight_decay=hp.weight_decay)
-        elif hp.optimizer == "adam":
-            opt = torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        else:
-            opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        total = max(1, self.trainer.estimated_stepping_batches)
-        per_epoch = total / max(1, self.trainer.max_epochs or 1)
-        warmup = hp.warmup_epochs * per_epoch
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            if hp.schedule == "cosine":
-                return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
-            if hp.schedule == "step":
-                return 0.1 ** int(step // (hp.step_epochs * per_epoch))
-            return 1.0
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -10,7 +10,7 @@ what pre-training added.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import torch
 from torch import nn
@@ -25,7 +25,7 @@ _ARCH = ("encoder", "cifar_stem", "width")
 class LinearEval(ClassificationModule):
     """A linear classifier on a frozen encoder; batches follow the classification contract.
 
-    The optimisation arguments (lr ... channels_last) are documented on ``ClassificationModule``.
+    The optimisation arguments (lr ... channels_last) are ``ClassificationModule``'s, passed on by keyword.
 
     Args:
         checkpoint: a Lightning checkpoint of ``SimCLR``/``MoCoV2`` (its ``backbone.*`` weights
@@ -51,19 +51,9 @@ class LinearEval(ClassificationModule):
         width: int = 32,
         seed: int = 0,
         feature_norm: bool = True,
-        lr: float = 0.1,
-        optimizer: Literal["sgd", "adamw"] = "sgd",
-        momentum: float = 0.9,
-        weight_decay: float = 0.0,
-        schedule: Literal["step", "cosine", "constant"] = "cosine",
-        step_epochs: int = 30,
-        warmup_epochs: float = 0.0,
-        label_smoothing: float = 0.0,
-        channels_last: bool = False,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(num_classes, lr, optimizer, momentum, weight_decay, schedule, step_epochs,
-                         warmup_epochs, label_smoothing, channels_last)
-        self.save_hyperparameters()
+        super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             backbone, dim = _build(encoder, cifar_stem, width)

@@ -15,7 +15,7 @@ forwarding the groups separately). With W processes the keys get W x ``bn_groups
 from __future__ import annotations
 
 import copy
-from typing import Literal
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -24,7 +24,7 @@ from torch import Tensor
 
 from lit_modules.losses.gather import gather_no_grad, world
 from lit_modules.losses.nt_xent import info_nce
-from lit_modules.nets.ssl import Encoder, projection_head
+from lit_modules.nets.ssl import projection_head
 from lit_modules.ssl import SSLModule
 
 
@@ -47,27 +47,15 @@ class MoCoV2(SSLModule):
     def __init__(
         self,
         num_classes: int = 1000,
-        encoder: Encoder = "resnet50",
-        cifar_stem: bool = False,
-        width: int = 32,
         temperature: float = 0.2,
         queue_size: int = 65536,
         key_momentum: float = 0.999,
         proj_hidden: int = 2048,
         proj_dim: int = 128,
         bn_groups: int = 1,
-        lr: float = 0.03,
-        optimizer: Literal["lars", "sgd", "adamw"] = "sgd",
-        momentum: float = 0.9,
-        weight_decay: float = 1e-4,
-        warmup_epochs: float = 0.0,
-        probe_lr: float = 0.1,
-        knn_k: int = 200,
-        knn_temperature: float = 0.1,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(num_classes, encoder, cifar_stem, width, lr, optimizer, momentum, weight_decay,
-                         warmup_epochs, probe_lr, knn_k, knn_temperature)
-        self.save_hyperparameters()
+        super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
         self.head, _ = projection_head(self.feat_dim, proj_hidden, proj_dim, batch_norm=False)
         self.key_backbone = copy.deepcopy(self.backbone).requires_grad_(False)
         self.key_head = copy.deepcopy(self.head).requires_grad_(False)

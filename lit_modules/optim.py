@@ -1,48 +1,111 @@
-"""Optimiser and per-step schedule from typed hyper-parameters (no Lightning import).
+"""The one place optimisers, parameter groups and learning-rate schedules are built.
 
-New families call ``optimizer_and_schedule``; the classification and detection bases predate it
-and keep their own (same groups, same schedules).
+Every family's module gets ``configure_optimizers`` from ``Optimised`` (or, for the GANs' two
+optimisers, calls ``make_optimizer`` directly), so two demos that say "cosine with warm-up"
+follow the same curve. The schedule is a per-step factor on the peak ``lr``:
+
+- linear warm-up from ``1/warmup`` to 1 over the first ``warmup`` steps, then
+- ``cosine``: half a cosine from 1 to 0 over the steps *after* the warm-up
+  (``0.5 (1 + cos(pi (step - warmup) / (total - warmup)))``, the SimCLR/ViT recipe);
+- ``step``: ÷10 at each milestone (every ``step_epochs`` epochs, or at the listed ``milestones``);
+- ``constant``: 1.
+
+No Lightning import: ``Optimised`` only reads ``self.hparams`` and ``self.trainer``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
+from lit_modules.ops.lars import LARS
 
-def optimizer_and_schedule(
-    params: Iterable[nn.Parameter],
-    *,
-    optimizer: Literal["sgd", "adamw", "adam"],
-    lr: float,
-    weight_decay: float,
-    momentum: float = 0.9,
-    schedule: Literal["cosine", "constant"] = "cosine",
-    warmup_steps: float = 0.0,
-    total_steps: int = 1,
-) -> dict[str, Any]:
-    """Lightning's ``configure_optimizers`` dict: no weight decay on biases and norms, linear
-    warm-up over ``warmup_steps``, then cosine to 0 at ``total_steps`` (or constant)."""
+OptimizerName = Literal["sgd", "adamw", "adam", "rmsprop", "lars"]
+ScheduleName = Literal["step", "cosine", "constant"]
+
+
+def param_groups(params: Iterable[nn.Parameter], weight_decay: float) -> list[dict[str, Any]]:
+    """Two groups: weight decay on weights, none on biases and norm parameters (1-D tensors),
+    the practice since the ResNet/ViT recipes. Frozen parameters are left out."""
     params = [p for p in params if p.requires_grad]
-    groups = [{"params": [p for p in params if p.ndim > 1], "weight_decay": weight_decay},
-              {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
-    if optimizer == "sgd":
-        opt: torch.optim.Optimizer = torch.optim.SGD(groups, lr=lr, momentum=momentum)
-    elif optimizer == "adam":
-        opt = torch.optim.Adam(groups, lr=lr)
-    else:
-        opt = torch.optim.AdamW(groups, lr=lr)
+    return [{"params": [p for p in params if p.ndim > 1], "weight_decay": weight_decay, "lars": True},
+            {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0, "lars": False}]
+
+
+def make_optimizer(groups: Iterable[Any], name: OptimizerName, lr: float, *, momentum: float = 0.9,
+                   betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Optimizer:
+    """``name`` over ``groups`` (parameters or group dicts). A group's ``lars`` flag (weights: yes,
+    biases and norms: no) is read by LARS only; the other optimisers never see it."""
+    groups = list(groups)
+    if name == "lars":
+        return LARS(groups, lr=lr, momentum=momentum)
+    groups = [{k: v for k, v in g.items() if k != "lars"} if isinstance(g, dict) else g for g in groups]
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum)
+    if name == "rmsprop":  # Torch7's optim.rmsprop, as the hourglass and WGAN papers: alpha 0.99, eps 1e-8
+        return torch.optim.RMSprop(groups, lr=lr, alpha=0.99, eps=1e-8)
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=lr, betas=betas)
+    return torch.optim.AdamW(groups, lr=lr, betas=betas)
+
+
+def lr_factor(step: int, *, schedule: ScheduleName, total: float, warmup: float = 0.0,
+              milestones: Sequence[float] = ()) -> float:
+    """The factor on the peak learning rate at optimiser step ``step`` (0-based).
+
+    Args:
+        step: optimiser steps taken so far.
+        schedule: "cosine", "step" or "constant" after the warm-up.
+        total: steps in the whole run.
+        warmup: linear warm-up steps (0: none).
+        milestones: steps at which ``schedule="step"`` divides by 10.
+    """
+    if step < warmup:
+        return min(1.0, (step + 1) / warmup)  # a fractional warm-up must not overshoot the peak
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1.0, total - warmup))))
+    if schedule == "step":
+        return 0.1 ** sum(step >= m for m in milestones)
+    return 1.0
+
+
+def schedule(optimizer: torch.optim.Optimizer, *, schedule: ScheduleName, total_steps: int, epochs: int,
+             warmup_epochs: float = 0.0, step_epochs: int | None = None,
+             milestones: Sequence[int] = ()) -> dict[str, Any]:
+    """Lightning's ``configure_optimizers`` dict with a per-step ``LambdaLR`` of ``lr_factor``.
+
+    Epoch counts (``warmup_epochs``, ``step_epochs``, ``milestones``) become steps through
+    ``total_steps / epochs``, so fractions of an epoch are allowed.
+    """
     total = max(1, total_steps)
+    per_epoch = total / max(1, epochs)
+    marks = [m * per_epoch for m in milestones]
+    if step_epochs:
+        marks = [k * step_epochs * per_epoch for k in range(1, math.ceil(max(1, epochs) / step_epochs) + 1)]
+    sched = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(
+        s, schedule=schedule, total=total, warmup=warmup_epochs * per_epoch, milestones=marks))
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
-    def factor(step: int) -> float:
-        w = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
-        if schedule == "cosine":
-            return w * 0.5 * (1 + math.cos(math.pi * min(1.0, step / total)))
-        return w
 
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-    return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+class Optimised:
+    """Mixin for a LightningModule whose ``hparams`` hold the optimisation arguments.
+
+    Reads ``optimizer``, ``lr``, ``weight_decay`` and, where the family has them, ``momentum``,
+    ``schedule`` (default cosine), ``warmup_epochs``, ``step_epochs`` and ``milestones``. A family
+    with its own parameter groups (the SSL probe) overrides ``optimizer_groups``.
+    """
+
+    def optimizer_groups(self) -> list[dict[str, Any]]:
+        return param_groups(self.parameters(), self.hparams.weight_decay)  # type: ignore[attr-defined]
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        hp, trainer = self.hparams, self.trainer  # type: ignore[attr-defined]
+        opt = make_optimizer(self.optimizer_groups(), hp.optimizer, hp.lr, momentum=hp.get("momentum", 0.9))
+        return schedule(opt, schedule=hp.get("schedule", "cosine"), total_steps=trainer.estimated_stepping_batches,
+                        epochs=trainer.max_epochs or 1, warmup_epochs=hp.get("warmup_epochs", 0.0),
+                        step_epochs=hp.get("step_epochs") if hp.get("schedule") == "step" else None,
+                        milestones=hp.get("milestones") or ())

@@ -10,21 +10,21 @@ The representation kept afterwards is f's output, before the projection.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from lit_modules.losses.gather import gather_with_grad, world
 from lit_modules.losses.nt_xent import nt_xent
-from lit_modules.nets.ssl import Encoder, projection_head
+from lit_modules.nets.ssl import projection_head
 from lit_modules.ssl import SSLModule
 
 
 class SimCLR(SSLModule):
-    """SimCLR; defaults are the paper's ImageNet recipe (LARS, lr 0.3 x B/256, wd 1e-6, tau 0.1).
+    """SimCLR; the paper's ImageNet recipe (LARS, lr 0.3 x B/256, wd 1e-6) is ``configs/simclr/imagenet.yaml``.
 
-    The encoder, optimiser and evaluation arguments are documented on ``SSLModule``. Under DDP
+    The encoder, optimiser and evaluation arguments are ``SSLModule``'s, passed on by keyword. Under DDP
     set ``trainer.sync_batchnorm: true``: the paper aggregates BN statistics over all devices
     so that a view cannot find its partner through batch statistics of its own device.
 
@@ -38,25 +38,13 @@ class SimCLR(SSLModule):
     def __init__(
         self,
         num_classes: int = 1000,
-        encoder: Encoder = "resnet50",
-        cifar_stem: bool = False,
-        width: int = 32,
         temperature: float = 0.1,
         projection: bool = True,
         proj_hidden: int = 2048,
         proj_dim: int = 128,
-        lr: float = 4.8,
-        optimizer: Literal["lars", "sgd", "adamw"] = "lars",
-        momentum: float = 0.9,
-        weight_decay: float = 1e-6,
-        warmup_epochs: float = 10.0,
-        probe_lr: float = 0.1,
-        knn_k: int = 200,
-        knn_temperature: float = 0.1,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(num_classes, encoder, cifar_stem, width, lr, optimizer, momentum, weight_decay,
-                         warmup_epochs, probe_lr, knn_k, knn_temperature)
-        self.save_hyperparameters()
+        super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
         self.head, _ = projection_head(self.feat_dim, proj_hidden, proj_dim, enabled=projection)
 
     def ssl_loss(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, Tensor]:

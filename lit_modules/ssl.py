@@ -17,7 +17,6 @@ Subclasses build ``self.head`` (and whatever else) and implement ``ssl_loss``.
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import lightning as L
@@ -32,11 +31,14 @@ from lit_modules.losses.gather import gather_no_grad
 from lit_modules.metrics.knn import knn_scores
 from lit_modules.nets import ssl as ssl_nets
 from lit_modules.nets.ssl import Encoder
-from lit_modules.ops.lars import LARS
+from lit_modules.optim import Optimised, param_groups
 
 
-class SSLModule(L.LightningModule):
+class SSLModule(Optimised, L.LightningModule):
     """Contrastive pre-training with an online probe and a kNN monitor.
+
+    A method subclass declares only its own arguments and passes these on as ``**kwargs``; the
+    defaults are MoCo v2's recipe, and each paper config sets its own.
 
     Args:
         num_classes: classes of the held-out labels (probe and kNN only).
@@ -55,10 +57,23 @@ class SSLModule(L.LightningModule):
 
     primary_metric = "val/linear_acc"  # the online linear probe
 
-    def __init__(self, num_classes: int, encoder: Encoder, cifar_stem: bool, width: int, lr: float,
-                 optimizer: Literal["lars", "sgd", "adamw"], momentum: float, weight_decay: float,
-                 warmup_epochs: float, probe_lr: float, knn_k: int, knn_temperature: float) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        encoder: Encoder = "resnet50",
+        cifar_stem: bool = False,
+        width: int = 32,
+        lr: float = 0.03,
+        optimizer: Literal["lars", "sgd", "adamw"] = "sgd",
+        momentum: float = 0.9,
+        weight_decay: float = 1e-4,
+        warmup_epochs: float = 0.0,
+        probe_lr: float = 0.1,
+        knn_k: int = 200,
+        knn_temperature: float = 0.1,
+    ) -> None:
         super().__init__()
+        self.save_hyperparameters()  # the subclass's arguments too: Lightning walks up to its __init__
         self.backbone, self.feat_dim = ssl_nets.encoder(encoder, cifar_stem=cifar_stem, width=width)
         self.head: nn.Module  # built by the subclass
         # BN without affine parameters first (as in MAE's linear probing): the probe stays
@@ -135,32 +150,9 @@ class SSLModule(L.LightningModule):
         self._eval_step(batch, dataloader_idx, "test")
 
     # --- optimisation ----------------------------------------------------------------------------
-    def configure_optimizers(self):
-        hp = self.hparams
+    def optimizer_groups(self) -> list[dict]:
+        """Weights (decayed, LARS-adapted), biases and norms (neither), and the online probe with
+        its own learning rate: it is evaluation only and must keep up from the first step."""
         probe = set(self.probe.parameters())
-        trainable = [p for p in self.parameters() if p.requires_grad and p not in probe]
-        groups = [
-            {"params": [p for p in trainable if p.ndim > 1], "weight_decay": hp.weight_decay, "lars": True},
-            {"params": [p for p in trainable if p.ndim <= 1], "weight_decay": 0.0, "lars": False},
-            {"params": list(self.probe.parameters()), "weight_decay": 0.0, "lars": False, "lr": hp.probe_lr},
-        ]
-        if hp.optimizer == "lars":
-            opt = LARS(groups, lr=hp.lr, momentum=hp.momentum)
-        else:
-            for g in groups:
-                g.pop("lars")
-            if hp.optimizer == "sgd":
-                opt = torch.optim.SGD(groups, lr=hp.lr, momentum=hp.momentum)
-            else:
-                opt = torch.optim.AdamW(groups, lr=hp.lr)
-        total = max(1, self.trainer.estimated_stepping_batches)
-        warmup = hp.warmup_epochs * total / max(1, self.trainer.max_epochs or 1)
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
+        groups = param_groups((p for p in self.parameters() if p not in probe), self.hparams.weight_decay)
+        return [*groups, {"params": list(probe), "weight_decay": 0.0, "lars": False, "lr": self.hparams.probe_lr}]

@@ -22,7 +22,7 @@ from lit_modules.losses.dice import dice_loss
 from lit_modules.media import to_display
 from lit_modules.metrics.boundary import BoundaryAccuracy
 from lit_modules.nets.unet import UNet
-from lit_modules.optim import optimizer_and_schedule
+from lit_modules.optim import Optimised
 
 IGNORE = 255
 
@@ -35,7 +35,7 @@ def _metrics(num_classes: int, prefix: str) -> MetricCollection:
     }, prefix=prefix)
 
 
-class UNetModule(L.LightningModule):
+class UNetModule(Optimised, L.LightningModule):
     """Semantic segmentation with a U-Net.
 
     Args:
@@ -140,11 +140,3 @@ class UNetModule(L.LightningModule):
             shown.append(wandb.Image(img, masks={"truth": {"mask_data": t, "class_labels": {**labels, IGNORE: "ignore"}},
                                                  "prediction": {"mask_data": p, "class_labels": labels}}))
         return {"val/segmentation": shown}
-
-    def configure_optimizers(self):
-        h = self.hparams
-        total = self.trainer.estimated_stepping_batches
-        per_epoch = total / max(1, self.trainer.max_epochs or 1)
-        return optimizer_and_schedule(self.parameters(), optimizer=h.optimizer, lr=h.lr, weight_decay=h.weight_decay,
-                                      momentum=h.momentum, schedule=h.schedule,
-                                      warmup_steps=h.warmup_epochs * per_epoch, total_steps=total)

@@ -6,16 +6,16 @@ layers) with the same training recipe as AlexNet plus scale jittering (in the da
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from lit_modules.classification import ClassificationModule
 from lit_modules.nets.vgg import VGG
 
 
 class VGGModule(ClassificationModule):
-    """VGG classifier; defaults are the paper's recipe (SGD 0.01, momentum 0.9, wd 5e-4).
+    """VGG classifier; the paper's recipe (SGD 0.01, momentum 0.9, wd 5e-4) is in ``configs/vgg/imagenet.yaml``.
 
-    The optimisation arguments (lr ... channels_last) are documented on ``ClassificationModule``.
+    The optimisation arguments (lr ... channels_last) are ``ClassificationModule``'s, passed on by keyword.
     ``channels_last`` is on by default: its train step is 1.20x faster on the demo (``paperlab bench
     --levers channels_last``, interleaved medians on 2 CPU cores).
 
@@ -38,18 +38,8 @@ class VGGModule(ClassificationModule):
         width: float = 1.0,
         fc_dim: int = 4096,
         pool_output: int = 7,
-        lr: float = 0.01,
-        optimizer: Literal["sgd", "adamw"] = "sgd",
-        momentum: float = 0.9,
-        weight_decay: float = 5e-4,
-        schedule: Literal["step", "cosine", "constant"] = "step",
-        step_epochs: int = 25,
-        warmup_epochs: float = 0.0,
-        label_smoothing: float = 0.0,
-        channels_last: bool = True,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(num_classes, lr, optimizer, momentum, weight_decay, schedule, step_epochs,
-                         warmup_epochs, label_smoothing, channels_last)
-        self.save_hyperparameters()
+        super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
         self.net = VGG(num_classes, config=config, batch_norm=batch_norm, dropout=dropout,
                        width=width, fc_dim=fc_dim, pool_output=pool_output)

@@ -12,7 +12,7 @@ averaged here.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -25,7 +25,7 @@ Arch = Literal["c3d", "r3d_18", "r2plus1d_18", "single_frame", "late_fusion"]
 
 
 class VideoModule(ClassificationModule):
-    """A video classifier; optimisation arguments (lr ... label_smoothing) as ``ClassificationModule``.
+    """A video classifier; optimisation arguments (lr ... channels_last) are ``ClassificationModule``'s.
 
     Args:
         num_classes: classes in the data.
@@ -58,19 +58,9 @@ class VideoModule(ClassificationModule):
         batch_norm: bool = False,
         fusion: Literal["concat", "mean"] = "concat",
         pool_output: tuple[int, int, int] = (1, 4, 4),
-        lr: float = 3e-3,
-        optimizer: Literal["sgd", "adamw"] = "sgd",
-        momentum: float = 0.9,
-        weight_decay: float = 5e-4,
-        schedule: Literal["step", "cosine", "constant"] = "step",
-        step_epochs: int = 4,
-        warmup_epochs: float = 0.0,
-        label_smoothing: float = 0.0,
-        channels_last: bool = False,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(num_classes, lr, optimizer, momentum, weight_decay, schedule, step_epochs,
-                         warmup_epochs, label_smoothing, channels_last)
-        self.save_hyperparameters()
+        super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
         if arch == "c3d":
             self.net = C3D(num_classes, width, hidden, dropout, batch_norm, pool_output)
         elif arch in ("r3d_18", "r2plus1d_18"):

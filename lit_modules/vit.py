@@ -7,16 +7,16 @@ cosine decay.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from lit_modules.classification import ClassificationModule
 from lit_modules.nets.vit import vit
 
 
 class ViTModule(ClassificationModule):
-    """ViT classifier; defaults are ViT-B/16 with the torchvision recipe (AdamW 3e-3, wd 0.3).
+    """ViT classifier; defaults are ViT-B/16; the torchvision recipe (AdamW 3e-3, wd 0.3) is in ``configs/vit/imagenet.yaml``.
 
-    The optimisation arguments (lr ... channels_last) are documented on ``ClassificationModule``.
+    The optimisation arguments (lr ... channels_last) are ``ClassificationModule``'s, passed on by keyword.
 
     Args:
         num_classes: classes in the data.
@@ -44,18 +44,8 @@ class ViTModule(ClassificationModule):
         dropout: float = 0.0,
         pool: Literal["token", "avg"] = "token",
         stem: Literal["patch", "conv"] = "patch",
-        lr: float = 3e-3,
-        optimizer: Literal["sgd", "adamw"] = "adamw",
-        momentum: float = 0.9,
-        weight_decay: float = 0.3,
-        schedule: Literal["step", "cosine", "constant"] = "cosine",
-        step_epochs: int = 30,
-        warmup_epochs: float = 30.0,
-        label_smoothing: float = 0.11,
-        channels_last: bool = False,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(num_classes, lr, optimizer, momentum, weight_decay, schedule, step_epochs,
-                         warmup_epochs, label_smoothing, channels_last)
-        self.save_hyperparameters()
+        super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
         self.net = vit(num_classes, image_size=image_size, patch_size=patch_size, width=width,
                        depth=depth, heads=heads, mlp_ratio=mlp_ratio, dropout=dropout, pool=pool, stem=stem)

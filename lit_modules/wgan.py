@@ -27,6 +27,7 @@ from lit_modules.losses.gan import (
     wasserstein_estimate,
 )
 from lit_modules.nets.gan import Norm
+from lit_modules.optim import make_optimizer
 
 # lipschitz -> (optimizer, lr, betas, critic norm) of the paper
 PAPER = {"clip": ("rmsprop", 5e-5, (0.5, 0.999), "batch"), "gp": ("adam", 1e-4, (0.0, 0.9), "layer")}
@@ -141,9 +142,6 @@ class WGAN(GANModule):
         self.log_dict(logs, on_step=True, on_epoch=False)
 
     def configure_optimizers(self):
-        def make(params):
-            if self.opt_name == "rmsprop":
-                return torch.optim.RMSprop(params, lr=self.lr)
-            return torch.optim.Adam(params, lr=self.lr, betas=self.betas)
-
-        return [make(self.generator.parameters()), make(self.critic.parameters())]
+        # Two optimisers at a constant rate, as both papers (no schedule).
+        return [make_optimizer(net.parameters(), self.opt_name, self.lr, betas=self.betas or (0.9, 0.999))
+                for net in (self.generator, self.critic)]

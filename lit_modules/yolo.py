@@ -10,7 +10,7 @@ anchor-relative head and its logistic losses for the ablation v1 vs anchors.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -24,9 +24,9 @@ from lit_modules.ops.yolo import decode_anchors, decode_v1, encode_anchors, enco
 
 
 class YOLOModule(DetectionModule):
-    """YOLO v1 or v3-style anchors; defaults are the v1 paper's (S=7, B=2, SGD momentum 0.9, wd 5e-4).
+    """YOLO v1 or v3-style anchors; defaults are the v1 paper's net (S=7, B=2); its recipe is in ``configs/yolo/voc07.yaml``.
 
-    The optimisation arguments (lr ... media_images) are documented on ``DetectionModule``.
+    The optimisation arguments (lr ... media_images) are ``DetectionModule``'s, passed on by keyword.
     Images must share one size (``DetectionDataModule(resize="square")`` or ShapesWorld).
 
     Args:
@@ -69,18 +69,9 @@ class YOLOModule(DetectionModule):
         image_mean: tuple[float, float, float] = (0.485, 0.456, 0.406),
         image_std: tuple[float, float, float] = (0.229, 0.224, 0.225),
         weights: str | None = None,
-        lr: float = 1e-3,
-        optimizer: Literal["sgd", "adamw"] = "sgd",
-        momentum: float = 0.9,
-        weight_decay: float = 5e-4,
-        schedule: Literal["step", "cosine", "constant"] = "step",
-        milestones: list[int] = [75, 105],  # noqa: B006
-        warmup_epochs: float = 1.0,
-        media_images: int = 4,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(num_classes, False, lr, optimizer, momentum, weight_decay, schedule, milestones,
-                         warmup_epochs, media_images)
-        self.save_hyperparameters()
+        super().__init__(num_classes=num_classes, masks=self.masks, **kwargs)  # the base saves every argument as a hyper-parameter
         self.net = YOLO(num_classes, head, width, stages, grid, boxes_per_cell, fc_hidden,
                         num_scales=len(anchors), anchors_per_scale=len(anchors[0]))
         self.register_buffer("anchors", torch.tensor(anchors, dtype=torch.float32), persistent=False)  # (scales, A, 2)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from datamodules.detection import DetectionDataModule
 from contracts.errors import ConfigError
+from datamodules.detection import DetectionDataModule
 from lit_modules.faster_rcnn import FasterRCNNModule
 from lit_modules.mask_rcnn import MaskRCNNModule
 from lit_modules.nets.det_backbones import build_backbone
