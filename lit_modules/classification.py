@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from contracts.errors import ConfigError
+from lit_modules.data_checks import check_matches_data
 from lit_modules.media import to_display
 from lit_modules.optim import Optimised
 
@@ -68,13 +68,7 @@ class ClassificationModule(Optimised, L.LightningModule):
         self.test_acc5 = MulticlassAccuracy(num_classes, top_k=top5, average="micro")
 
     def setup(self, stage: str) -> None:
-        dm = getattr(self.trainer, "datamodule", None)
-        n = getattr(dm, "num_classes", None)
-        if n is not None and n != self.hparams.num_classes:
-            raise ConfigError(
-                f"model.init_args.num_classes={self.hparams.num_classes} but the data "
-                f"({dm.describe()}) has {n} classes; set --model.init_args.num_classes {n}"
-            )
+        check_matches_data(self)
         if self.hparams.channels_last:
             self.net.to(memory_format=torch.channels_last)
 

@@ -8,7 +8,8 @@ Logs ``train/d_loss``, ``train/g_loss`` and ``train/d_real``/``train/d_fake`` (m
 
 from __future__ import annotations
 
-import torch
+from typing import Any
+
 from torch import Tensor
 
 from lit_modules.gan import Batch, GANModule
@@ -20,70 +21,37 @@ from lit_modules.optim import make_optimizer
 class DCGAN(GANModule):
     """Unconditional or class-conditional DCGAN.
 
+    The nets' and metrics' arguments are ``GANModule``'s (paper at 64 px: latent 100, widths 128).
+
     Args:
-        image_size: generated side, a power of two >= 16 (must match the data).
-        latent_dim: size of z (paper: 100).
-        g_width: generator width (channels before the output layer; paper at 64 px: 128).
-        d_width: discriminator width (channels of its first conv; paper: 128).
         norm: discriminator normalisation (paper: "batch").
-        num_classes: 0 = unconditional; > 0: conditional on labels (must match the data).
-        embed_dim: class-embedding size in the generator (conditional only).
         lr: Adam learning rate of both nets (paper: 2e-4).
         beta1: Adam beta1 (paper: 0.5; 0.9 oscillates).
-        features: FID/KID feature net: "shapes" (the shipped ShapesWorld classifier), a path to
-            another such checkpoint, or None (no sample-quality metrics).
-        inception_weights: a local torchvision Inception-v3 state dict; if given, used instead.
-        kid_subset_size: KID subset size.
-        media_samples: fixed-noise samples in the W&B grid.
-        finite_check_every: check the losses for NaN/inf every this many batches (one host sync);
-            0 = only at epoch ends.
     """
 
     def __init__(
         self,
-        image_size: int = 32,
-        latent_dim: int = 100,
-        g_width: int = 64,
-        d_width: int = 64,
         norm: Norm = "batch",
-        num_classes: int = 0,
-        embed_dim: int = 16,
         lr: float = 2e-4,
         beta1: float = 0.5,
-        features: str | None = "shapes",
-        inception_weights: str | None = None,
-        kid_subset_size: int = 100,
-        media_samples: int = 64,
-        finite_check_every: int = 50,
+        **kwargs: Any,
     ) -> None:
-        super().__init__()
-        self.save_hyperparameters()
+        super().__init__(**kwargs)  # the base saves every argument as a hyper-parameter
         self._build(norm)
 
     def training_step(self, batch: Batch, batch_idx: int) -> None:
-        real, labels = batch
-        y = self._labels_for(labels, len(real))
+        real, y, fake = self.real_and_fakes(batch)
         opt_g, opt_d = self.optimizers()
+        logits: dict[str, Tensor] = {}
 
-        self.toggle_optimizer(opt_d)
-        with torch.no_grad():
-            fake = self.generator(self.noise(len(real)), y)
-        real_logits, fake_logits = self.critic(real, y), self.critic(fake, y)
-        d_loss = d_loss_bce(real_logits, fake_logits)
-        opt_d.zero_grad(set_to_none=True)
-        self.manual_backward(d_loss)
-        opt_d.step()
-        self.untoggle_optimizer(opt_d)
+        def d_loss_fn() -> Tensor:
+            logits["real"], logits["fake"] = self.critic(real, y), self.critic(fake, y)
+            return d_loss_bce(logits["real"], logits["fake"])
 
-        self.toggle_optimizer(opt_g)
-        g_loss = g_loss_nonsaturating(self.critic(self.generator(self.noise(len(real)), y), y))
-        opt_g.zero_grad(set_to_none=True)
-        self.manual_backward(g_loss)
-        opt_g.step()
-        self.untoggle_optimizer(opt_g)
-
+        d_loss = self.optimiser_step(opt_d, d_loss_fn)
+        g_loss = self.optimiser_step(opt_g, lambda: g_loss_nonsaturating(self.score_new_fakes(len(real), y)))
         self._watch(d_loss=d_loss, g_loss=g_loss)
-        self._log_train(d_loss, g_loss, real_logits, fake_logits)
+        self._log_train(d_loss, g_loss, logits["real"], logits["fake"])
 
     def _log_train(self, d_loss: Tensor, g_loss: Tensor, real_logits: Tensor, fake_logits: Tensor) -> None:
         self.log_dict({"train/d_loss": d_loss.detach(), "train/g_loss": g_loss.detach(),

@@ -16,7 +16,7 @@ from lightning.pytorch.loggers import WandbLogger
 from torch import Tensor
 from torchmetrics.detection import MeanAveragePrecision
 
-from contracts.errors import ConfigError
+from lit_modules.data_checks import check_matches_data
 from lit_modules.metrics.det_media import log_detection_media
 from lit_modules.optim import Optimised
 
@@ -80,11 +80,7 @@ class DetectionModule(Optimised, L.LightningModule):
         raise NotImplementedError
 
     def setup(self, stage: str) -> None:
-        dm = getattr(self.trainer, "datamodule", None)
-        n = getattr(dm, "num_classes", None)
-        if n is not None and n != self.hparams.num_classes:
-            raise ConfigError(f"model.init_args.num_classes={self.hparams.num_classes} but the data "
-                              f"({dm.describe()}) has {n} classes; set --model.init_args.num_classes {n}")
+        check_matches_data(self)
 
     def training_step(self, batch: tuple[list[Tensor], list[dict]], batch_idx: int) -> Tensor:
         images, targets = batch

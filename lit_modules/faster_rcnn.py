@@ -15,7 +15,7 @@ from typing import Any, Literal
 from torch import Tensor
 
 from lit_modules.detection import DetectionModule
-from lit_modules.nets.det_backbones import BackboneName, load_local
+from lit_modules.nets.det_backbones import IMAGENET_MEAN, IMAGENET_STD, BackboneName, load_local
 from lit_modules.nets.rcnn import build_rcnn
 
 
@@ -56,8 +56,8 @@ class FasterRCNNModule(DetectionModule):
         representation: int = 4096,
         min_size: int = 600,
         max_size: int = 1000,
-        image_mean: tuple[float, float, float] = (0.485, 0.456, 0.406),
-        image_std: tuple[float, float, float] = (0.229, 0.224, 0.225),
+        image_mean: tuple[float, float, float] = IMAGENET_MEAN,
+        image_std: tuple[float, float, float] = IMAGENET_STD,
         rpn_post_nms_train: int = 2000,
         rpn_post_nms_test: int = 300,
         box_batch_size: int = 128,

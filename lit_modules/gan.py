@@ -11,7 +11,9 @@ epoch so epochs are compared on the same z) and logs ``val/fid_<features>``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -31,16 +33,47 @@ class DivergenceError(FloatingPointError):
 
 
 class GANModule(L.LightningModule):
-    """Shared parts of DCGAN and WGAN; subclasses call ``_build(norm)`` after ``save_hyperparameters``.
+    """Shared parts of DCGAN and WGAN: the two nets, sampling, FID/KID, the divergence guard.
 
-    Hyper-parameters read here (subclass ``__init__`` arguments): image_size, latent_dim,
-    g_width, d_width, num_classes, embed_dim, features, inception_weights, kid_subset_size,
-    media_samples, finite_check_every.
+    A subclass declares only its own arguments (the discriminator's ``norm``, its losses and
+    optimisers), passes these on as ``**kwargs`` and calls ``_build(norm)``.
+
+    Args:
+        image_size: generated side, a power of two >= 16 (must match the data).
+        latent_dim: size of z (papers: 100 / 128).
+        g_width: generator width (channels before the output layer).
+        d_width: discriminator/critic width (channels of its first conv).
+        num_classes: 0 = unconditional; > 0: conditional on labels (must match the data).
+        embed_dim: class-embedding size in the generator (conditional only).
+        media_samples: fixed-noise samples in the W&B grid.
+        finite_check_every: check the losses for NaN/inf every this many batches (one host sync);
+            0 = only at epoch ends.
+        kid_subset_size: KID subset size.
+        features: FID/KID feature net: "shapes" (the shipped ShapesWorld classifier), a path to
+            another such checkpoint, or None (no sample-quality metrics).
+        inception_weights: a local torchvision Inception-v3 state dict; if given, used instead.
     """
 
     primary_metric = "val/fid_shapes"
 
     automatic_optimization = False
+
+    def __init__(
+        self,
+        image_size: int = 32,
+        latent_dim: int = 100,
+        g_width: int = 64,
+        d_width: int = 64,
+        num_classes: int = 0,
+        embed_dim: int = 16,
+        media_samples: int = 64,
+        finite_check_every: int = 50,
+        kid_subset_size: int = 100,
+        features: str | None = "shapes",
+        inception_weights: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()  # the subclass's arguments too: Lightning walks up to its __init__
 
     def _build(self, norm: Norm) -> None:
         h = self.hparams
@@ -96,6 +129,32 @@ class GANModule(L.LightningModule):
         if labels is None or (labels < 0).any():
             return torch.arange(n, device=self.device) % self.hparams.num_classes
         return labels
+
+    def real_and_fakes(self, batch: Batch) -> tuple[Tensor, Tensor | None, Tensor]:
+        """``(real, labels, fake)``: the batch's images, the labels both nets are conditioned on, and
+        as many generated images, drawn without gradient for the critic's step."""
+        real, labels = batch
+        y = self._labels_for(labels, len(real))
+        with torch.no_grad():
+            fake = self.generator(self.noise(len(real)), y)
+        return real, y, fake
+
+    def score_new_fakes(self, n: int, labels: Tensor | None) -> Tensor:
+        """The critic's scores of ``n`` fresh generated images, with gradient (the generator's step)."""
+        return self.critic(self.generator(self.noise(n), labels), labels)
+
+    def optimiser_step(self, opt: Any, loss_fn: Callable[[], Tensor], after: Callable[[], None] | None = None) -> Tensor:
+        """One manual step: only ``opt``'s parameters trainable while ``loss_fn()`` runs, backward,
+        step, then ``after()`` (WGAN's weight clipping) before the others are trainable again."""
+        self.toggle_optimizer(opt)
+        loss = loss_fn()
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        opt.step()
+        if after is not None:
+            after()
+        self.untoggle_optimizer(opt)
+        return loss
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """Images (B, 3, S, S) in [-1, 1] from z (B, latent_dim); labels default to 0, 1, ... (conditional)."""

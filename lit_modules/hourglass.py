@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from contracts.errors import ConfigError
+from lit_modules.data_checks import check_matches_data, datamodule_of
 from lit_modules.losses.heatmap import heatmap_mse
 from lit_modules.media import to_display
 from lit_modules.metrics.pck import PCK, PCKh
@@ -78,18 +79,12 @@ class HourglassModule(Optimised, L.LightningModule):
         self.flip_perm: list[int] = list(range(num_joints))
 
     def setup(self, stage: str) -> None:
-        dm = self._datamodule()
-        k = getattr(dm, "num_joints", None)
-        if k is not None and k != self.hparams.num_joints:
-            raise ConfigError(f"model.init_args.num_joints={self.hparams.num_joints} but the data "
-                              f"({dm.describe()}) has {k} joints; set --model.init_args.num_joints {k}")
+        dm = datamodule_of(self)
+        check_matches_data(self, "num_joints", "joints")
         for a, b in getattr(dm, "flip_pairs", None) or []:
             self.flip_perm[a], self.flip_perm[b] = b, a
         if self.hparams.flip_test and self.flip_perm == list(range(self.hparams.num_joints)):
             raise ConfigError("model.init_args.flip_test=true needs the data's left/right joint pairs (flip_pairs)")
-
-    def _datamodule(self) -> L.LightningDataModule | None:
-        return getattr(self._trainer, "datamodule", None)  # None outside a Trainer (tests, notebooks)
 
     def forward(self, images: Tensor) -> Tensor:
         """``(B, 3, S, S)`` -> every stack's heatmaps ``(B, N, K, S/stride, S/stride)``."""
@@ -121,7 +116,7 @@ class HourglassModule(Optimised, L.LightningModule):
         pck(pred, keypoints, pck_norm)
         self.log(f"{stage}/loss", heatmap_mse(heat, target, weights), sync_dist=True)
         self.log(f"{stage}/pck@0.1", pck, prog_bar=True)
-        if getattr(self._datamodule(), "has_head_size", False):
+        if getattr(datamodule_of(self), "has_head_size", False):
             pckh(pred, keypoints, head_size)
             self.log(f"{stage}/pckh@0.5", pckh)
         return pred
@@ -143,7 +138,7 @@ class HourglassModule(Optimised, L.LightningModule):
         if outputs is None:
             with torch.no_grad():
                 outputs = decode_heatmaps(self.heatmaps(images), self.hparams.stride)
-        skeleton = getattr(self._datamodule(), "skeleton", None) or []
+        skeleton = getattr(datamodule_of(self), "skeleton", None) or []
         zoom = max(1, 256 // images.shape[-1])
         return {"val/skeletons": [
             wandb.Image(draw_skeletons(img, t.cpu(), p.cpu(), skeleton, zoom), caption="green: true, red: predicted")

@@ -27,6 +27,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from contracts.batches import check_two_views
 from contracts.errors import ConfigError
+from lit_modules.data_checks import check_matches_data
 from lit_modules.losses.gather import gather_no_grad
 from lit_modules.metrics.knn import knn_scores
 from lit_modules.nets import ssl as ssl_nets
@@ -91,10 +92,7 @@ class SSLModule(Optimised, L.LightningModule):
         raise NotImplementedError
 
     def setup(self, stage: str) -> None:
-        n = getattr(getattr(self.trainer, "datamodule", None), "num_classes", None)
-        if n is not None and n != self.hparams.num_classes:
-            raise ConfigError(f"model.init_args.num_classes={self.hparams.num_classes} but the data has {n} "
-                              f"classes; set --model.init_args.num_classes {n}")
+        check_matches_data(self)
 
     def forward(self, images: Tensor) -> Tensor:
         """Features ``(B, F)`` of ``(B, 3, H, W)``; for a two-view batch ``(B, 2, 3, H, W)`` the

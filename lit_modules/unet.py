@@ -17,7 +17,7 @@ from torch import Tensor
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassF1Score, MulticlassJaccardIndex
 
-from contracts.errors import ConfigError
+from lit_modules.data_checks import check_matches_data
 from lit_modules.losses.dice import dice_loss
 from lit_modules.media import to_display
 from lit_modules.metrics.boundary import BoundaryAccuracy
@@ -84,11 +84,7 @@ class UNetModule(Optimised, L.LightningModule):
         self.test_metrics = _metrics(num_classes, "test/")
 
     def setup(self, stage: str) -> None:
-        dm = getattr(self.trainer, "datamodule", None)
-        n = getattr(dm, "num_classes", None)
-        if n is not None and n != self.hparams.num_classes:
-            raise ConfigError(f"model.init_args.num_classes={self.hparams.num_classes} but the data "
-                              f"({dm.describe()}) has {n} classes; set --model.init_args.num_classes {n}")
+        check_matches_data(self)
         if self.hparams.channels_last:
             self.net.to(memory_format=torch.channels_last)
 

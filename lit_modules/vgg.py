@@ -13,11 +13,10 @@ from lit_modules.nets.vgg import VGG
 
 
 class VGGModule(ClassificationModule):
-    """VGG classifier; the paper's recipe (SGD 0.01, momentum 0.9, wd 5e-4) is in ``configs/vgg/imagenet.yaml``.
+    """VGG classifier (configurations A, B, D, E; ``configs/vgg/imagenet.yaml`` is the paper's recipe).
 
-    The optimisation arguments (lr ... channels_last) are ``ClassificationModule``'s, passed on by keyword.
-    ``channels_last`` is on by default: its train step is 1.20x faster on the demo (``paperlab bench
-    --levers channels_last``, interleaved medians on 2 CPU cores).
+    Optimisation arguments: ``ClassificationModule``'s. Every VGG config sets ``channels_last``
+    (1.20x faster train step on the demo: ``paperlab bench --levers channels_last``, 2 CPU cores).
 
     Args:
         num_classes: classes in the data.

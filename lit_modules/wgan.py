@@ -13,9 +13,9 @@ for "gp", ``train/gp``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-import torch
+from torch import Tensor
 
 from contracts.errors import ConfigError
 from lit_modules.gan import Batch, GANModule
@@ -38,14 +38,8 @@ class WGAN(GANModule):
 
     Args:
         lipschitz: "clip" (WGAN) or "gp" (WGAN-GP).
-        image_size: generated side, a power of two >= 16 (must match the data).
-        latent_dim: size of z (papers: 100 / 128).
-        g_width: generator width (channels before the output layer).
-        d_width: critic width (channels of its first conv).
         norm: critic normalisation; None = the paper's ("batch" for clip, "layer" for gp).
             "batch" with "gp" is refused: the penalty is per sample and BN mixes samples.
-        num_classes: 0 = unconditional; > 0: conditional on labels (must match the data).
-        embed_dim: class-embedding size in the generator (conditional only).
         n_critic: critic steps per generator step (papers: 5).
         clip: weight-clipping bound ("clip"; paper 0.01).
         gp_weight: gradient-penalty λ ("gp"; paper 10).
@@ -54,12 +48,8 @@ class WGAN(GANModule):
         lr_scale: multiplies ``lr``: a minutes-long demo can raise the papers' rates and keep
             their ratio when a sweep flips ``lipschitz``.
         betas: Adam betas; None = the paper's ((0, 0.9) for gp).
-        features: FID/KID feature net: "shapes" (the shipped ShapesWorld classifier), a path to
-            another such checkpoint, or None.
-        inception_weights: a local torchvision Inception-v3 state dict; if given, used instead.
-        kid_subset_size: KID subset size.
-        media_samples: fixed-noise samples in the W&B grid.
-        finite_check_every: check the losses for NaN/inf every this many batches (one host sync).
+
+    The nets' and metrics' arguments are ``GANModule``'s.
     """
 
     @staticmethod
@@ -69,13 +59,7 @@ class WGAN(GANModule):
     def __init__(
         self,
         lipschitz: Literal["clip", "gp"] = "clip",
-        image_size: int = 32,
-        latent_dim: int = 100,
-        g_width: int = 64,
-        d_width: int = 64,
         norm: Norm | None = None,
-        num_classes: int = 0,
-        embed_dim: int = 16,
         n_critic: int = 5,
         clip: float = 0.01,
         gp_weight: float = 10.0,
@@ -83,16 +67,11 @@ class WGAN(GANModule):
         lr: float | None = None,
         lr_scale: float = 1.0,
         betas: tuple[float, float] | None = None,
-        features: str | None = "shapes",
-        inception_weights: str | None = None,
-        kid_subset_size: int = 100,
-        media_samples: int = 64,
-        finite_check_every: int = 50,
+        **kwargs: Any,
     ) -> None:
-        super().__init__()
         if lipschitz not in PAPER:
             raise ConfigError(f"model.init_args.lipschitz must be 'clip' or 'gp', got {lipschitz!r}")
-        self.save_hyperparameters()
+        super().__init__(**kwargs)  # the base saves every argument as a hyper-parameter
         paper_opt, paper_lr, paper_betas, paper_norm = PAPER[lipschitz]
         self.opt_name = optimizer or paper_opt
         self.lr = (lr if lr is not None else paper_lr) * lr_scale
@@ -106,37 +85,28 @@ class WGAN(GANModule):
         self._build(norm)
 
     def training_step(self, batch: Batch, batch_idx: int) -> None:
-        real, labels = batch
         h = self.hparams
-        y = self._labels_for(labels, len(real))
+        real, y, fake = self.real_and_fakes(batch)
         opt_g, opt_d = self.optimizers()
+        watch: dict[str, Tensor] = {}
+        logs: dict[str, Tensor] = {}
 
-        self.toggle_optimizer(opt_d)
-        with torch.no_grad():
-            fake = self.generator(self.noise(len(real)), y)
-        real_scores, fake_scores = self.critic(real, y), self.critic(fake, y)
-        d_loss = critic_loss_wasserstein(real_scores, fake_scores)
-        total, watch = d_loss, {"d_loss": d_loss}
-        logs = {"train/d_loss": d_loss.detach(), "train/wasserstein": wasserstein_estimate(real_scores, fake_scores).detach()}
-        if h.lipschitz == "gp":
-            gp = gradient_penalty(lambda x: self.critic(x, y), real, fake, h.gp_weight)
-            total, watch["gp"] = d_loss + gp, gp
+        def critic_loss_fn() -> Tensor:
+            real_scores, fake_scores = self.critic(real, y), self.critic(fake, y)
+            watch["d_loss"] = d_loss = critic_loss_wasserstein(real_scores, fake_scores)
+            logs["train/d_loss"] = d_loss.detach()
+            logs["train/wasserstein"] = wasserstein_estimate(real_scores, fake_scores).detach()
+            if h.lipschitz != "gp":
+                return d_loss
+            watch["gp"] = gp = gradient_penalty(lambda x: self.critic(x, y), real, fake, h.gp_weight)
             logs["train/gp"] = gp.detach()
-        opt_d.zero_grad(set_to_none=True)
-        self.manual_backward(total)
-        opt_d.step()
-        if h.lipschitz == "clip":
-            clip_weights_(self.critic, h.clip)
-        self.untoggle_optimizer(opt_d)
-        self._watch(**watch)
+            return d_loss + gp
 
+        clip = (lambda: clip_weights_(self.critic, h.clip)) if h.lipschitz == "clip" else None
+        self.optimiser_step(opt_d, critic_loss_fn, after=clip)
+        self._watch(**watch)
         if (self._batches + 1) % h.n_critic == 0:
-            self.toggle_optimizer(opt_g)
-            g_loss = generator_loss_wasserstein(self.critic(self.generator(self.noise(len(real)), y), y))
-            opt_g.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
-            opt_g.step()
-            self.untoggle_optimizer(opt_g)
+            g_loss = self.optimiser_step(opt_g, lambda: generator_loss_wasserstein(self.score_new_fakes(len(real), y)))
             self._watch(g_loss=g_loss)
             logs["train/g_loss"] = g_loss.detach()
         self.log_dict(logs, on_step=True, on_epoch=False)

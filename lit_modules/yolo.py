@@ -18,7 +18,7 @@ from torch import Tensor
 from contracts.errors import ConfigError
 from lit_modules.detection import DetectionModule
 from lit_modules.losses.yolo import yolo_anchor_loss, yolo_v1_loss
-from lit_modules.nets.det_backbones import load_local
+from lit_modules.nets.det_backbones import IMAGENET_MEAN, IMAGENET_STD, load_local
 from lit_modules.nets.yolo import YOLO
 from lit_modules.ops.yolo import decode_anchors, decode_v1, encode_anchors, encode_v1, postprocess
 
@@ -66,8 +66,8 @@ class YOLOModule(DetectionModule):
         score_thresh: float = 0.01,
         nms_iou: float = 0.5,
         max_det: int = 100,
-        image_mean: tuple[float, float, float] = (0.485, 0.456, 0.406),
-        image_std: tuple[float, float, float] = (0.229, 0.224, 0.225),
+        image_mean: tuple[float, float, float] = IMAGENET_MEAN,
+        image_std: tuple[float, float, float] = IMAGENET_STD,
         weights: str | None = None,
         **kwargs: Any,
     ) -> None:

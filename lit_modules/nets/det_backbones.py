@@ -19,6 +19,10 @@ from torchvision.ops import FrozenBatchNorm2d
 
 from contracts.errors import ConfigError
 
+# The RGB normalisation every torchvision ImageNet backbone was trained with ([0, 1] scale).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 BackboneName = Literal["small", "vgg16", "resnet50_fpn", "resnet101_fpn"]
 
 

@@ -9,7 +9,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 
-from lit_modules.nets.det_backbones import BackboneName, build_backbone
+from lit_modules.nets.det_backbones import IMAGENET_MEAN, IMAGENET_STD, BackboneName, build_backbone
 from lit_modules.ops.roi import roi_pooler
 
 
@@ -24,8 +24,8 @@ def build_rcnn(
     representation: int = 1024,
     min_size: int = 800,
     max_size: int = 1333,
-    image_mean: tuple[float, float, float] = (0.485, 0.456, 0.406),
-    image_std: tuple[float, float, float] = (0.229, 0.224, 0.225),
+    image_mean: tuple[float, float, float] = IMAGENET_MEAN,
+    image_std: tuple[float, float, float] = IMAGENET_STD,
     rpn_post_nms_train: int = 2000,
     rpn_post_nms_test: int = 1000,
     box_batch_size: int = 512,
