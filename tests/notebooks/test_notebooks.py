@@ -33,7 +33,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false",
         "--runs_dir", str(runs), cwd=runs, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    found = re.findall(r"^results: (.+)$", proc.stdout + proc.stderr, re.M)
+    found = re.findall(r"^results: (.+)$", proc.stdout + proc.stderr, re.MULTILINE)
     assert found, proc.stdout[-2000:]
     return Path(found[-1].strip()).parent
 
