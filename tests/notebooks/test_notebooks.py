@@ -7,8 +7,10 @@ outputs; this executes them in memory and writes nothing back.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -43,7 +45,8 @@ def test_every_notebook_is_collected() -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path: Path, finished_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_notebook_runs(path: Path, finished_run: Path, monkeypatch: pytest.MonkeyPatch,
+                       tmp_path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), \
         f"{path.name} is committed with outputs"
@@ -51,6 +54,14 @@ def test_notebook_runs(path: Path, finished_run: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("PAPERLAB_RUN", str(finished_run))
     monkeypatch.setenv("MPLBACKEND", "agg")
+    # Kernel "python3" is this interpreter (the venv's ipykernel), even where a user-level python3
+    # kernelspec points elsewhere: JUPYTER_PATH comes first in the kernelspec search.
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (paperlab tests)", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     client = nbclient.NotebookClient(
         nb, timeout=LIMIT_S, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
