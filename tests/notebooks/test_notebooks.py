@@ -14,13 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+import nbclient
+import nbformat
 import pytest
 
 from tests.conftest import ROOT, run_paperlab
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 LIMIT_S = 60
