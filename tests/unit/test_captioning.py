@@ -12,12 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
+from contracts.errors import ConfigError, DatasetError
+from contracts.vocab import SPECIALS, UNK, Vocabulary, normalize, tokenize
 from datamodules.captioning import CaptioningDataModule
-from contracts.errors import DatasetError
 from datamodules.shapes.scene import WorldConfig
 from datamodules.sources.captions import COCOCaptions, FlickrCaptions, KarpathyCaptions
-from contracts.vocab import SPECIALS, UNK, Vocabulary, normalize, tokenize
-from contracts.errors import ConfigError
 from lit_modules.captioning import CaptioningModule
 from lit_modules.losses.captioning import caption_cross_entropy, doubly_stochastic
 from lit_modules.metrics.caption_media import attention_strip

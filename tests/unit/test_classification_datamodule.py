@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from contracts.errors import ConfigError, DatasetError
 from datamodules.classification import ClassificationDataModule
-from contracts.errors import DatasetError
 from datamodules.shapes.scene import WorldConfig
-from contracts.errors import ConfigError
 
 
 def small(**kw) -> ClassificationDataModule:

@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from datamodules.detection import DetectionDataModule, DetectionTransform
 from contracts.errors import DatasetError
+from datamodules.detection import DetectionDataModule, DetectionTransform
 from datamodules.sources.coco import COCODetection
 from datamodules.sources.voc import VOCDetection
 

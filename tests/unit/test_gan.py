@@ -14,10 +14,9 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from contracts.errors import DatasetError
+from contracts.errors import ConfigError, DatasetError
 from datamodules.generation import GenerationDataModule
 from datamodules.shapes.scene import WorldConfig
-from contracts.errors import ConfigError
 from lit_modules.dcgan import DCGAN
 from lit_modules.gan import DivergenceError
 from lit_modules.losses.gan import (

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from contracts.errors import DatasetError
+from contracts.errors import ConfigError, DatasetError
 from datamodules.pose import PoseDataModule, ShapesPoseSource
 from datamodules.pose_crops import TopDownCrops, crop_matrix, warp_image, warp_keypoints
 from datamodules.shapes.pose import ShapesPose
@@ -22,7 +22,6 @@ from datamodules.sources.coco_keypoints import COCOKeypoints
 from datamodules.sources.keypoints import Person
 from datamodules.sources.mpii import MPIIPose
 from experiments import pose_baseline
-from contracts.errors import ConfigError
 from experiments.pose_baseline import mean_pose
 from lit_modules.hourglass import HourglassModule
 from lit_modules.losses.heatmap import heatmap_mse

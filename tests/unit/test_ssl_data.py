@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from contracts.errors import DatasetError
+from contracts.batches import check_two_views
+from contracts.errors import ConfigError, DatasetError
 from datamodules.shapes.scene import WorldConfig
 from datamodules.sources.stl10 import STL10Source
 from datamodules.ssl import SSLDataModule, _TwoViewCollate
-from contracts.batches import check_two_views
 from datamodules.ssl_augment import BatchTwoViews, TwoViews, two_view_pipeline
-from contracts.errors import ConfigError
 
 
 def _write_stl10(folder, n_train=4, n_test=3, n_unlabeled=5):

@@ -12,12 +12,11 @@ import torch
 from PIL import Image
 from torchvision.models import video as tvv
 
-from contracts.errors import DatasetError
+from contracts.errors import ConfigError, DatasetError
 from datamodules.shapes.clips import MIRRORED, MOTIONS, REVERSED
 from datamodules.sources.frame_folder import FrameFolderSource
 from datamodules.sources.ucf101 import HMDB51Source, UCF101Source
 from datamodules.video import ClipSampler, VideoDataModule
-from contracts.errors import ConfigError
 from lit_modules.nets.video import VideoResNet18
 from lit_modules.video import VideoModule
 
