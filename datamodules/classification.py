@@ -18,13 +18,16 @@ from torchvision.transforms import v2
 
 from contracts.errors import DatasetError
 from datamodules.base import FamilyDataModule, Mapped, Split, Stats, rendered_pairs, source_classes
+from datamodules.image_size import check_image_size
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.views import ShapesClassification
 from datamodules.sources.cifar import CIFARSource, _get_it
+from datamodules.sources.image_check import BadImagePolicy
 from datamodules.sources.imagefolder import ImageFolderSource, _layout_help
 from datamodules.transforms import (
     CIFAR10_MEAN,
     CIFAR10_STD,
+    SIZE_KEEPING_RECIPES,
     Recipe,
     build_transforms,
     ten_crop,
@@ -84,6 +87,9 @@ class ClassificationDataModule(FamilyDataModule):
         train_size: ShapesWorld training samples.
         val_size: ShapesWorld validation (and test) samples.
         cache: render ShapesWorld once into memory at setup instead of in every epoch.
+        bad_images: unreadable image files of "imagefolder": "error" (a ``DatasetError`` naming
+            the file when it is read) or "skip" (each file verified once at setup, bad ones
+            dropped, logged once and listed in ``skipped_files``).
     """
 
     dataset_names: ClassVar[dict[str, str]] = {"shapes": "ShapesWorld", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
@@ -104,6 +110,7 @@ class ClassificationDataModule(FamilyDataModule):
         train_size: PositiveInt = 8000,
         val_size: PositiveInt = 1000,
         cache: bool = True,
+        bad_images: BadImagePolicy = "error",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -133,6 +140,13 @@ class ClassificationDataModule(FamilyDataModule):
         return source_classes(self._train, self._val)
 
     @property
+    def skipped_files(self) -> list[str]:
+        """``"path: reason"`` of every image file ``bad_images="skip"`` dropped from the set-up splits."""
+        sources = {id(src): src for src in (getattr(ds, "base", ds) for ds in (self._train, self._val))
+                   if src is not None}  # test serves the validation source: count it once
+        return [f for src in sources.values() for f in getattr(src, "skipped_files", [])]
+
+    @property
     def _batched(self) -> bool:
         # ShapesWorld is rendered at the input size: flip + normalise run on whole batches.
         return self.hparams.source == "shapes" and self.hparams.augment in ("none", "flip")
@@ -144,7 +158,7 @@ class ClassificationDataModule(FamilyDataModule):
                                         self.world)
             return rendered_pairs(view) if h.cache else view
         if h.source == "imagefolder":
-            return ImageFolderSource(h.root, "train" if train else h.val_split)
+            return ImageFolderSource(h.root, "train" if train else h.val_split, bad_images=h.bad_images)
         return CIFARSource(h.root, "train" if train else "test", 10 if h.source == "cifar10" else 100)
 
     def _split(self, split: Split) -> Dataset | None:
@@ -158,6 +172,8 @@ class ClassificationDataModule(FamilyDataModule):
             return Mapped(raw, _TenCrop(_resize_normalize(h.image_size, mean, std), h.image_size), on="image")
         train = split == "train"
         raw = self._raw(train)
+        if h.source != "shapes" and h.augment in SIZE_KEEPING_RECIPES:  # ShapesWorld renders at image_size
+            check_image_size(raw, h.image_size, h.augment)
         self.num_classes = _num_classes(raw) if train else self.num_classes or _num_classes(raw)
         if self._batched:
             return raw
