@@ -26,6 +26,7 @@ from torchvision.transforms import v2
 from contracts.errors import DatasetError
 from contracts.vocab import PAD, Vocabulary, normalize
 from datamodules.base import FamilyDataModule, Split
+from datamodules.pixels import PixelNormalize
 from datamodules.shapes.captions import ShapesCaptions
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.store import render_columns
@@ -80,13 +81,12 @@ class Collate:
     """Stack and normalise the images in one op, pad the token sequences with <pad>."""
 
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        self.mean = torch.tensor(mean).view(1, 3, 1, 1) * 255
-        self.std = torch.tensor(std).view(1, 3, 1, 1) * 255
+        self.normalize = PixelNormalize(mean, std)
 
     def __call__(self, samples: list[tuple[torch.Tensor, torch.Tensor, list[str]]]):
         images = torch.stack([s[0] for s in samples]).float()  # (B, 3, H, W)
         tokens = pad_sequence([s[1] for s in samples], batch_first=True, padding_value=PAD)  # (B, T)
-        return (images - self.mean) / self.std, tokens, [s[2] for s in samples]
+        return self.normalize(images), tokens, [s[2] for s in samples]
 
 
 class CaptioningDataModule(FamilyDataModule):

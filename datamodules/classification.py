@@ -19,6 +19,7 @@ from torchvision.transforms import v2
 from contracts.errors import DatasetError
 from datamodules.base import FamilyDataModule, Mapped, Split, Stats, rendered_pairs, source_classes
 from datamodules.image_size import check_image_size
+from datamodules.pixels import PixelNormalize
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.views import ShapesClassification
 from datamodules.sources.cifar import CIFARSource, _get_it
@@ -45,8 +46,7 @@ class _BatchFlipNormalize:
 
     def __init__(self, flip: bool, mean, std) -> None:
         self.flip = flip
-        self.mean = torch.tensor(mean).view(1, 3, 1, 1) * 255
-        self.std = torch.tensor(std).view(1, 3, 1, 1) * 255
+        self.normalize = PixelNormalize(mean, std)
 
     def __call__(self, samples):
         images = torch.stack([torch.as_tensor(img) for img, _ in samples]).float()  # (B, 3, H, W)
@@ -54,7 +54,7 @@ class _BatchFlipNormalize:
         if self.flip:
             mask = torch.rand(len(images)) < 0.5
             images = torch.where(mask.view(-1, 1, 1, 1), images.flip(3), images)
-        return (images - self.mean) / self.std, labels
+        return self.normalize(images), labels
 
 
 class _TenCrop:

@@ -25,6 +25,7 @@ from torch.utils.data import Dataset
 
 from contracts.errors import DatasetError
 from datamodules.base import FamilyDataModule, Split
+from datamodules.pixels import PixelNormalize
 from datamodules.pose_crops import TopDownCrops
 from datamodules.shapes.pose import ShapesPose
 from datamodules.shapes.scene import WorldConfig, as_world
@@ -58,15 +59,14 @@ class _Collate:
     """Stack crops, normalise the whole batch in one op, and stack keypoints and normalisers."""
 
     def __init__(self, mean, std) -> None:
-        self.mean = torch.tensor(mean).view(1, 3, 1, 1) * 255
-        self.std = torch.tensor(std).view(1, 3, 1, 1) * 255
+        self.normalize = PixelNormalize(mean, std)
 
     def __call__(self, samples):
         images = torch.stack([s[0] for s in samples]).float()  # (B, 3, S, S)
         keypoints = torch.stack([s[1] for s in samples])  # (B, K, 3)
         norm = torch.tensor([s[2] for s in samples], dtype=torch.float32)  # (B,)
         head = torch.tensor([s[3] for s in samples], dtype=torch.float32)  # (B,)
-        return (images - self.mean) / self.std, keypoints, norm, head
+        return self.normalize(images), keypoints, norm, head
 
 
 class PoseDataModule(FamilyDataModule):

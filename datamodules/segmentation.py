@@ -20,6 +20,7 @@ from torchvision.transforms import v2
 
 from contracts.errors import DatasetError
 from datamodules.base import FamilyDataModule
+from datamodules.pixels import PixelNormalize
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.store import render_columns
 from datamodules.shapes.views import ShapesSegmentation
@@ -64,13 +65,12 @@ class _Normalize:
     """Collate: stack uint8 images and int64 masks, normalise the whole batch in one op."""
 
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        self.mean = torch.tensor(mean).view(3, 1, 1) * 255
-        self.std = torch.tensor(std).view(3, 1, 1) * 255
+        self.normalize = PixelNormalize(mean, std)
 
     def __call__(self, samples: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
         images = torch.stack([im for im, _ in samples]).float()  # (B, 3, H, W)
         masks = torch.stack([m for _, m in samples]).long()  # (B, H, W)
-        return (images - self.mean) / self.std, masks
+        return self.normalize(images), masks
 
 
 class SegmentationDataModule(FamilyDataModule):

@@ -28,6 +28,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from contracts.errors import ConfigError, DatasetError
 from datamodules.base import FamilyDataModule, Split, Stats
+from datamodules.pixels import PixelNormalize
 from datamodules.shapes.clips import (
     MOTIONS,
     ShapesClips,
@@ -132,15 +133,14 @@ class _Normalize:
     """Collate: stack uint8 clips and normalise the whole batch in one op."""
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
-        self.mean = torch.tensor(mean).view(3, 1, 1, 1) * 255
-        self.std = torch.tensor(std).view(3, 1, 1, 1) * 255
+        self.normalize = PixelNormalize(mean, std, channel_dim=-4)
 
     def __call__(self, samples):
         clips = torch.stack([c for c, _ in samples]).float()  # (B, 3, T, H, W) or (B, K, 3, T, H, W)
         if clips.ndim == 6 and clips.shape[1] == 1:
             clips = clips[:, 0]  # one view per video: the plain clip contract
         labels = torch.tensor([int(y) for _, y in samples], dtype=torch.long)
-        return (clips - self.mean) / self.std, labels
+        return self.normalize(clips), labels
 
 
 class VideoDataModule(FamilyDataModule):

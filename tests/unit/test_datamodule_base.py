@@ -12,6 +12,7 @@ from datamodules.captioning import CaptioningDataModule
 from datamodules.classification import ClassificationDataModule
 from datamodules.detection import DetectionDataModule
 from datamodules.generation import GenerationDataModule
+from datamodules.pixels import PixelNormalize
 from datamodules.pose import PoseDataModule
 from datamodules.segmentation import SegmentationDataModule
 from datamodules.shapes.scene import WorldConfig
@@ -76,3 +77,14 @@ def test_setup_builds_each_split_once_and_test_serves_val_unless_the_family_has_
     assert dm.test_dataloader().dataset is val
     loader = dm.train_dataloader()
     assert loader.num_workers == 0 and loader.drop_last and not loader.persistent_workers
+
+
+def test_pixel_normalize_matches_per_channel_arithmetic_for_images_and_clips():
+    mean, std = (0.1, 0.5, 0.9), (0.2, 0.25, 0.5)
+    images = torch.randint(0, 256, (2, 3, 4, 5), dtype=torch.uint8)
+    clips = torch.randint(0, 256, (2, 3, 6, 4, 5), dtype=torch.uint8)
+    for x, dim in ((images, -3), (clips, -4)):
+        out = PixelNormalize(mean, std, channel_dim=dim)(x)
+        for c in range(3):
+            expected = (x[:, c].float() / 255 - mean[c]) / std[c]
+            assert torch.allclose(out[:, c], expected, atol=1e-5)
