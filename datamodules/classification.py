@@ -4,6 +4,11 @@ Batch contract (every source yields it, so a module never knows where its data c
 ``(images, labels)`` with images float32 ``(B, 3, H, W)`` normalised, labels int64 ``(B,)``.
 With ``ten_crop`` the test loader yields images ``(B, 10, 3, H, W)`` (the AlexNet protocol),
 which ``ClassificationModule`` averages.
+
+Image files that cannot be read follow ``bad_images``: "error" raises naming the file, "skip"
+drops them at setup and lists them in ``skipped_files`` (``"path: reason"``) for the run's
+results. A recipe that keeps the images' size ("none", "flip") on images of another size than
+``image_size`` stops at setup with one ``ConfigError`` (``datamodules.image_size``).
 """
 
 from __future__ import annotations
