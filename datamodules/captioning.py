@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-import lightning as L
 import torch
 from jsonargparse.typing import PositiveInt
 from torch.nn.utils.rnn import pad_sequence
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
 from contracts.errors import DatasetError
-from datamodules.loaders import SplitLoaders, make_loader
+from contracts.vocab import PAD, Vocabulary, normalize
+from datamodules.base import FamilyDataModule, Split
+from datamodules.pixels import PixelNormalize
 from datamodules.shapes.captions import ShapesCaptions
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.store import render_columns
@@ -37,8 +38,6 @@ from datamodules.sources.captions import (
     flickr_help,
     read_split_file,
 )
-from datamodules.transforms import IMAGENET_MEAN, IMAGENET_STD
-from contracts.vocab import PAD, Vocabulary, normalize
 
 Source = Literal["shapes", "coco", "flickr8k", "flickr30k"]
 FLICKR8K_SPLITS = {"train": "Flickr_8k.trainImages.txt", "val": "Flickr_8k.devImages.txt", "test": "Flickr_8k.testImages.txt"}
@@ -82,16 +81,15 @@ class Collate:
     """Stack and normalise the images in one op, pad the token sequences with <pad>."""
 
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        self.mean = torch.tensor(mean).view(1, 3, 1, 1) * 255
-        self.std = torch.tensor(std).view(1, 3, 1, 1) * 255
+        self.normalize = PixelNormalize(mean, std)
 
     def __call__(self, samples: list[tuple[torch.Tensor, torch.Tensor, list[str]]]):
         images = torch.stack([s[0] for s in samples]).float()  # (B, 3, H, W)
         tokens = pad_sequence([s[1] for s in samples], batch_first=True, padding_value=PAD)  # (B, T)
-        return (images - self.mean) / self.std, tokens, [s[2] for s in samples]
+        return self.normalize(images), tokens, [s[2] for s in samples]
 
 
-class CaptioningDataModule(SplitLoaders, L.LightningDataModule):
+class CaptioningDataModule(FamilyDataModule):
     """Images with several reference captions each.
 
     Args:
@@ -113,6 +111,12 @@ class CaptioningDataModule(SplitLoaders, L.LightningDataModule):
         captions_per_image: ShapesWorld references per image (5, as COCO).
     """
 
+    dataset_names: ClassVar[dict[str, str]] = {"shapes": "ShapesWorld captions", "coco": "COCO captions",
+                                               "flickr8k": "Flickr8k", "flickr30k": "Flickr30k"}
+    shapes_description: ClassVar[str] = "ShapesWorld captions"
+    # Only a test run reads the test captions (Karpathy's test split, Flickr8k's test file).
+    test_stages: ClassVar[tuple[str, ...]] = ("test",)
+
     def __init__(
         self,
         source: Source = "shapes",
@@ -131,20 +135,12 @@ class CaptioningDataModule(SplitLoaders, L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        world = as_world(world, image_size if source == "shapes" else None)
-        self.world = world
-        self.check_data(source, root, karpathy_file)
+        self.world = as_world(world, image_size if source == "shapes" else None)
+        self.check_data(source, root, karpathy_file=karpathy_file)
         self.vocab: Vocabulary | None = None
-        self._train: Dataset | None = None
-        self._val: Dataset | None = None
-        self._test: Dataset | None = None
 
     @classmethod
-    def check_data(cls, source: Source = "shapes", root: str | None = None, karpathy_file: str | None = None,
-                   **_: object) -> None:
-        """Called by the CLI before any model is built: the annotation files must be where ``root`` says."""
-        if source == "shapes":
-            return
+    def _check_source(cls, source: str, root: str | None, karpathy_file: str | None = None, **_: object) -> None:
         path = Path(root or "")
         if source == "coco":
             need, layout = [path / "annotations" / "captions_train2017.json"], coco_captions_help(path)
@@ -161,21 +157,13 @@ class CaptioningDataModule(SplitLoaders, L.LightningDataModule):
             if not root or not file.is_file():
                 raise DatasetError(f"data.init_args.root={root!r}: {file} is missing.\n{layout}")
 
-    def describe(self) -> str:
-        return "ShapesWorld captions" if self.hparams.source == "shapes" else f"{self.hparams.source} at {self.hparams.root}"
-
-    @property
-    def dataset_name(self) -> str:
-        return {"shapes": "ShapesWorld captions", "coco": "COCO captions", "flickr8k": "Flickr8k",
-                "flickr30k": "Flickr30k"}[self.hparams.source]
-
     def _flickr8k_images(self, root: Path) -> Path:
         for name in ("Flicker8k_Dataset", "Flickr8k_Dataset", "Images", "images"):
             if (root / name).is_dir():
                 return root / name
         raise DatasetError(f"{root}: no image folder (Flicker8k_Dataset/ or Images/).\n{flickr_help(root, 'flickr8k')}")
 
-    def _raw(self, split: Literal["train", "val", "test"]) -> Dataset:
+    def _captions(self, split: Split) -> Dataset:
         """The source's ``(image uint8, [captions])`` items of ``split``."""
         h = self.hparams
         root = Path(h.root or "")
@@ -202,18 +190,22 @@ class CaptioningDataModule(SplitLoaders, L.LightningDataModule):
         return v2.Compose([v2.Resize(round(size * 8 / 7), antialias=True), crop])
 
     def setup(self, stage: str) -> None:
-        h = self.hparams
+        # The vocabulary comes from the training captions, whatever the stage: every split encodes with it.
         if self.vocab is None:
-            train = self._raw("train")
-            self.vocab = Vocabulary.build((c for _, caps in train.captions for c in caps), h.min_count)
-            self._train = Encoded(train, self.vocab, h.max_caption_len, True, self._transform(True))
-        if self._val is None:
-            self._val = Encoded(self._raw("val"), self.vocab, h.max_caption_len, False, self._transform(False))
-        if stage == "test" and self._test is None and h.source != "shapes" and not (h.source == "coco" and not h.karpathy_file):
-            self._test = Encoded(self._raw("test"), self.vocab, h.max_caption_len, False, self._transform(False))
+            train = self._captions("train")
+            self.vocab = Vocabulary.build((c for _, caps in train.captions for c in caps), self.hparams.min_count)
+            self._train = self._encoded(train, "train")
+        super().setup(stage)
 
-    def _loader(self, ds: Dataset, train: bool) -> DataLoader:
+    def _split(self, split: Split) -> Dataset | None:
         h = self.hparams
-        mean, std = ((0.5,) * 3, (0.25,) * 3) if h.source == "shapes" else (IMAGENET_MEAN, IMAGENET_STD)
-        return make_loader(ds, train=train, batch_size=h.batch_size, eval_batch_size=h.eval_batch_size,
-                           num_workers=h.num_workers, in_memory=h.source == "shapes", collate_fn=Collate(mean, std))
+        if split == "test" and (h.source == "shapes" or (h.source == "coco" and not h.karpathy_file)):
+            return None  # no test split of its own: test on the validation split
+        return self._encoded(self._captions(split), split)
+
+    def _encoded(self, captions: Dataset, split: Split) -> Encoded:
+        train = split == "train"
+        return Encoded(captions, self.vocab, self.hparams.max_caption_len, train, self._transform(train))
+
+    def collate_fn(self, ds: Dataset, train: bool) -> Collate:
+        return Collate(*self._stats())

@@ -4,51 +4,42 @@ Batch contract (every source yields it, so a module never knows where its data c
 ``(images, labels)`` with images float32 ``(B, 3, H, W)`` normalised, labels int64 ``(B,)``.
 With ``ten_crop`` the test loader yields images ``(B, 10, 3, H, W)`` (the AlexNet protocol),
 which ``ClassificationModule`` averages.
+
+Image files that cannot be read follow ``bad_images``: "error" raises naming the file, "skip"
+drops them at setup and lists them in ``skipped_files`` (``"path: reason"``) for the run's
+results. A recipe that keeps the images' size ("none", "flip") on images of another size than
+``image_size`` stops at setup with one ``ConfigError`` (``datamodules.image_size``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-import lightning as L
 import torch
 from jsonargparse.typing import PositiveInt
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
 from contracts.errors import DatasetError
-from datamodules.loaders import SplitLoaders, make_loader
+from datamodules.base import FamilyDataModule, Mapped, Split, Stats, rendered_pairs, source_classes
+from datamodules.image_size import check_image_size
+from datamodules.pixels import PixelNormalize
 from datamodules.shapes.scene import WorldConfig, as_world
-from datamodules.shapes.store import render_columns
 from datamodules.shapes.views import ShapesClassification
 from datamodules.sources.cifar import CIFARSource, _get_it
+from datamodules.sources.image_check import BadImagePolicy
 from datamodules.sources.imagefolder import ImageFolderSource, _layout_help
 from datamodules.transforms import (
     CIFAR10_MEAN,
     CIFAR10_STD,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
+    SIZE_KEEPING_RECIPES,
     Recipe,
     build_transforms,
     ten_crop,
 )
 
 Source = Literal["shapes", "imagefolder", "cifar10", "cifar100"]
-
-
-class _Mapped(Dataset):
-    """Applies a transform to the image of an ``(image, label)`` dataset."""
-
-    def __init__(self, base: Dataset, transform) -> None:
-        self.base, self.transform = base, transform
-
-    def __len__(self) -> int:
-        return len(self.base)  # type: ignore[arg-type]
-
-    def __getitem__(self, i: int):
-        image, label = self.base[i]
-        return self.transform(image), label
 
 
 class _BatchFlipNormalize:
@@ -60,8 +51,7 @@ class _BatchFlipNormalize:
 
     def __init__(self, flip: bool, mean, std) -> None:
         self.flip = flip
-        self.mean = torch.tensor(mean).view(1, 3, 1, 1) * 255
-        self.std = torch.tensor(std).view(1, 3, 1, 1) * 255
+        self.normalize = PixelNormalize(mean, std)
 
     def __call__(self, samples):
         images = torch.stack([torch.as_tensor(img) for img, _ in samples]).float()  # (B, 3, H, W)
@@ -69,7 +59,7 @@ class _BatchFlipNormalize:
         if self.flip:
             mask = torch.rand(len(images)) < 0.5
             images = torch.where(mask.view(-1, 1, 1, 1), images.flip(3), images)
-        return (images - self.mean) / self.std, labels
+        return self.normalize(images), labels
 
 
 class _TenCrop:
@@ -82,7 +72,7 @@ class _TenCrop:
         return ten_crop(self.base(image).unsqueeze(0), self.size)[:, 0]  # (10, 1, ...) -> (10, 3, s, s)
 
 
-class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
+class ClassificationDataModule(FamilyDataModule):
     """Images and class labels from ShapesWorld, an ImageNet-layout folder or CIFAR batches.
 
     Args:
@@ -102,7 +92,13 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         train_size: ShapesWorld training samples.
         val_size: ShapesWorld validation (and test) samples.
         cache: render ShapesWorld once into memory at setup instead of in every epoch.
+        bad_images: unreadable image files of "imagefolder": "error" (a ``DatasetError`` naming
+            the file when it is read) or "skip" (each file verified once at setup, bad ones
+            dropped, logged once and listed in ``skipped_files``).
     """
+
+    dataset_names: ClassVar[dict[str, str]] = {"shapes": "ShapesWorld", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
+    source_stats: ClassVar[dict[str, Stats]] = {"cifar10": (CIFAR10_MEAN, CIFAR10_STD), "cifar100": (CIFAR10_MEAN, CIFAR10_STD)}
 
     def __init__(
         self,
@@ -119,25 +115,16 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
         train_size: PositiveInt = 8000,
         val_size: PositiveInt = 1000,
         cache: bool = True,
+        bad_images: BadImagePolicy = "error",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        world = as_world(world, image_size if source == "shapes" else None)
-        self.world = world
-        if source != "shapes":
-            self._check_root(source, root)
-        self.num_classes: int | None = len(world.kinds) if source == "shapes" else None
-        self._train: Dataset | None = None
-        self._val: Dataset | None = None
+        self.world = as_world(world, image_size if source == "shapes" else None)
+        self.check_data(source, root)
+        self.num_classes: int | None = len(self.world.kinds) if source == "shapes" else None
 
     @classmethod
-    def check_data(cls, source: Source = "shapes", root: str | None = None, **_: object) -> None:
-        """Called by the CLI before any model is built (see ``experiments.cli``)."""
-        if source != "shapes":
-            cls._check_root(source, root)
-
-    @staticmethod
-    def _check_root(source: Source, root: str | None) -> None:
+    def _check_source(cls, source: str, root: str | None, **_: object) -> None:
         """Fail before any model is built when an on-disk dataset is not there."""
         if source == "imagefolder":
             path = Path(root or "")
@@ -150,69 +137,62 @@ class ClassificationDataModule(SplitLoaders, L.LightningDataModule):
             if not root or not (path.is_dir() and (path.name == name or (path / name).is_dir())):
                 raise DatasetError(f"data.init_args.root={root!r} holds no {name}/. {_get_it(path / name, variant)}")
 
-    def describe(self) -> str:
-        h = self.hparams
-        return "ShapesWorld" if h.source == "shapes" else f"{h.source} at {h.root}"
-
-    @property
-    def dataset_name(self) -> str:
-        """Name used in reports; ShapesWorld results are never presented as a paper dataset."""
-        h = self.hparams
-        return {"shapes": "ShapesWorld", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}.get(
-            h.source, Path(h.root or "").name or "imagefolder"
-        )
-
     @property
     def class_names(self) -> list[str] | None:
         """Names for media and reports: ShapesWorld kinds, or the class folders / dataset classes."""
         if self.hparams.source == "shapes":
             return list(self.world.kinds)
-        ds = self._train if self._train is not None else getattr(self, "_val", None)
-        ds = getattr(ds, "base", ds)  # _Mapped wraps the source
-        return list(getattr(ds, "classes", None) or []) or None
+        return source_classes(self._train, self._val)
 
-    def _stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        if self.hparams.source.startswith("cifar"):
-            return CIFAR10_MEAN, CIFAR10_STD
-        if self.hparams.source == "shapes":
-            return (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
-        return IMAGENET_MEAN, IMAGENET_STD
+    @property
+    def skipped_files(self) -> list[str]:
+        """``"path: reason"`` of every image file ``bad_images="skip"`` dropped from the set-up splits."""
+        sources = {id(src): src for src in (getattr(ds, "base", ds) for ds in (self._train, self._val))
+                   if src is not None}  # test serves the validation source: count it once
+        return [f for src in sources.values() for f in getattr(src, "skipped_files", [])]
 
-    def _raw(self, split: str) -> Dataset:
+    @property
+    def _batched(self) -> bool:
+        # ShapesWorld is rendered at the input size: flip + normalise run on whole batches.
+        return self.hparams.source == "shapes" and self.hparams.augment in ("none", "flip")
+
+    def _raw(self, train: bool) -> Dataset:
         h = self.hparams
         if h.source == "shapes":
-            size = h.train_size if split == "train" else h.val_size
-            view = ShapesClassification(split, size, self.world)  # type: ignore[arg-type]
-            return _cached(view) if h.cache else view
+            view = ShapesClassification("train" if train else "val", h.train_size if train else h.val_size,
+                                        self.world)
+            return rendered_pairs(view) if h.cache else view
         if h.source == "imagefolder":
-            return ImageFolderSource(h.root, h.val_split if split != "train" else "train")
-        return CIFARSource(h.root, "train" if split == "train" else "test", 10 if h.source == "cifar10" else 100)
+            return ImageFolderSource(h.root, "train" if train else h.val_split, bad_images=h.bad_images)
+        return CIFARSource(h.root, "train" if train else "test", 10 if h.source == "cifar10" else 100)
 
-    def setup(self, stage: str) -> None:
+    def _split(self, split: Split) -> Dataset | None:
         h = self.hparams
         mean, std = self._stats()
-        # ShapesWorld is rendered at the input size: flip + normalise run on whole batches.
-        self._batched = h.source == "shapes" and h.augment in ("none", "flip")
-        if stage == "fit" and self._train is None:
-            raw = self._raw("train")
-            self.num_classes = _num_classes(raw)
-            self._train = raw if self._batched else _Mapped(raw, build_transforms(h.augment, h.image_size, True, mean, std))
-        if self._val is None:
-            raw = self._raw("val")
-            self.num_classes = self.num_classes or _num_classes(raw)
-            eval_tf = build_transforms(h.augment, h.image_size, False, mean, std)
-            self._val = raw if self._batched else _Mapped(raw, eval_tf)
+        if split == "test":
+            if not h.ten_crop:
+                return self._val
             # 10-crop testing: resize the short side to 256/224 of the input, crop 10 views.
-            self._test = _Mapped(raw, _TenCrop(_resize_normalize(h.image_size, mean, std), h.image_size)) if h.ten_crop else self._val
+            raw = getattr(self._val, "base", self._val)
+            return Mapped(raw, _TenCrop(_resize_normalize(h.image_size, mean, std), h.image_size), on="image")
+        train = split == "train"
+        raw = self._raw(train)
+        if h.source != "shapes" and h.augment in SIZE_KEEPING_RECIPES:  # ShapesWorld renders at image_size
+            check_image_size(raw, h.image_size, h.augment)
+        self.num_classes = _num_classes(raw) if train else self.num_classes or _num_classes(raw)
+        if self._batched:
+            return raw
+        return Mapped(raw, build_transforms(h.augment, h.image_size, train, mean, std), on="image")
 
-    def _loader(self, ds: Dataset, train: bool) -> DataLoader:
+    def collate_fn(self, ds: Dataset, train: bool) -> _BatchFlipNormalize | None:
         h = self.hparams
-        collate = None
-        if self._batched and not (h.ten_crop and ds is self._test):  # 10-crop batches are float already
-            mean, std = self._stats()
-            collate = _BatchFlipNormalize(train and h.augment == "flip", mean, std)
-        return make_loader(ds, train=train, batch_size=h.batch_size, eval_batch_size=h.eval_batch_size,
-                           num_workers=h.num_workers, in_memory=h.source == "shapes" and h.cache, collate_fn=collate)
+        if not self._batched or (h.ten_crop and ds is self._test):  # 10-crop batches are float already
+            return None
+        mean, std = self._stats()
+        return _BatchFlipNormalize(train and h.augment == "flip", mean, std)
+
+    def _in_memory(self) -> bool:
+        return self.hparams.source == "shapes" and self.hparams.cache
 
 
 def _resize_normalize(image_size: int, mean, std) -> v2.Compose:
@@ -224,11 +204,3 @@ def _resize_normalize(image_size: int, mean, std) -> v2.Compose:
 
 def _num_classes(ds: Dataset) -> int:
     return int(ds.num_classes)  # type: ignore[attr-defined]
-
-
-def _cached(view: ShapesClassification) -> TensorDataset:
-    """Render every sample once (deterministic, so identical to on-the-fly generation)."""
-    images, labels = render_columns(view)  # (N, 3, H, W) uint8, N ints
-    ds = TensorDataset(images, torch.tensor(labels, dtype=torch.long))
-    ds.num_classes = view.num_classes  # type: ignore[attr-defined]
-    return ds

@@ -15,18 +15,18 @@ Batch contract (every source yields it, so a module never knows where its data c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-import lightning as L
 import torch
 from jsonargparse.typing import PositiveInt
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from contracts.errors import DatasetError
-from datamodules.loaders import SplitLoaders, make_loader
+from datamodules.base import FamilyDataModule
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.views import ShapesDetection
 from datamodules.sources.boxes import BadBoxPolicy
@@ -86,18 +86,7 @@ class DetectionTransform:
         return image.as_subclass(torch.Tensor).float().div_(255), t
 
 
-class _Mapped(Dataset):
-    def __init__(self, base: Dataset, transform: DetectionTransform) -> None:
-        self.base, self.transform = base, transform
-
-    def __len__(self) -> int:
-        return len(self.base)  # type: ignore[arg-type]
-
-    def __getitem__(self, i: int):
-        return self.transform(*self.base[i])
-
-
-class DetectionDataModule(SplitLoaders, L.LightningDataModule):
+class DetectionDataModule(FamilyDataModule):
     """Images with boxes, labels and instance masks from ShapesWorld, COCO or PASCAL VOC.
 
     Args:
@@ -124,6 +113,8 @@ class DetectionDataModule(SplitLoaders, L.LightningDataModule):
         val_size: ShapesWorld validation (and test) samples.
     """
 
+    dataset_names: ClassVar[dict[str, str]] = {"shapes": "ShapesWorld", "coco": "COCO", "voc": "PASCAL VOC"}
+
     def __init__(
         self,
         source: Source = "shapes",
@@ -148,21 +139,15 @@ class DetectionDataModule(SplitLoaders, L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        world = as_world(world, image_size if source == "shapes" else None)
-        self.world = world
+        self.world = as_world(world, image_size if source == "shapes" else None)
         self.check_data(source, root, train_split=train_split)
-        self.num_classes: int | None = {"shapes": len(world.kinds), "voc": 20}.get(source)
+        self.num_classes: int | None = {"shapes": len(self.world.kinds), "voc": 20}.get(source)
         if source == "coco" and categories is not None:
             self.num_classes = len(categories)
-        self._train: Dataset | None = None
-        self._val: Dataset | None = None
 
-    @staticmethod
-    def check_data(source: Source = "shapes", root: str | list[str] | None = None,
-                   train_split: str | None = None, **_: object) -> None:
-        """Called by the CLI before any model is built: fail fast when the dataset is absent."""
-        if source == "shapes":
-            return
+    @classmethod
+    def _check_source(cls, source: str, root: str | list[str] | None, train_split: str | None = None,
+                      **_: object) -> None:
         split = train_split or _SPLITS[source][0]
         roots = [Path(r) for r in ([root] if isinstance(root, str) else (root or [""]))]
         for r in roots:
@@ -173,20 +158,12 @@ class DetectionDataModule(SplitLoaders, L.LightningDataModule):
                 raise DatasetError(f"data.init_args.root={str(r)!r} holds no ImageSets/Main/{split}.txt.\n"
                                    + voc_layout_help(r))
 
-    def describe(self) -> str:
-        h = self.hparams
-        return "ShapesWorld" if h.source == "shapes" else f"{h.source} at {h.root}"
-
-    @property
-    def dataset_name(self) -> str:
-        """Name used in reports; ShapesWorld results are never presented as a paper dataset."""
-        return {"shapes": "ShapesWorld", "coco": "COCO", "voc": "PASCAL VOC"}[self.hparams.source]
-
     def _raw(self, train: bool) -> Dataset:
         h = self.hparams
         split = (h.train_split if train else h.val_split) or _SPLITS[h.source][0 if train else 1]
         if h.source == "shapes":
-            return ShapesDetection(split, h.train_size if train else h.val_size, self.world)  # type: ignore[arg-type]
+            view = ShapesDetection(split, h.train_size if train else h.val_size, self.world)  # type: ignore[arg-type]
+            return _ShapesScenes(view, h.masks, h.cache)
         if h.source == "coco":
             ds = COCODetection(h.root, split, masks=h.masks, categories=h.categories, bad_boxes=h.bad_boxes)
         else:
@@ -195,23 +172,13 @@ class DetectionDataModule(SplitLoaders, L.LightningDataModule):
         self.num_classes = ds.num_classes
         return ds
 
-    def setup(self, stage: str) -> None:
+    def _transform(self, train: bool) -> DetectionTransform:
         h = self.hparams
         size = h.image_size if h.resize == "square" and h.source != "shapes" else None
-        if stage == "fit" and self._train is None:
-            self._train = _Mapped(self._scenes(True), DetectionTransform(True, h.augment, size, h.use_difficult))
-        if self._val is None:
-            self._val = _Mapped(self._scenes(False), DetectionTransform(False, "none", size))
+        return DetectionTransform(train, h.augment if train else "none", size, train and h.use_difficult)
 
-    def _scenes(self, train: bool) -> Dataset:
-        raw = self._raw(train)
-        h = self.hparams
-        return _ShapesScenes(raw, h.masks, h.cache) if h.source == "shapes" else raw
-
-    def _loader(self, ds: Dataset | None, train: bool) -> DataLoader:
-        h = self.hparams
-        return make_loader(ds, train=train, batch_size=h.batch_size, eval_batch_size=h.eval_batch_size,
-                           num_workers=h.num_workers, in_memory=h.source == "shapes", collate_fn=collate)
+    def collate_fn(self, ds: Dataset, train: bool) -> Callable[[list], Any]:
+        return collate
 
 
 class _ShapesScenes(Dataset):

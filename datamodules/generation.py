@@ -9,18 +9,16 @@ GAN module checks its generator against at setup.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from jsonargparse.typing import PositiveInt
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import Dataset
 
 from contracts.errors import DatasetError
-from datamodules.loaders import SplitLoaders, make_loader
+from datamodules.base import FamilyDataModule, rendered_pairs, source_classes
 from datamodules.shapes.scene import WorldConfig, as_world
-from datamodules.shapes.store import render_columns
 from datamodules.shapes.views import ShapesClassification
 from datamodules.sources.cifar import CIFARSource, _get_it
 from datamodules.sources.image_collection import ImageCollection, collection_help
@@ -46,13 +44,11 @@ class _ToUnitRange:
         return (images / 127.5 - 1).clamp_(-1, 1), labels
 
 
-def _cached(view: ShapesClassification) -> TensorDataset:
-    """Render every ShapesWorld image once (deterministic, so the same as rendering on the fly)."""
-    images, labels = render_columns(view)  # (N, 3, S, S) uint8, N ints
-    return TensorDataset(images, torch.tensor(labels, dtype=torch.long))
+# experiments/train_gan_features.py renders its features' images with this name.
+_cached = rendered_pairs
 
 
-class GenerationDataModule(SplitLoaders, L.LightningDataModule):
+class GenerationDataModule(FamilyDataModule):
     """Images (and their classes, where there are any) for GAN training and FID evaluation.
 
     Args:
@@ -71,6 +67,10 @@ class GenerationDataModule(SplitLoaders, L.LightningDataModule):
         val_size: ShapesWorld validation images (the FID reference set).
     """
 
+    dataset_names: ClassVar[dict[str, str]] = {"shapes": "ShapesWorld", "cifar10": "CIFAR-10",
+                                               "cifar100": "CIFAR-100"}
+    shapes_description: ClassVar[str] = "ShapesWorld {image_size} px"
+
     def __init__(
         self,
         source: Source = "shapes",
@@ -87,19 +87,13 @@ class GenerationDataModule(SplitLoaders, L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        world = as_world(world, image_size if source == "shapes" else None)
-        self.world = world
+        self.world = as_world(world, image_size if source == "shapes" else None)
         self.check_data(source, root)
         self.image_size = image_size
-        self.num_classes: int | None = {"shapes": len(world.kinds), "cifar10": 10, "cifar100": 100}.get(source)
-        self._train: Dataset | None = None
-        self._val: Dataset | None = None
+        self.num_classes: int | None = {"shapes": len(self.world.kinds), "cifar10": 10, "cifar100": 100}.get(source)
 
     @classmethod
-    def check_data(cls, source: Source = "shapes", root: str | None = None, **_: object) -> None:
-        """Called by the CLI before any model is built: the dataset must be where ``root`` says."""
-        if source == "shapes":
-            return
+    def _check_source(cls, source: str, root: str | None, **_: object) -> None:
         path = Path(root or "")
         if source == "imagefolder":
             if not root or not path.is_dir():
@@ -110,27 +104,16 @@ class GenerationDataModule(SplitLoaders, L.LightningDataModule):
             raise DatasetError(f"data.init_args.root={root!r} holds no {name}/. "
                                f"{_get_it(path / name, 10 if source == 'cifar10' else 100)}")
 
-    def describe(self) -> str:
-        h = self.hparams
-        return f"ShapesWorld {h.image_size} px" if h.source == "shapes" else f"{h.source} at {h.root}"
-
-    @property
-    def dataset_name(self) -> str:
-        h = self.hparams
-        return {"shapes": "ShapesWorld", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}.get(
-            h.source, Path(h.root or "").name or "imagefolder")
-
     @property
     def class_names(self) -> list[str] | None:
         if self.hparams.source == "shapes":
             return list(self.world.kinds)
-        ds = self._train if self._train is not None else self._val
-        return list(getattr(ds, "classes", None) or []) or None
+        return source_classes(self._train, self._val)
 
     def _raw(self, train: bool) -> Dataset:
         h = self.hparams
         if h.source == "shapes":
-            return _cached(ShapesClassification("train" if train else "val", h.train_size if train else h.val_size,
+            return rendered_pairs(ShapesClassification("train" if train else "val", h.train_size if train else h.val_size,
                                                 self.world))
         if h.source == "imagefolder":
             ds = ImageCollection(h.root, "train" if train else "val", h.image_size, h.holdout)
@@ -138,15 +121,8 @@ class GenerationDataModule(SplitLoaders, L.LightningDataModule):
             return ds
         return CIFARSource(h.root, "train" if train else "test", 10 if h.source == "cifar10" else 100)
 
-    def setup(self, stage: str) -> None:
-        if stage == "fit" and self._train is None:
-            self._train = self._raw(True)
-        if self._val is None:
-            self._val = self._raw(False)
+    def collate_fn(self, ds: Dataset, train: bool) -> _ToUnitRange:
+        return _ToUnitRange(train and self.hparams.flip, self.hparams.image_size)
 
-    def _loader(self, ds: Dataset, train: bool) -> DataLoader:
-        h = self.hparams
-        in_memory = h.source != "imagefolder"  # ShapesWorld cache and CIFAR arrays
-        return make_loader(ds, train=train, batch_size=h.batch_size, eval_batch_size=h.eval_batch_size,
-                           num_workers=h.num_workers, in_memory=in_memory,
-                           collate_fn=_ToUnitRange(train and h.flip, h.image_size))
+    def _in_memory(self) -> bool:
+        return self.hparams.source != "imagefolder"  # ShapesWorld cache and CIFAR arrays

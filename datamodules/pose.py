@@ -17,15 +17,15 @@ instead of K maps.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-import lightning as L
 import torch
 from jsonargparse.typing import PositiveInt
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from contracts.errors import DatasetError
-from datamodules.loaders import SplitLoaders, make_loader
+from datamodules.base import FamilyDataModule, Split
+from datamodules.pixels import PixelNormalize
 from datamodules.pose_crops import TopDownCrops
 from datamodules.shapes.pose import ShapesPose
 from datamodules.shapes.scene import WorldConfig, as_world
@@ -33,7 +33,6 @@ from datamodules.shapes.store import render_columns
 from datamodules.sources.coco_keypoints import COCOKeypoints, coco_keypoints_help
 from datamodules.sources.keypoints import BadKeypointPolicy, Person
 from datamodules.sources.mpii import MPIIPose, mpii_help
-from datamodules.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 Source = Literal["shapes", "coco", "mpii"]
 
@@ -60,18 +59,17 @@ class _Collate:
     """Stack crops, normalise the whole batch in one op, and stack keypoints and normalisers."""
 
     def __init__(self, mean, std) -> None:
-        self.mean = torch.tensor(mean).view(1, 3, 1, 1) * 255
-        self.std = torch.tensor(std).view(1, 3, 1, 1) * 255
+        self.normalize = PixelNormalize(mean, std)
 
     def __call__(self, samples):
         images = torch.stack([s[0] for s in samples]).float()  # (B, 3, S, S)
         keypoints = torch.stack([s[1] for s in samples])  # (B, K, 3)
         norm = torch.tensor([s[2] for s in samples], dtype=torch.float32)  # (B,)
         head = torch.tensor([s[3] for s in samples], dtype=torch.float32)  # (B,)
-        return (images - self.mean) / self.std, keypoints, norm, head
+        return self.normalize(images), keypoints, norm, head
 
 
-class PoseDataModule(SplitLoaders, L.LightningDataModule):
+class PoseDataModule(FamilyDataModule):
     """Top-down person crops and keypoints from ShapesWorld, COCO keypoints or MPII.
 
     Args:
@@ -98,6 +96,10 @@ class PoseDataModule(SplitLoaders, L.LightningDataModule):
         val_size: ShapesWorld validation (and test) images.
     """
 
+    dataset_names: ClassVar[dict[str, str]] = {"shapes": "ShapesWorld figures", "coco": "COCO keypoints",
+                                               "mpii": "MPII"}
+    shapes_description: ClassVar[str] = "ShapesWorld stick figures"
+
     def __init__(
         self,
         source: Source = "shapes",
@@ -122,27 +124,22 @@ class PoseDataModule(SplitLoaders, L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        world = as_world(world)
-        self.world = world
-        self.check_data(source, root, train_split, val_split)
+        self.world = as_world(world)
+        self.check_data(source, root, train_split=train_split, val_split=val_split)
         self.num_joints: int | None = len(ShapesPose.joint_names) if source == "shapes" else None
         self.joint_names: list[str] = list(ShapesPose.joint_names) if source == "shapes" else []
         self.flip_pairs: list[tuple[int, int]] = list(ShapesPose.flip_pairs) if source == "shapes" else []
         self.skeleton: list[tuple[int, int]] = list(ShapesPose.skeleton) if source == "shapes" else []
         self._torso: tuple[int, int] | None = None  # set with the source (normaliser="torso")
-        self._train = self._val = None
 
     @staticmethod
-    def _splits(source: Source, train_split: str | None, val_split: str | None) -> tuple[str, str]:
+    def _splits(source: str, train_split: str | None, val_split: str | None) -> tuple[str, str]:
         default = {"coco": ("train2017", "val2017"), "mpii": ("train", "valid")}.get(source, ("train", "val"))
         return train_split or default[0], val_split or default[1]
 
     @classmethod
-    def check_data(cls, source: Source = "shapes", root: str | None = None, train_split: str | None = None,
-                   val_split: str | None = None, **_: object) -> None:
-        """Called by the CLI before any model is built: the annotation files must be under ``root``."""
-        if source == "shapes":
-            return
+    def _check_source(cls, source: str, root: str | None, train_split: str | None = None,
+                      val_split: str | None = None, **_: object) -> None:
         path = Path(root or "")
         for split in cls._splits(source, train_split, val_split):
             need = (path / "annotations" / f"person_keypoints_{split}.json" if source == "coco"
@@ -156,20 +153,13 @@ class PoseDataModule(SplitLoaders, L.LightningDataModule):
         """Whether head sizes (PCKh) come with the data: MPII only."""
         return self.hparams.source == "mpii"
 
-    def describe(self) -> str:
-        return "ShapesWorld stick figures" if self.hparams.source == "shapes" else f"{self.hparams.source} at {self.hparams.root}"
-
-    @property
-    def dataset_name(self) -> str:
-        return {"shapes": "ShapesWorld figures", "coco": "COCO keypoints", "mpii": "MPII"}[self.hparams.source]
-
-    def _source(self, split: str) -> Dataset:
+    def _raw(self, train: bool) -> Dataset:
         h = self.hparams
         train_split, val_split = self._splits(h.source, h.train_split, h.val_split)
-        on_disk = train_split if split == "train" else val_split
+        on_disk = train_split if train else val_split
         if h.source == "shapes":
-            size = h.train_size if split == "train" else h.val_size
-            view = ShapesPose(split, size, self.world, h.max_people, tuple(h.figure_scale))  # type: ignore[arg-type]
+            size = h.train_size if train else h.val_size
+            view = ShapesPose("train" if train else "val", size, self.world, h.max_people, tuple(h.figure_scale))  # type: ignore[arg-type]
             src = ShapesPoseSource(view)
         elif h.source == "coco":
             src = COCOKeypoints(h.root, on_disk, h.bad_keypoints)
@@ -180,19 +170,17 @@ class PoseDataModule(SplitLoaders, L.LightningDataModule):
         self.joint_names, self.flip_pairs, self.skeleton = list(src.joint_names), list(src.flip_pairs), list(src.skeleton)
         return src
 
-    def setup(self, stage: str) -> None:
+    def _split(self, split: Split) -> Dataset | None:
+        if split == "test":
+            return None
         h = self.hparams
-        if stage == "fit" and self._train is None:
-            self._train = TopDownCrops(self._source("train"), h.input_size, self.flip_pairs, h.padding, train=True,
-                                       flip=h.flip, rotation=h.rotation, scale=h.scale, torso=self._torso)
-        if self._val is None:
-            self._val = TopDownCrops(self._source("val"), h.input_size, self.flip_pairs, h.padding, torso=self._torso)
+        if split == "train":
+            return TopDownCrops(self._raw(True), h.input_size, self.flip_pairs, h.padding, train=True,
+                                flip=h.flip, rotation=h.rotation, scale=h.scale, torso=self._torso)
+        return TopDownCrops(self._raw(False), h.input_size, self.flip_pairs, h.padding, torso=self._torso)
 
-    def _loader(self, ds: Dataset, train: bool) -> DataLoader:
-        h = self.hparams
-        mean, std = ((0.5,) * 3, (0.25,) * 3) if h.source == "shapes" else (IMAGENET_MEAN, IMAGENET_STD)
-        return make_loader(ds, train=train, batch_size=h.batch_size, eval_batch_size=h.eval_batch_size,
-                           num_workers=h.num_workers, in_memory=h.source == "shapes", collate_fn=_Collate(mean, std))
+    def collate_fn(self, ds: Dataset, train: bool) -> _Collate:
+        return _Collate(*self._stats())
 
 
 __all__ = ["PoseDataModule", "ShapesPoseSource"]

@@ -10,17 +10,17 @@ data a random resized crop to ``image_size`` (evaluation: a plain resize).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-import lightning as L
 import torch
 from jsonargparse.typing import PositiveInt
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from contracts.errors import DatasetError
-from datamodules.loaders import SplitLoaders, make_loader
+from datamodules.base import FamilyDataModule
+from datamodules.pixels import PixelNormalize
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.store import render_columns
 from datamodules.shapes.views import ShapesSegmentation
@@ -34,7 +34,6 @@ from datamodules.sources.segmentation import (
 )
 
 Source = Literal["shapes", "voc", "carvana", "pets"]
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 class _Cached(Dataset):
@@ -51,18 +50,14 @@ class _Cached(Dataset):
         return self.images[i], self.masks[i].long()
 
 
-class _Transformed(Dataset):
-    def __init__(self, base: Dataset, transform: v2.Transform | None) -> None:
-        self.base, self.transform = base, transform
+class _Paired:
+    """Moves image and mask together (``tv_tensors.Mask``: nearest-neighbour), back as plain tensors."""
 
-    def __len__(self) -> int:
-        return len(self.base)  # type: ignore[arg-type]
+    def __init__(self, ops: v2.Transform) -> None:
+        self.ops = ops
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image, mask = self.base[i]
-        if self.transform is None:
-            return image, mask
-        image, mask = self.transform(tv_tensors.Image(image), tv_tensors.Mask(mask))
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        image, mask = self.ops(tv_tensors.Image(image), tv_tensors.Mask(mask))
         return image.as_subclass(torch.Tensor), mask.as_subclass(torch.Tensor)
 
 
@@ -70,16 +65,15 @@ class _Normalize:
     """Collate: stack uint8 images and int64 masks, normalise the whole batch in one op."""
 
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        self.mean = torch.tensor(mean).view(3, 1, 1) * 255
-        self.std = torch.tensor(std).view(3, 1, 1) * 255
+        self.normalize = PixelNormalize(mean, std)
 
     def __call__(self, samples: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
         images = torch.stack([im for im, _ in samples]).float()  # (B, 3, H, W)
         masks = torch.stack([m for _, m in samples]).long()  # (B, H, W)
-        return (images - self.mean) / self.std, masks
+        return self.normalize(images), masks
 
 
-class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
+class SegmentationDataModule(FamilyDataModule):
     """Images with per-pixel class masks.
 
     Args:
@@ -100,6 +94,10 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
         val_size: ShapesWorld validation (and test) images.
     """
 
+    dataset_names: ClassVar[dict[str, str]] = {"shapes": "ShapesWorld", "voc": "VOC2012", "carvana": "Carvana",
+                                               "pets": "Oxford-IIIT Pet"}
+    shapes_description: ClassVar[str] = "ShapesWorld segmentation"
+
     def __init__(
         self,
         source: Source = "shapes",
@@ -117,31 +115,18 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        world = as_world(world, image_size if source == "shapes" else None)
-        self.world = world
+        self.world = as_world(world, image_size if source == "shapes" else None)
         self.check_data(source, root)
-        self.num_classes = {"shapes": 1 + len(world.kinds), "voc": 21, "carvana": 2, "pets": 2}[source]
-        self._train: Dataset | None = None
-        self._val: Dataset | None = None
+        self.num_classes = {"shapes": 1 + len(self.world.kinds), "voc": 21, "carvana": 2, "pets": 2}[source]
 
     @classmethod
-    def check_data(cls, source: Source = "shapes", root: str | None = None, **_: object) -> None:
-        """Called by the CLI before any model is built: the dataset must be where ``root`` says."""
-        if source == "shapes":
-            return
+    def _check_source(cls, source: str, root: str | None, **_: object) -> None:
         path = Path(root or "")
         need, help_text = {"voc": (path / "SegmentationClass", voc_seg_help(path)),
                            "carvana": (path / "train_masks", carvana_help(path)),
                            "pets": (path / "annotations" / "trimaps", pets_help(path))}[source]
         if not root or not need.is_dir():
             raise DatasetError(f"data.init_args.root={root!r} has no {need.relative_to(path)}/.\n{help_text}")
-
-    def describe(self) -> str:
-        return "ShapesWorld segmentation" if self.hparams.source == "shapes" else f"{self.hparams.source} at {self.hparams.root}"
-
-    @property
-    def dataset_name(self) -> str:
-        return {"shapes": "ShapesWorld", "voc": "VOC2012", "carvana": "Carvana", "pets": "Oxford-IIIT Pet"}[self.hparams.source]
 
     @property
     def class_names(self) -> list[str]:
@@ -159,7 +144,7 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
             return CarvanaSegmentation(h.root, "train" if train else "val", h.val_fraction)
         return PetSegmentation(h.root, "trainval" if train else "test")
 
-    def _transform(self, train: bool) -> v2.Transform | None:
+    def _transform(self, train: bool) -> _Paired | None:
         h = self.hparams
         steps: list[v2.Transform] = []
         if h.source != "shapes":
@@ -168,16 +153,7 @@ class SegmentationDataModule(SplitLoaders, L.LightningDataModule):
                          else v2.Resize(size, antialias=True))
         if train and h.flip:
             steps.append(v2.RandomHorizontalFlip())
-        return v2.Compose(steps) if steps else None
+        return _Paired(v2.Compose(steps)) if steps else None
 
-    def setup(self, stage: str) -> None:
-        if stage == "fit" and self._train is None:
-            self._train = _Transformed(self._raw(True), self._transform(True))
-        if self._val is None:
-            self._val = _Transformed(self._raw(False), self._transform(False))
-
-    def _loader(self, ds: Dataset, train: bool) -> DataLoader:
-        h = self.hparams
-        mean, std = ((0.5,) * 3, (0.25,) * 3) if h.source == "shapes" else (IMAGENET_MEAN, IMAGENET_STD)
-        return make_loader(ds, train=train, batch_size=h.batch_size, eval_batch_size=h.eval_batch_size,
-                           num_workers=h.num_workers, in_memory=h.source == "shapes", collate_fn=_Normalize(mean, std))
+    def collate_fn(self, ds: Dataset, train: bool) -> _Normalize:
+        return _Normalize(*self._stats())

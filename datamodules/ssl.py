@@ -20,28 +20,25 @@ In-memory sources of one image size are augmented a whole batch at a time
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from jsonargparse.typing import PositiveInt
-from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset, TensorDataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 from torchvision.transforms import v2
 
+from contracts.batches import check_two_views
+from contracts.errors import ConfigError, DatasetError
+from datamodules.base import FamilyDataModule, Stats, rendered_pairs
 from datamodules.classification import ClassificationDataModule
-from contracts.errors import DatasetError
-from datamodules.loaders import make_loader
 from datamodules.shapes.scene import WorldConfig, as_world
-from datamodules.shapes.store import render_columns
 from datamodules.shapes.views import ShapesUnlabeled
 from datamodules.sources.cifar import CIFARSource
 from datamodules.sources.imagefolder import ImageFolderSource, _layout_help
 from datamodules.sources.stl10 import STL10Source, stl10_folder, stl10_help
-from contracts.batches import check_two_views
 from datamodules.ssl_augment import BatchTwoViews, two_view_pipeline
-from datamodules.transforms import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
-from contracts.errors import ConfigError
+from datamodules.transforms import CIFAR10_MEAN, CIFAR10_STD
 
 Source = Literal["shapes", "imagefolder", "cifar10", "stl10"]
 
@@ -72,7 +69,7 @@ class _EvalCollate:
         return (x - self.mean) / self.std, torch.tensor([int(y) for _, y in samples], dtype=torch.long)
 
 
-class SSLDataModule(L.LightningDataModule):
+class SSLDataModule(FamilyDataModule):
     """Two-view training data plus labelled bank and evaluation loaders (see the module docstring).
 
     Args:
@@ -93,6 +90,9 @@ class SSLDataModule(L.LightningDataModule):
         train_size: ShapesWorld pre-training images.
         val_size: ShapesWorld evaluation images.
     """
+
+    dataset_names: ClassVar[dict[str, str]] = {"shapes": "ShapesWorld", "cifar10": "CIFAR-10", "stl10": "STL-10"}
+    source_stats: ClassVar[dict[str, Stats]] = {"cifar10": (CIFAR10_MEAN, CIFAR10_STD)}
 
     def __init__(
         self,
@@ -115,19 +115,16 @@ class SSLDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        world = as_world(world, image_size if source == "shapes" else None)
-        self.world = world
+        self.world = as_world(world, image_size if source == "shapes" else None)
         if batch_size < 2:
             raise ConfigError(f"data.init_args.batch_size={batch_size}: a contrastive batch needs at least 2 "
                               "images, the other images are the negatives")
         self.check_data(source, root)
-        self.num_classes: int | None = len(world.kinds) if source == "shapes" else (
+        self.num_classes: int | None = len(self.world.kinds) if source == "shapes" else (
             None if source == "imagefolder" else 10)
-        self._train: Dataset | None = None
 
     @classmethod
-    def check_data(cls, source: Source = "shapes", root: str | None = None, **_: object) -> None:
-        """Called by the CLI before any model is built: the on-disk dataset must be there."""
+    def _check_source(cls, source: str, root: str | None, **_: object) -> None:
         if source == "stl10":
             folder = stl10_folder(root or "")
             if not root or not (folder / "train_X.bin").is_file():
@@ -136,21 +133,6 @@ class SSLDataModule(L.LightningDataModule):
             raise DatasetError(f"data.init_args.root={root!r} has no train/ folder.\n{_layout_help(Path(root or ''))}")
         elif source == "cifar10":
             ClassificationDataModule.check_data("cifar10", root)
-
-    def describe(self) -> str:
-        return "ShapesWorld" if self.hparams.source == "shapes" else f"{self.hparams.source} at {self.hparams.root}"
-
-    @property
-    def dataset_name(self) -> str:
-        h = self.hparams
-        return {"shapes": "ShapesWorld", "cifar10": "CIFAR-10", "stl10": "STL-10"}.get(
-            h.source, Path(h.root or "").name or "imagefolder")
-
-    def _stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        src = self.hparams.source
-        if src == "shapes":
-            return (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)  # as datamodules.classification: checkpoints transfer
-        return (CIFAR10_MEAN, CIFAR10_STD) if src == "cifar10" else (IMAGENET_MEAN, IMAGENET_STD)
 
     def setup(self, stage: str) -> None:
         if self._train is not None:
@@ -172,9 +154,9 @@ class SSLDataModule(L.LightningDataModule):
             self._collate_train = _TwoViewCollate(BatchTwoViews(h.image_size, mean, std, **aug))
             self._collate_eval = _EvalCollate(h.image_size, mean, std)
             if h.source == "shapes":
-                bank = _render(ShapesUnlabeled("train", h.train_size, self.world))
+                bank = rendered_pairs(ShapesUnlabeled("train", h.train_size, self.world))
                 self._train = bank
-                self._val = _render(ShapesUnlabeled("val", h.val_size, self.world))
+                self._val = rendered_pairs(ShapesUnlabeled("val", h.val_size, self.world))
             elif h.source == "cifar10":
                 bank = self._train = CIFARSource(h.root, "train", 10)
                 self._val = CIFARSource(h.root, "test", 10)
@@ -184,14 +166,8 @@ class SSLDataModule(L.LightningDataModule):
                 self._val = STL10Source(h.root, "test")
         self._bank = Subset(bank, range(min(h.bank_size, len(bank))))
 
-    def _loader(self, ds: Dataset, train: bool) -> DataLoader:
-        h = self.hparams
-        return make_loader(ds, train=train, batch_size=h.batch_size, eval_batch_size=h.eval_batch_size,
-                           num_workers=h.num_workers, in_memory=h.source == "shapes",
-                           collate_fn=self._collate_train if train else self._collate_eval)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self._train, True)
+    def collate_fn(self, ds: Dataset, train: bool) -> _TwoViewCollate | _EvalCollate | None:
+        return self._collate_train if train else self._collate_eval
 
     def val_dataloader(self) -> list[DataLoader]:
         return [self._loader(self._bank, False), self._loader(self._val, False)]
@@ -200,7 +176,3 @@ class SSLDataModule(L.LightningDataModule):
         return self.val_dataloader()
 
 
-def _render(view: ShapesUnlabeled) -> TensorDataset:
-    """Render every scene once into memory (deterministic: identical to on-the-fly generation)."""
-    images, labels = render_columns(view)  # (N, 3, H, W) uint8, N ints
-    return TensorDataset(images, torch.tensor(labels, dtype=torch.long))

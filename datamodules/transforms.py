@@ -25,6 +25,10 @@ IMAGENET_PCA_EIGVEC = (
 )
 
 Recipe = Literal["none", "flip", "alexnet", "vgg", "vit", "cifar"]
+# The recipes that bring any image to image_size (resize, then crop); "cifar" only crops (with
+# padding) and "none"/"flip" keep the size, so those need data already at image_size.
+RESIZING_RECIPES: tuple[str, ...] = ("alexnet", "vgg", "vit")
+SIZE_KEEPING_RECIPES: tuple[str, ...] = ("none", "flip")
 
 
 def _is_plain_tensor(x: Any) -> bool:

@@ -19,16 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-import lightning as L
 import torch
 from jsonargparse.typing import PositiveInt
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
-from contracts.errors import DatasetError
-from datamodules.loaders import SplitLoaders, make_loader
+from contracts.errors import ConfigError, DatasetError
+from datamodules.base import FamilyDataModule, Split, Stats
+from datamodules.pixels import PixelNormalize
 from datamodules.shapes.clips import (
     MOTIONS,
     ShapesClips,
@@ -40,7 +40,6 @@ from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.store import render_columns
 from datamodules.sources.frame_folder import FrameFolderSource, frames_to_clip
 from datamodules.sources.ucf101 import HMDB51Source, UCF101Source, _ucf_help
-from contracts.errors import ConfigError
 
 Source = Literal["shapes", "frames", "ucf101", "hmdb51"]
 KINETICS_MEAN, KINETICS_STD = (0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)
@@ -134,18 +133,17 @@ class _Normalize:
     """Collate: stack uint8 clips and normalise the whole batch in one op."""
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
-        self.mean = torch.tensor(mean).view(3, 1, 1, 1) * 255
-        self.std = torch.tensor(std).view(3, 1, 1, 1) * 255
+        self.normalize = PixelNormalize(mean, std, channel_dim=-4)
 
     def __call__(self, samples):
         clips = torch.stack([c for c, _ in samples]).float()  # (B, 3, T, H, W) or (B, K, 3, T, H, W)
         if clips.ndim == 6 and clips.shape[1] == 1:
             clips = clips[:, 0]  # one view per video: the plain clip contract
         labels = torch.tensor([int(y) for _, y in samples], dtype=torch.long)
-        return (clips - self.mean) / self.std, labels
+        return self.normalize(clips), labels
 
 
-class VideoDataModule(SplitLoaders, L.LightningDataModule):
+class VideoDataModule(FamilyDataModule):
     """Labelled clips from ShapesWorld motions, frame folders, UCF101 or HMDB51.
 
     Args:
@@ -178,6 +176,11 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
         rotation_step: ShapesWorld rotations: (low, high) degrees a frame, drawn per clip (part of
             the world's claim, like ``world``; capped below 40 % of each kind's symmetry angle).
     """
+
+    dataset_names: ClassVar[dict[str, str]] = {"shapes": "ShapesWorld motions", "ucf101": "UCF101",
+                                               "hmdb51": "HMDB51"}
+    shapes_description: ClassVar[str] = "ShapesWorld clips"
+    disk_stats: ClassVar[Stats] = (KINETICS_MEAN, KINETICS_STD)
 
     def __init__(
         self,
@@ -229,16 +232,11 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
         if reverse and source != "shapes":
             raise ConfigError(f"data.init_args.reverse=true with source={source!r}: a reversed clip needs each "
                               "class's reversed label, which only the ShapesWorld source defines")
-        if source != "shapes":
-            self.check_data(source, root)
+        self.check_data(source, root)
         self.num_classes: int | None = len(self.motions) if source == "shapes" else None
-        self._train = self._val = self._test = None
 
     @classmethod
-    def check_data(cls, source: Source = "shapes", root: str | None = None, **_: object) -> None:
-        """Called by the CLI before any model is built: the dataset must be where ``root`` says."""
-        if source == "shapes":
-            return
+    def _check_source(cls, source: str, root: str | None, **_: object) -> None:
         path = Path(root or "")
         need = {"frames": path / "train", "ucf101": path / "ucfTrainTestlist",
                 "hmdb51": path / "testTrainMulti_7030_splits"}[source]
@@ -248,55 +246,47 @@ class VideoDataModule(SplitLoaders, L.LightningDataModule):
                          "hmdb51": "Expected root/<class>/*.avi and root/testTrainMulti_7030_splits/."}[source]
             raise DatasetError(f"data.init_args.root={root!r} has no {need.name}/.\n{help_text}")
 
-    def describe(self) -> str:
-        return "ShapesWorld clips" if self.hparams.source == "shapes" else f"{self.hparams.source} at {self.hparams.root}"
-
-    @property
-    def dataset_name(self) -> str:
-        h = self.hparams
-        return {"shapes": "ShapesWorld motions", "ucf101": "UCF101", "hmdb51": "HMDB51"}.get(
-            h.source, Path(h.root or "").name or "frames")
-
     @property
     def class_names(self) -> list[str] | None:
         src = next((d.source for d in (self._train, self._val) if d is not None), None)
         return list(src.classes) if src is not None else (list(self.motions) if self.hparams.source == "shapes" else None)
 
-    def _source(self, split: str):
+    def _raw(self, train: bool) -> _ShapesSource | FrameFolderSource | UCF101Source:
         h = self.hparams
         if h.source == "shapes":
-            view = ShapesClips(split, h.train_size if split == "train" else h.val_size, self.world, h.clip_frames,  # type: ignore[arg-type]
-                               motions=self.motions, rotation_step=tuple(h.rotation_step))
+            view = ShapesClips("train" if train else "val", h.train_size if train else h.val_size, self.world,
+                               h.clip_frames, motions=self.motions, rotation_step=tuple(h.rotation_step))
             return _ShapesSource(view, h.cache)
         if h.source == "frames":
-            return FrameFolderSource(Path(h.root) / (split if split == "train" else h.val_split),
-                                     min_frames=h.num_frames)
+            return FrameFolderSource(Path(h.root) / ("train" if train else h.val_split), min_frames=h.num_frames)
         cls = UCF101Source if h.source == "ucf101" else HMDB51Source
-        return cls(h.root, "train" if split == "train" else "test", h.fold)
+        return cls(h.root, "train" if train else "test", h.fold)
 
     def setup(self, stage: str) -> None:
         h = self.hparams
         if h.source == "shapes" and self.world.image_size < h.crop_size:
             raise ConfigError(f"world.image_size={self.world.image_size} < crop_size={h.crop_size}")
-        resize = None if h.source == "shapes" else h.resize
-        if stage == "fit" and self._train is None:
-            src = self._source("train")
-            self.num_classes = src.num_classes
-            self._train = _Clips(src, ClipSampler(h.num_frames, h.stride, True), h.crop_size, resize, flip=h.flip,
-                                 reverse=h.reverse)
-        if self._val is None:
-            src = self._source("val")
-            self.num_classes = self.num_classes or src.num_classes
-            self._val = _Clips(src, ClipSampler(h.num_frames, h.stride, False, h.val_clips), h.crop_size, resize)
-            self._test = _Clips(src, ClipSampler(h.num_frames, h.stride, False, h.test_clips), h.crop_size,
-                                resize, crops=h.test_crops)
+        super().setup(stage)
 
-    def _loader(self, ds: Dataset, train: bool) -> DataLoader:
+    def _split(self, split: Split) -> Dataset:
         h = self.hparams
-        mean, std = ((0.5,) * 3, (0.25,) * 3) if h.source == "shapes" else (KINETICS_MEAN, KINETICS_STD)
-        return make_loader(ds, train=train, batch_size=h.batch_size, eval_batch_size=h.eval_batch_size,
-                           num_workers=h.num_workers, in_memory=h.source == "shapes" and h.cache,
-                           collate_fn=_Normalize(mean, std))
+        resize = None if h.source == "shapes" else h.resize
+        if split == "test":  # the validation videos, with the test protocol's clips and crops
+            return _Clips(self._val.source, ClipSampler(h.num_frames, h.stride, False, h.test_clips), h.crop_size,
+                          resize, crops=h.test_crops)
+        train = split == "train"
+        src = self._raw(train)
+        self.num_classes = src.num_classes if train else self.num_classes or src.num_classes
+        if train:
+            return _Clips(src, ClipSampler(h.num_frames, h.stride, True), h.crop_size, resize, flip=h.flip,
+                          reverse=h.reverse)
+        return _Clips(src, ClipSampler(h.num_frames, h.stride, False, h.val_clips), h.crop_size, resize)
+
+    def collate_fn(self, ds: Dataset, train: bool) -> _Normalize:
+        return _Normalize(*self._stats())
+
+    def _in_memory(self) -> bool:
+        return self.hparams.source == "shapes" and self.hparams.cache
 
 
 __all__ = ["ClipSampler", "VideoDataModule", "frames_to_clip"]

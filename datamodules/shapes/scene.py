@@ -17,6 +17,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw
 
+from contracts.errors import ConfigError
 from datamodules.shapes.backgrounds import (
     Background,
     jittered_color,
@@ -25,7 +26,6 @@ from datamodules.shapes.backgrounds import (
 )
 from datamodules.shapes.geometry import DEFAULT_KINDS, SHAPES
 from datamodules.shapes.rand import Stream, as_stream
-from contracts.errors import ConfigError
 
 Split = Literal["train", "val", "test"]
 SPLIT_IDS: dict[str, int] = {"train": 0, "val": 1, "test": 2}

@@ -25,7 +25,33 @@ from datamodules.shapes.scene import (
 )
 
 
-class ShapesClassification(ShapesView):
+class _LabelledImageView(ShapesView):
+    """An image and one int label per scene; classification and SSL differ only in scene and label."""
+
+    def __init__(
+        self,
+        split: Split = "train",
+        size: int = 1000,
+        config: WorldConfig | None = None,
+        transform: Callable[[torch.Tensor], Any] | None = None,
+    ) -> None:
+        super().__init__(split, size, config)
+        self.transform = transform
+
+    def scene(self, index: int) -> Scene:
+        raise NotImplementedError
+
+    def label(self, scene: Scene) -> int:
+        """The label of ``scene``."""
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        scene = self.scene(index)
+        image = to_tensor(render_image(scene))
+        return (self.transform(image) if self.transform else image), self.label(scene)
+
+
+class ShapesClassification(_LabelledImageView):
     """One dominant object per image over a background with clutter; the label is its kind.
 
     Distractors (``config.clutter`` strokes and blobs) are all smaller than the object, colours
@@ -41,23 +67,11 @@ class ShapesClassification(ShapesView):
         ``(image, label)``: uint8 tensor (3, H, W) and an int in ``[0, num_classes)``.
     """
 
-    def __init__(
-        self,
-        split: Split = "train",
-        size: int = 1000,
-        config: WorldConfig | None = None,
-        transform: Callable[[torch.Tensor], Any] | None = None,
-    ) -> None:
-        super().__init__(split, size, config)
-        self.transform = transform
-
     def scene(self, index: int) -> Scene:
         return sample_scene(self.stream(index), self.config, 1)
 
-    def __getitem__(self, index: int) -> tuple[Any, int]:
-        scene = self.scene(index)
-        image = to_tensor(render_image(scene))
-        return (self.transform(image) if self.transform else image), scene.objects[0].label
+    def label(self, scene: Scene) -> int:
+        return scene.objects[0].label
 
 
 class _MultiObjectView(ShapesView):
@@ -133,7 +147,7 @@ class ShapesSegmentation(_MultiObjectView):
         return self._apply(to_tensor(image), torch.from_numpy(mask))
 
 
-class ShapesUnlabeled(ShapesView):
+class ShapesUnlabeled(_LabelledImageView):
     """Scenes of 1-3 objects for self-supervised learning; the label is held out for evaluation.
 
     The first object is clearly the largest (others at most 0.6 of its size), and its kind is
@@ -149,22 +163,9 @@ class ShapesUnlabeled(ShapesView):
         ``(image, label)``: uint8 tensor (3, H, W), int in ``[0, num_classes)``.
     """
 
-    def __init__(
-        self,
-        split: Split = "train",
-        size: int = 1000,
-        config: WorldConfig | None = None,
-        transform: Callable[[torch.Tensor], Any] | None = None,
-    ) -> None:
-        super().__init__(split, size, config)
-        self.transform = transform
-
     def scene(self, index: int) -> Scene:
         r = self.stream(index)
         return sample_scene(r, self.config, r.integers(1, 4), dominant=True)
 
-    def __getitem__(self, index: int) -> tuple[Any, int]:
-        scene = self.scene(index)
-        image = to_tensor(render_image(scene))
-        label = max(scene.objects, key=lambda o: o.size).label
-        return (self.transform(image) if self.transform else image), label
+    def label(self, scene: Scene) -> int:
+        return max(scene.objects, key=lambda o: o.size).label

@@ -19,8 +19,8 @@ import torch
 from torch.utils.data import Dataset
 
 from contracts.errors import DatasetError
-from datamodules.sources.boxes import read_rgb
 from contracts.vocab import tokenize
+from datamodules.sources.boxes import read_rgb
 
 
 def coco_captions_help(root: Path, split: str = "train2017") -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from torch.utils.data import Dataset
 
 from contracts.errors import DatasetError
 from datamodules.sources.boxes import BadBoxPolicy, BoxChecker, read_rgb
+from datamodules.sources.coco_json import read_coco_json
 
 
 def coco_layout_help(root: Path, split: str) -> str:
@@ -63,9 +63,7 @@ class COCODetection(Dataset):
         self.images_dir = self.root / split
         self.ann_file = Path(ann_file) if ann_file else self.root / "annotations" / f"instances_{split}.json"
         self.masks = masks
-        if not self.ann_file.is_file():
-            raise DatasetError(f"{self.ann_file}: annotation file is missing.\n{coco_layout_help(self.root, split)}")
-        data = self._load(self.ann_file)
+        data = read_coco_json(self.ann_file, "instances", coco_layout_help(self.root, split))
         file_cats = sorted(int(c["id"]) for c in data["categories"])
         cats = list(categories) if categories is not None else file_cats
         self.cat_to_label = {c: i + 1 for i, c in enumerate(cats)}
@@ -89,17 +87,6 @@ class COCODetection(Dataset):
                 per_image[ann["image_id"]].append({**ann, "bbox": box})
         check.report()
         self.annotations = per_image
-
-    @staticmethod
-    def _load(path: Path) -> dict[str, Any]:
-        try:
-            data = json.loads(path.read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise DatasetError(f"{path}: not a COCO annotation file (not json: {e}).") from e
-        missing = [k for k in ("images", "annotations", "categories") if not isinstance(data, dict) or k not in data]
-        if missing:
-            raise DatasetError(f"{path}: not a COCO instances file (no {', '.join(missing)} list).")
-        return data
 
     def __len__(self) -> int:
         return len(self.images)

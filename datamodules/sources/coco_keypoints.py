@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from torch.utils.data import Dataset
 
 from contracts.errors import DatasetError
 from datamodules.sources.boxes import read_rgb
+from datamodules.sources.coco_json import read_coco_json
 from datamodules.sources.keypoints import BadKeypointPolicy, KeypointChecker, Person
 
 COCO_FLIP_PAIRS = [(1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)]
@@ -50,9 +50,7 @@ class COCOKeypoints(Dataset):
         self.root = Path(root)
         self.images_dir = self.root / split
         self.ann_file = Path(ann_file) if ann_file else self.root / "annotations" / f"person_keypoints_{split}.json"
-        if not self.ann_file.is_file():
-            raise DatasetError(f"{self.ann_file}: annotation file is missing.\n{coco_keypoints_help(self.root, split)}")
-        data = self._load(self.ann_file)
+        data = read_coco_json(self.ann_file, "keypoints", coco_keypoints_help(self.root, split))
         cat = next((c for c in data["categories"] if c.get("keypoints")), None)
         if cat is None:
             raise DatasetError(f"{self.ann_file}: no category lists 'keypoints'; not a person_keypoints file.")
@@ -83,17 +81,6 @@ class COCOKeypoints(Dataset):
                 raise DatasetError(f"{self.ann_file}: {where}: bbox {ann['bbox']} (xywh) has no area.")
             self.items.append((im, Person(kps, np.array([x, y, x + w, y + h], np.float32))))
         check.report()
-
-    @staticmethod
-    def _load(path: Path) -> dict[str, Any]:
-        try:
-            data = json.loads(path.read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise DatasetError(f"{path}: not a COCO annotation file (not json: {e}).") from e
-        missing = [k for k in ("images", "annotations", "categories") if not isinstance(data, dict) or k not in data]
-        if missing:
-            raise DatasetError(f"{path}: not a COCO keypoints file (no {', '.join(missing)} list).")
-        return data
 
     def __len__(self) -> int:
         return len(self.items)

@@ -12,6 +12,7 @@ from torchvision.datasets import ImageFolder
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes
 
 from contracts.errors import DatasetError
+from datamodules.sources.image_check import IMAGE_ERRORS, BadImagePolicy, bad_image_files
 
 _VALPREP = "https://raw.githubusercontent.com/soumith/imagenetloader.torch/master/valprep.sh"
 
@@ -36,7 +37,7 @@ def _load_rgb(path: str) -> Image.Image:
         with open(path, "rb") as f:
             # convert() forces the decode here, so truncated files fail inside the try.
             return Image.open(f).convert("RGB")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except IMAGE_ERRORS as e:
         raise DatasetError(f"{path}: cannot be read as an image ({type(e).__name__}: {e}).") from e
 
 
@@ -53,6 +54,9 @@ class ImageFolderSource(ImageFolder):
         root: Folder holding the split folders (``train/``, ``val/``).
         split: Name of the split folder under ``root``.
         transform: Optional callable applied to the PIL image.
+        bad_images: "error": an unreadable image raises when it is read; "skip": every file is
+            verified once here, the bad ones are dropped, logged once and listed in
+            ``skipped_files`` (a file that verifies but fails to decode later still raises).
 
     Returns:
         ``__getitem__`` gives ``(PIL.Image in RGB, int label)``; with ``transform`` the image
@@ -64,7 +68,8 @@ class ImageFolderSource(ImageFolder):
     """
 
     def __init__(
-        self, root: str | Path, split: str = "train", transform: Callable[[Any], Any] | None = None
+        self, root: str | Path, split: str = "train", transform: Callable[[Any], Any] | None = None,
+        bad_images: BadImagePolicy = "error",
     ) -> None:
         root = Path(root).expanduser()
         split_dir = root / split
@@ -83,6 +88,13 @@ class ImageFolderSource(ImageFolder):
             super().__init__(str(split_dir), transform=transform, loader=_load_rgb)
         except FileNotFoundError as e:  # torchvision: some class folders hold no image file
             raise DatasetError(f"{split_dir}: {e}\n{_layout_help(root)}") from e
+        #: ``"path: reason"`` of every image dropped by ``bad_images="skip"``.
+        self.skipped_files: list[str] = []
+        if bad_images == "skip":
+            bad = bad_image_files((path for path, _ in self.samples), str(split_dir))
+            self.skipped_files = [f"{path}: {reason}" for path, reason in bad.items()]
+            self.samples = [s for s in self.samples if s[0] not in bad]
+            self.imgs, self.targets = self.samples, [label for _, label in self.samples]
 
     @staticmethod
     def _check_has_class_folders(root: Path, split_dir: Path) -> None:
