@@ -20,8 +20,8 @@ demo: setup  ## train the AlexNet ShapesWorld demo end to end
 test: setup  ## the whole suite: unit, smoke (every demo config), learning, distributed, resume, CLI
 	$(PY) -m pytest -q
 
-test-fast: setup  ## unit + smoke only
-	$(PY) -m pytest -q -m "not learning and not distributed"
+test-fast: setup  ## unit + smoke only (tiers follow the test folders: tests/conftest.py)
+	$(PY) -m pytest -q -m "not learning and not distributed and not integration"
 
 bench: setup  ## Lightning vs plain-PyTorch step, data wait, MFU on the VGG demo
 	$(PAPERLAB) bench --config configs/vgg/demo.yaml
