@@ -25,10 +25,9 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import WandbLogger
 
-from contracts.errors import DatasetError
 from experiments.callbacks import PerfMonitor, RunRecorder
-from contracts.errors import ConfigError
 from experiments.paper import PaperRef
+from experiments.user_errors import user_error
 from experiments.wandb_extras import WandbExtras
 
 TOOLS = ("bench", "baseline", "report", "sweep", "reproduce")  # paperlab TOOL ... -> experiments.<TOOL>.main(argv)
@@ -159,8 +158,13 @@ def main(argv: list[str] | None = None) -> None:
             importlib.import_module(f"experiments.{argv[0]}").main(argv[1:])
             return
         cli = PaperlabCLI(args=args)
-    except (DatasetError, ConfigError) as e:
-        print(f"paperlab: error: {e}", file=sys.stderr)
+    except Exception as e:  # only the user's own mistakes are caught below; the rest re-raise
+        message = user_error(e)
+        if message is None:
+            raise
+        # One line, not a traceback: a ConfigError/DatasetError names the key or file to fix, even
+        # when a DataLoader worker raised it and the main process re-raised it wrapped.
+        print(f"paperlab: error: {message}", file=sys.stderr)
         sys.exit(2)
     _summary(cli)
 
