@@ -19,7 +19,7 @@ from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 
 from experiments import peak, provenance
-from experiments.report_rows import method_meta
+from experiments.method import method_meta
 
 RESULTS_VERSION = 1
 

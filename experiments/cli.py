@@ -30,7 +30,9 @@ from experiments.paper import PaperRef
 from experiments.user_errors import user_error
 from experiments.wandb_extras import WandbExtras
 
-TOOLS = ("bench", "baseline", "report", "sweep", "reproduce")  # paperlab TOOL ... -> experiments.<TOOL>.main(argv)
+# paperlab TOOL ... -> <package>.main(argv); imported only when named, so `fit` pays for none of them
+TOOLS = {"bench": "experiments.bench", "baseline": "experiments.baselines", "report": "experiments.report",
+         "sweep": "experiments.sweep", "reproduce": "experiments.reproduce"}
 
 
 def new_run_id() -> str:
@@ -155,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("WANDB_SILENT", "true")
     try:
         if argv and argv[0] in TOOLS:
-            importlib.import_module(f"experiments.{argv[0]}").main(argv[1:])
+            importlib.import_module(TOOLS[argv[0]]).main(argv[1:])
             return
         cli = PaperlabCLI(args=args)
     except Exception as e:  # only the user's own mistakes are caught below; the rest re-raise
