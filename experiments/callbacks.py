@@ -18,6 +18,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 
+from contracts.hooks import hook
 from experiments import peak, provenance
 from experiments.method import method_meta
 
@@ -39,6 +40,13 @@ def batch_size_of(batch: Any) -> int:
     if isinstance(first, torch.Tensor):
         return int(first.shape[0])
     return len(first)
+
+
+def flops_sample(pl_module: L.LightningModule, batch: Any) -> Any:
+    """One sample of ``batch`` as ``forward`` takes it: the module's ``flops_input`` hook, else
+    ``batch[0][:1]``."""
+    flops_input = hook(pl_module, "flops_input")
+    return flops_input(batch) if flops_input is not None else batch[0][:1]
 
 
 class PerfMonitor(L.Callback):
@@ -75,7 +83,7 @@ class PerfMonitor(L.Callback):
         self._reset()
 
     def _measure_flops(self, pl_module: L.LightningModule, batch: Any) -> float | None:
-        sample = pl_module.flops_input(batch) if hasattr(pl_module, "flops_input") else batch[0][:1]
+        sample = flops_sample(pl_module, batch)
         was_training = pl_module.training
         pl_module.eval()  # keep BN running statistics untouched by the measurement
         try:
@@ -94,7 +102,7 @@ class PerfMonitor(L.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if self._flops is None:  # first step of this process: a fresh run or a resumed one
             self._flops = self._measure_flops(pl_module, batch) or 0.0
-            self._sample = pl_module.flops_input(batch) if hasattr(pl_module, "flops_input") else batch[0][:1]
+            self._sample = flops_sample(pl_module, batch)
         self._t0 = time.perf_counter()
         if self._last_end is not None and self._seen >= self.skip:
             self._wait += self._t0 - self._last_end
@@ -232,7 +240,7 @@ class RunRecorder(L.Callback):
         meta.update({
             "model": type(pl_module).__name__,
             **method_meta(type(pl_module), dict(pl_module.hparams)),
-            "dataset": getattr(dm, "dataset_name", type(dm).__name__ if dm else None),
+            "dataset": hook(dm, "dataset_name", type(dm).__name__ if dm else None),
             "params": sum(p.numel() for p in pl_module.parameters()),
             "precision": str(trainer.precision),
             "world_size": trainer.world_size,

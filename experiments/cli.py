@@ -25,6 +25,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import WandbLogger
 
+from contracts.hooks import hook
 from experiments.callbacks import PerfMonitor, RunRecorder
 from experiments.paper import PaperRef
 from experiments.user_errors import user_error
@@ -106,7 +107,7 @@ class PaperlabCLI(LightningCLI):
         if not data or not data.get("class_path"):
             return
         module, name = data.class_path.rsplit(".", 1)
-        check = getattr(getattr(importlib.import_module(module), name), "check_data", None)
+        check = hook(getattr(importlib.import_module(module), name), "check_data")
         if check is not None:
             check(**data.init_args.as_dict())
 
