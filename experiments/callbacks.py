@@ -17,6 +17,7 @@ from lightning.fabric.utilities.throughput import measure_flops
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
+from lightning_utilities.core.apply_func import apply_to_collection
 
 from contracts.hooks import hook
 from experiments import peak, provenance
@@ -27,8 +28,9 @@ RESULTS_VERSION = 1
 
 def _output_sum(output: Any) -> torch.Tensor:
     """A scalar to back-propagate from any forward output: a tensor, or the lists of dicts detectors return."""
-    leaves = [t for t in torch.utils._pytree.tree_leaves(output)
-              if isinstance(t, torch.Tensor) and t.is_floating_point() and t.requires_grad]
+    tensors: list[torch.Tensor] = []
+    apply_to_collection(output, torch.Tensor, tensors.append)  # lightning's public walk, not torch's _pytree
+    leaves = [t for t in tensors if t.is_floating_point() and t.requires_grad]
     if not leaves:
         raise ValueError("the forward output carries no gradient")
     return sum(t.float().sum() for t in leaves)
