@@ -76,7 +76,8 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["gan-features"]:
         gan_features.main(argv[1:])
         return
-    p = argparse.ArgumentParser(prog="paperlab baseline", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="paperlab baseline", description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n")[2])
     p.add_argument("--config", action="append", required=True, help="config file(s), as for fit")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args, overrides = p.parse_known_args(argv)

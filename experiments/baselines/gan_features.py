@@ -1,4 +1,4 @@
-"""``paperlab baseline --train-gan-features lit_modules/metrics/shapes_features.pt [--config GAN.yaml]``
+"""``paperlab baseline gan-features --out lit_modules/metrics/shapes_features.pt [--config GAN.yaml]``
 
 Trains the small ShapesWorld classifier whose features the GAN family's FID/KID use when no
 Inception weights are given (``val/fid_shapes``, ``val/kid_shapes``, ``val/mode_coverage``).
@@ -50,8 +50,8 @@ def rendered(view: ShapesClassification) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Train the feature classifier and write its checkpoint (``paperlab baseline --train-gan-features``)."""
-    p = argparse.ArgumentParser(prog="paperlab baseline --train-gan-features",
+    """Train the feature classifier and write its checkpoint (``paperlab baseline gan-features``)."""
+    p = argparse.ArgumentParser(prog="paperlab baseline gan-features",
                                 description=__doc__.split("\n\n")[1])
     p.add_argument("--out", type=Path, required=True, help="checkpoint to write")
     p.add_argument("--config", type=Path, default=Path("configs/wgan_gp/demo.yaml"), help="GAN config with the world")

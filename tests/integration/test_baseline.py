@@ -34,3 +34,11 @@ def test_each_family_gets_its_own_baselines(config, family, baselines, extra):
     assert all(0 <= v <= 1 for metrics in scores.values() for v in metrics.values())
     if config == "mask_rcnn":
         assert "val/segm_map50" in scores["full_image_box"]  # scored on its masks too
+
+
+def test_gan_feature_classifier_trains_and_writes_its_checkpoint(tmp_path):
+    from experiments.baselines import gan_features
+
+    ckpt = gan_features.main(["--out", str(tmp_path / "f.pt"), "--config", str(ROOT / "configs/wgan_gp/demo.yaml"),
+                              "--train-size", "128", "--val-size", "64", "--epochs", "1"])
+    assert (tmp_path / "f.pt").stat().st_size > 1000 and 0 <= ckpt["val_acc"] <= 1
