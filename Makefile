@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PAPERLAB := $(VENV)/bin/paperlab
 export WANDB_MODE ?= offline
 
-.PHONY: setup demo test test-fast bench reproduce lint clean
+.PHONY: setup demo test test-fast bench baseline reproduce lint clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,11 +20,15 @@ demo: setup  ## train the AlexNet ShapesWorld demo end to end
 test: setup  ## the whole suite: unit, smoke (every demo config), learning, distributed, resume, CLI
 	$(PY) -m pytest -q
 
-test-fast: setup  ## unit + smoke only
-	$(PY) -m pytest -q -m "not learning and not distributed"
+test-fast: setup  ## unit + smoke only (tiers follow the test folders: tests/conftest.py)
+	$(PY) -m pytest -q -m "not learning and not distributed and not integration"
 
 bench: setup  ## Lightning vs plain-PyTorch step, data wait, MFU on the VGG demo
 	$(PAPERLAB) bench --config configs/vgg/demo.yaml
+
+CONFIG ?= configs/alexnet/demo.yaml
+baseline: setup  ## the trivial baselines of a demo's data family (make baseline CONFIG=configs/unet/demo.yaml)
+	$(PAPERLAB) baseline --config $(CONFIG)
 
 reproduce: setup  ## every demo + every ablation sweep (shortened) -> docs/RESULTS.md; resumable
 	$(PAPERLAB) reproduce

@@ -58,6 +58,10 @@ class DataHooks(Protocol):
     num_classes: int | None
     """Classes in the data; modules check their ``num_classes`` against it at setup."""
 
+    skipped_files: list[str]
+    """``"path: reason"`` for each unreadable file a source dropped (``bad_images: skip``); the
+    runner lists them in ``results.json`` under ``meta``."""
+
 
 HOOKS = {
     name: proto

@@ -27,9 +27,9 @@ from datamodules.image_size import check_image_size
 from datamodules.pixels import PixelNormalize
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.views import ShapesClassification
-from datamodules.sources.cifar import CIFARSource, _get_it
+from datamodules.sources.cifar import CIFARSource, cifar_download_help
 from datamodules.sources.image_check import BadImagePolicy
-from datamodules.sources.imagefolder import ImageFolderSource, _layout_help
+from datamodules.sources.imagefolder import ImageFolderSource, imagefolder_layout_help
 from datamodules.transforms import (
     CIFAR10_MEAN,
     CIFAR10_STD,
@@ -129,13 +129,13 @@ class ClassificationDataModule(FamilyDataModule):
         if source == "imagefolder":
             path = Path(root or "")
             if not root or not (path / "train").is_dir():
-                raise DatasetError(f"data.init_args.root={root!r} has no train/ folder.\n{_layout_help(path)}")
+                raise DatasetError(f"data.init_args.root={root!r} has no train/ folder.\n{imagefolder_layout_help(path)}")
         else:
             variant = 10 if source == "cifar10" else 100
             name = "cifar-10-batches-py" if variant == 10 else "cifar-100-python"
             path = Path(root or "")
             if not root or not (path.is_dir() and (path.name == name or (path / name).is_dir())):
-                raise DatasetError(f"data.init_args.root={root!r} holds no {name}/. {_get_it(path / name, variant)}")
+                raise DatasetError(f"data.init_args.root={root!r} holds no {name}/. {cifar_download_help(path / name, variant)}")
 
     @property
     def class_names(self) -> list[str] | None:

@@ -20,7 +20,7 @@ from contracts.errors import DatasetError
 from datamodules.base import FamilyDataModule, rendered_pairs, source_classes
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.views import ShapesClassification
-from datamodules.sources.cifar import CIFARSource, _get_it
+from datamodules.sources.cifar import CIFARSource, cifar_download_help
 from datamodules.sources.image_collection import ImageCollection, collection_help
 
 Source = Literal["shapes", "imagefolder", "cifar10", "cifar100"]
@@ -44,8 +44,6 @@ class _ToUnitRange:
         return (images / 127.5 - 1).clamp_(-1, 1), labels
 
 
-# experiments/train_gan_features.py renders its features' images with this name.
-_cached = rendered_pairs
 
 
 class GenerationDataModule(FamilyDataModule):
@@ -102,7 +100,7 @@ class GenerationDataModule(FamilyDataModule):
         name = "cifar-10-batches-py" if source == "cifar10" else "cifar-100-python"
         if not root or not (path.is_dir() and (path.name == name or (path / name).is_dir())):
             raise DatasetError(f"data.init_args.root={root!r} holds no {name}/. "
-                               f"{_get_it(path / name, 10 if source == 'cifar10' else 100)}")
+                               f"{cifar_download_help(path / name, 10 if source == 'cifar10' else 100)}")
 
     @property
     def class_names(self) -> list[str] | None:

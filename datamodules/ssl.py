@@ -35,7 +35,7 @@ from datamodules.classification import ClassificationDataModule
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.views import ShapesUnlabeled
 from datamodules.sources.cifar import CIFARSource
-from datamodules.sources.imagefolder import ImageFolderSource, _layout_help
+from datamodules.sources.imagefolder import ImageFolderSource, imagefolder_layout_help
 from datamodules.sources.stl10 import STL10Source, stl10_folder, stl10_help
 from datamodules.ssl_augment import BatchTwoViews, two_view_pipeline
 from datamodules.transforms import CIFAR10_MEAN, CIFAR10_STD
@@ -130,7 +130,7 @@ class SSLDataModule(FamilyDataModule):
             if not root or not (folder / "train_X.bin").is_file():
                 raise DatasetError(f"data.init_args.root={root!r} holds no STL-10 binaries. {stl10_help(folder)}")
         elif source == "imagefolder" and (not root or not (Path(root) / "train").is_dir()):
-            raise DatasetError(f"data.init_args.root={root!r} has no train/ folder.\n{_layout_help(Path(root or ''))}")
+            raise DatasetError(f"data.init_args.root={root!r} has no train/ folder.\n{imagefolder_layout_help(Path(root or ''))}")
         elif source == "cifar10":
             ClassificationDataModule.check_data("cifar10", root)
 

@@ -17,17 +17,20 @@ from lightning.fabric.utilities.throughput import measure_flops
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
+from lightning_utilities.core.apply_func import apply_to_collection
 
+from contracts.hooks import hook
 from experiments import peak, provenance
-from experiments.report_rows import method_meta
+from experiments.method import method_meta
 
 RESULTS_VERSION = 1
 
 
 def _output_sum(output: Any) -> torch.Tensor:
     """A scalar to back-propagate from any forward output: a tensor, or the lists of dicts detectors return."""
-    leaves = [t for t in torch.utils._pytree.tree_leaves(output)
-              if isinstance(t, torch.Tensor) and t.is_floating_point() and t.requires_grad]
+    tensors: list[torch.Tensor] = []
+    apply_to_collection(output, torch.Tensor, tensors.append)  # lightning's public walk, not torch's _pytree
+    leaves = [t for t in tensors if t.is_floating_point() and t.requires_grad]
     if not leaves:
         raise ValueError("the forward output carries no gradient")
     return sum(t.float().sum() for t in leaves)
@@ -39,6 +42,13 @@ def batch_size_of(batch: Any) -> int:
     if isinstance(first, torch.Tensor):
         return int(first.shape[0])
     return len(first)
+
+
+def flops_sample(pl_module: L.LightningModule, batch: Any) -> Any:
+    """One sample of ``batch`` as ``forward`` takes it: the module's ``flops_input`` hook, else
+    ``batch[0][:1]``."""
+    flops_input = hook(pl_module, "flops_input")
+    return flops_input(batch) if flops_input is not None else batch[0][:1]
 
 
 class PerfMonitor(L.Callback):
@@ -75,7 +85,7 @@ class PerfMonitor(L.Callback):
         self._reset()
 
     def _measure_flops(self, pl_module: L.LightningModule, batch: Any) -> float | None:
-        sample = pl_module.flops_input(batch) if hasattr(pl_module, "flops_input") else batch[0][:1]
+        sample = flops_sample(pl_module, batch)
         was_training = pl_module.training
         pl_module.eval()  # keep BN running statistics untouched by the measurement
         try:
@@ -94,7 +104,7 @@ class PerfMonitor(L.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if self._flops is None:  # first step of this process: a fresh run or a resumed one
             self._flops = self._measure_flops(pl_module, batch) or 0.0
-            self._sample = pl_module.flops_input(batch) if hasattr(pl_module, "flops_input") else batch[0][:1]
+            self._sample = flops_sample(pl_module, batch)
         self._t0 = time.perf_counter()
         if self._last_end is not None and self._seen >= self.skip:
             self._wait += self._t0 - self._last_end
@@ -166,7 +176,8 @@ def peak_memory_mb(device: torch.device) -> float:
 class RunRecorder(L.Callback):
     """Writes ``results.json`` in the run folder and sends the config + provenance to W&B.
 
-    results.json: ``{"version", "experiment", "run_id", "metrics", "perf", "meta",
+    results.json: ``{"version", "experiment", "run_id", "metrics", "perf", "meta" (with
+    ``skipped_files`` when the data skipped unreadable files),
     "provenance", "paper", "wandb": {"id", "dir"}, "checkpoints": {"best"|"last": {"path",
     "sha256"}}, "history": [{"epoch", "global_step", "time_s", "val/...": value} per validation]}``, where
     ``time_s`` is fit wall time up to that validation (across resumes), so time-to-accuracy can be
@@ -232,11 +243,14 @@ class RunRecorder(L.Callback):
         meta.update({
             "model": type(pl_module).__name__,
             **method_meta(type(pl_module), dict(pl_module.hparams)),
-            "dataset": getattr(dm, "dataset_name", type(dm).__name__ if dm else None),
+            "dataset": hook(dm, "dataset_name", type(dm).__name__ if dm else None),
             "params": sum(p.numel() for p in pl_module.parameters()),
             "precision": str(trainer.precision),
             "world_size": trainer.world_size,
         })
+        skipped = hook(dm, "skipped_files")
+        if skipped:  # bad_images=skip: the files this run did not see, so a table can say so
+            meta.update({"skipped_files": list(skipped), "skipped_count": len(skipped)})
         if stage == "fit":
             loader_bs = getattr(getattr(dm, "hparams", {}), "get", lambda *_: None)("batch_size")
             meta.update({

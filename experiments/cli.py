@@ -25,13 +25,15 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import WandbLogger
 
-from contracts.errors import DatasetError
+from contracts.hooks import hook
 from experiments.callbacks import PerfMonitor, RunRecorder
-from contracts.errors import ConfigError
 from experiments.paper import PaperRef
+from experiments.user_errors import user_error
 from experiments.wandb_extras import WandbExtras
 
-TOOLS = ("bench", "baseline", "report", "sweep", "reproduce")  # paperlab TOOL ... -> experiments.<TOOL>.main(argv)
+# paperlab TOOL ... -> <package>.main(argv); imported only when named, so `fit` pays for none of them
+TOOLS = {"bench": "experiments.bench", "baseline": "experiments.baselines", "report": "experiments.report",
+         "sweep": "experiments.sweep", "reproduce": "experiments.reproduce"}
 
 
 def new_run_id() -> str:
@@ -105,7 +107,7 @@ class PaperlabCLI(LightningCLI):
         if not data or not data.get("class_path"):
             return
         module, name = data.class_path.rsplit(".", 1)
-        check = getattr(getattr(importlib.import_module(module), name), "check_data", None)
+        check = hook(getattr(importlib.import_module(module), name), "check_data")
         if check is not None:
             check(**data.init_args.as_dict())
 
@@ -156,11 +158,16 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("WANDB_SILENT", "true")
     try:
         if argv and argv[0] in TOOLS:
-            importlib.import_module(f"experiments.{argv[0]}").main(argv[1:])
+            importlib.import_module(TOOLS[argv[0]]).main(argv[1:])
             return
         cli = PaperlabCLI(args=args)
-    except (DatasetError, ConfigError) as e:
-        print(f"paperlab: error: {e}", file=sys.stderr)
+    except Exception as e:  # only the user's own mistakes are caught below; the rest re-raise
+        message = user_error(e)
+        if message is None:
+            raise
+        # One line, not a traceback: a ConfigError/DatasetError names the key or file to fix, even
+        # when a DataLoader worker raised it and the main process re-raised it wrapped.
+        print(f"paperlab: error: {message}", file=sys.stderr)
         sys.exit(2)
     _summary(cli)
 

@@ -19,6 +19,7 @@ import lightning as L
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from contracts.hooks import hook
 from experiments.callbacks import RunRecorder, batch_size_of
 
 
@@ -56,13 +57,16 @@ class WandbExtras(L.Callback):
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         if (batch_idx != 0 or trainer.sanity_checking or trainer.current_epoch == self._media_epoch
-                or not trainer.is_global_zero or not hasattr(pl_module, "wandb_media")):
+                or not trainer.is_global_zero):
+            return
+        wandb_media = hook(pl_module, "wandb_media")
+        if wandb_media is None:
             return
         run = _wandb_run(trainer)
         if run is None:
             return
         self._media_epoch = trainer.current_epoch
-        media = pl_module.wandb_media(batch, outputs)
+        media = wandb_media(batch, outputs)
         if media:
             run.log({**media, "trainer/global_step": trainer.global_step, "epoch": trainer.current_epoch})
 

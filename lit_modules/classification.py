@@ -42,7 +42,7 @@ class ClassificationModule(Optimised, L.LightningModule):
         channels_last: keep conv activations NHWC (faster oneDNN/cuDNN kernels).
     """
 
-    primary_metric = "val/acc1"  # the number a report puts in its table (experiments.report_rows)
+    primary_metric = "val/acc1"  # the number a report puts in its table (experiments.method)
 
     def __init__(
         self,

@@ -27,7 +27,7 @@ IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10).tolist()
 REC_THRESHOLDS = np.linspace(0.0, 1.0, 101).tolist()
 
 
-def _map_metric(masks: bool) -> MeanAveragePrecision:
+def map_metric(masks: bool) -> MeanAveragePrecision:
     # pycocotools is the backend installed here (faster_coco_eval is not)
     return MeanAveragePrecision(iou_type=("bbox", "segm") if masks else "bbox", backend="pycocotools",
                                 iou_thresholds=IOU_THRESHOLDS, rec_thresholds=REC_THRESHOLDS)
@@ -72,8 +72,8 @@ class DetectionModule(Optimised, L.LightningModule):
         # the subclass's arguments too (Lightning walks up to its __init__); ``masks`` is the class's own
         self.save_hyperparameters(ignore=["masks"])
         self.masks = masks
-        self.val_map = _map_metric(masks)
-        self.test_map = _map_metric(masks)
+        self.val_map = map_metric(masks)
+        self.test_map = map_metric(masks)
         self._media: list[tuple[Tensor, dict, dict]] = []
 
     def losses(self, images: list[Tensor], targets: list[dict[str, Tensor]]) -> dict[str, Tensor]:
@@ -92,7 +92,7 @@ class DetectionModule(Optimised, L.LightningModule):
         return loss
 
     @staticmethod
-    def _for_metric(items: list[dict[str, Tensor]]) -> list[dict[str, Tensor]]:
+    def for_metric(items: list[dict[str, Tensor]]) -> list[dict[str, Tensor]]:
         out = []
         for d in items:
             e = {k: d[k] for k in ("boxes", "scores", "labels", "iscrowd") if k in d}
@@ -104,7 +104,7 @@ class DetectionModule(Optimised, L.LightningModule):
     def _eval_step(self, batch: tuple[list[Tensor], list[dict]], batch_idx: int, metric) -> None:
         images, targets = batch
         preds = self(images)
-        metric.update(self._for_metric(preds), self._for_metric(targets))
+        metric.update(self.for_metric(preds), self.for_metric(targets))
         if metric is self.val_map and batch_idx == 0 and self.hparams.media_images:
             n = self.hparams.media_images
             self._media = [(i.cpu(), {k: v.cpu() for k, v in p.items()}, {k: v.cpu() for k, v in t.items()

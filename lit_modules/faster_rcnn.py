@@ -43,7 +43,7 @@ class FasterRCNNModule(DetectionModule):
     """
 
     masks = False
-    method_label = "Faster R-CNN"  # the report's Method column (experiments.report_rows)
+    method_label = "Faster R-CNN"  # the report's Method column (experiments.method)
 
     def __init__(
         self,

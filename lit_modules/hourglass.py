@@ -52,7 +52,7 @@ class HourglassModule(Optimised, L.LightningModule):
     """
 
     primary_metric = "val/pck@0.1"
-    method_label = "Stacked hourglass"  # the report's Method column (experiments.report_rows)
+    method_label = "Stacked hourglass"  # the report's Method column (experiments.method)
 
     def __init__(
         self,

@@ -40,7 +40,7 @@ class LinearEval(ClassificationModule):
             which differs by orders of magnitude between a random and a trained encoder.
     """
 
-    method_label = "Linear evaluation"  # the report's Method column (experiments.report_rows)
+    method_label = "Linear evaluation"  # the report's Method column (experiments.method)
 
     def __init__(
         self,

@@ -19,7 +19,7 @@ class MaskRCNNModule(FasterRCNNModule):
     """
 
     primary_metric = "val/segm_map50"
-    method_label = "Mask R-CNN"  # the report's Method column (experiments.report_rows)
+    method_label = "Mask R-CNN"  # the report's Method column (experiments.method)
 
     masks = True
 

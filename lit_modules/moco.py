@@ -42,7 +42,7 @@ class MoCoV2(SSLModule):
         bn_groups: BN groups of the key batch on each process (see the module docstring).
     """
 
-    method_label = "MoCo v2"  # the report's Method column (experiments.report_rows)
+    method_label = "MoCo v2"  # the report's Method column (experiments.method)
 
     def __init__(
         self,

@@ -27,7 +27,7 @@ from lit_modules.optim import Optimised
 IGNORE = 255
 
 
-def _metrics(num_classes: int, prefix: str) -> MetricCollection:
+def seg_metrics(num_classes: int, prefix: str) -> MetricCollection:
     return MetricCollection({
         "miou": MulticlassJaccardIndex(num_classes, average="macro", ignore_index=IGNORE),
         "dice": MulticlassF1Score(num_classes, average="macro", ignore_index=IGNORE, multidim_average="global"),
@@ -57,7 +57,7 @@ class UNetModule(Optimised, L.LightningModule):
     """
 
     primary_metric = "val/miou"
-    method_label = "U-Net"  # the report's Method column (experiments.report_rows)
+    method_label = "U-Net"  # the report's Method column (experiments.method)
 
     def __init__(
         self,
@@ -80,8 +80,8 @@ class UNetModule(Optimised, L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.net = UNet(num_classes, 3, depth, width, up, skips, batch_norm)
-        self.val_metrics = _metrics(num_classes, "val/")
-        self.test_metrics = _metrics(num_classes, "test/")
+        self.val_metrics = seg_metrics(num_classes, "val/")
+        self.test_metrics = seg_metrics(num_classes, "test/")
 
     def setup(self, stage: str) -> None:
         check_matches_data(self)

@@ -26,6 +26,19 @@ os.environ["PAPERLAB_CACHE"] = tempfile.mkdtemp(prefix="paperlab-test-cache-")
 atexit.register(shutil.rmtree, os.environ["PAPERLAB_CACHE"], True)
 
 
+# Test tiers follow the folders, so a new test file needs no marker of its own to land in the
+# right tier: ``make test-fast`` deselects the slow ones by these marks.
+TIERS = ("learning", "distributed", "integration")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test under tests/<tier>/ with the tier's marker (registered in pyproject.toml)."""
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
+        if parts[0] in TIERS:
+            item.add_marker(getattr(pytest.mark, parts[0]))
+
+
 def run_paperlab(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
     """``python -m experiments ARGS`` in ``cwd``; configs are passed as absolute paths."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "offline"}

@@ -52,7 +52,7 @@ class _CifarUnpickler(pickle.Unpickler):
 def _load_dict(path: Path, variant: int) -> dict[str, Any]:
     """Unpickle one CIFAR file into a dict with ``str`` keys."""
     if not path.is_file():
-        raise DatasetError(f"CIFAR file {path} is missing. {_get_it(path.parent, variant)}")
+        raise DatasetError(f"CIFAR file {path} is missing. {cifar_download_help(path.parent, variant)}")
     try:
         with open(path, "rb") as f:
             # encoding='bytes': the official files are Python 2 pickles whose str keys and
@@ -61,14 +61,14 @@ def _load_dict(path: Path, variant: int) -> dict[str, Any]:
     except Exception as e:  # any failure at all means "not a CIFAR pickle"
         raise DatasetError(
             f"{path} is not a CIFAR python pickle ({type(e).__name__}: {e}). "
-            + _get_it(path.parent, variant)
+            + cifar_download_help(path.parent, variant)
         ) from e
     if not isinstance(obj, dict):
         raise DatasetError(f"{path} is not a CIFAR python pickle (holds {type(obj).__name__}).")
     return {k.decode() if isinstance(k, bytes) else k: v for k, v in obj.items()}
 
 
-def _get_it(folder: Path, variant: int) -> str:
+def cifar_download_help(folder: Path, variant: int) -> str:
     name, train, test, meta, *_ = _LAYOUT[variant]
     return (
         f"Get the *python* version ({name.replace('-batches-py', '-python')}.tar.gz) from {_URL} "
@@ -116,7 +116,7 @@ class CIFARSource(torch.utils.data.Dataset):
         folder = root if root.name == name or (root / meta_file).is_file() else root / name
         if not folder.is_dir():
             raise DatasetError(
-                f"CIFAR-{variant} folder {folder} does not exist. {_get_it(folder, variant)}"
+                f"CIFAR-{variant} folder {folder} does not exist. {cifar_download_help(folder, variant)}"
             )
         self.variant, self.split, self.transform = variant, split, transform
 

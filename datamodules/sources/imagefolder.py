@@ -17,7 +17,7 @@ from datamodules.sources.image_check import IMAGE_ERRORS, BadImagePolicy, bad_im
 _VALPREP = "https://raw.githubusercontent.com/soumith/imagenetloader.torch/master/valprep.sh"
 
 
-def _layout_help(root: Path) -> str:
+def imagefolder_layout_help(root: Path) -> str:
     return (
         "Expected an ImageNet-style tree, one folder per class in every split:\n"
         f"  {root}/train/n01440764/n01440764_10026.JPEG\n"
@@ -74,12 +74,12 @@ class ImageFolderSource(ImageFolder):
         root = Path(root).expanduser()
         split_dir = root / split
         if not root.is_dir():
-            raise DatasetError(f"Dataset folder {root} does not exist.\n{_layout_help(root)}")
+            raise DatasetError(f"Dataset folder {root} does not exist.\n{imagefolder_layout_help(root)}")
         if not split_dir.is_dir():
             found = sorted(p.name for p in root.iterdir() if p.is_dir())
             raise DatasetError(
                 f"Split folder {split_dir} does not exist (folders in {root}: {found or 'none'})."
-                f"\n{_layout_help(root)}"
+                f"\n{imagefolder_layout_help(root)}"
             )
         self._check_has_class_folders(root, split_dir)
         if split != "train" and (root / "train").is_dir():
@@ -87,7 +87,7 @@ class ImageFolderSource(ImageFolder):
         try:
             super().__init__(str(split_dir), transform=transform, loader=_load_rgb)
         except FileNotFoundError as e:  # torchvision: some class folders hold no image file
-            raise DatasetError(f"{split_dir}: {e}\n{_layout_help(root)}") from e
+            raise DatasetError(f"{split_dir}: {e}\n{imagefolder_layout_help(root)}") from e
         #: ``"path: reason"`` of every image dropped by ``bad_images="skip"``.
         self.skipped_files: list[str] = []
         if bad_images == "skip":
@@ -110,7 +110,7 @@ class ImageFolderSource(ImageFolder):
             if n_images
             else ""
         )
-        raise DatasetError(f"{split_dir} has no class folders.{hint}\n{_layout_help(root)}")
+        raise DatasetError(f"{split_dir} has no class folders.{hint}\n{imagefolder_layout_help(root)}")
 
     @staticmethod
     def _check_same_classes(train_dir: Path, split_dir: Path) -> None:

@@ -4,7 +4,7 @@ Inception-v3 from a local weights file.
 Both take images in [-1, 1] (the GAN family's range), float (B, 3, H, W), and return features
 (B, num_features); ``logits`` gives class scores for mode coverage / Inception score.
 
-The ShapesWorld classifier is trained by ``python -m experiments.train_gan_features`` and shipped
+The ShapesWorld classifier is trained by ``paperlab baseline gan-features`` and shipped
 as ``shapes_features.pt`` next to this file (255 kB; the GAN demos' world: 32 px, one of 6 kinds on
 a flat colour; 6000 training images, 8 epochs, seed 0, 117 s at 1 CPU thread): validation
 accuracy 0.995 on 1000 ShapesWorld val images. Scores computed with it are *not* comparable
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 SHAPES_FEATURES = Path(__file__).with_name("shapes_features.pt")
-TRAIN_COMMAND = "python -m experiments.train_gan_features --out lit_modules/metrics/shapes_features.pt"
+TRAIN_COMMAND = "paperlab baseline gan-features --out lit_modules/metrics/shapes_features.pt"
 
 
 class ShapesFeatureNet(nn.Module):
@@ -63,7 +63,7 @@ class ShapesFeatureNet(nn.Module):
 
 
 def load_shapes_features(path: str | Path = SHAPES_FEATURES) -> ShapesFeatureNet:
-    """The trained classifier from ``path`` (written by ``experiments.train_gan_features``), frozen, eval mode."""
+    """The trained classifier from ``path`` (written by ``paperlab baseline gan-features``), frozen, eval mode."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: ShapesWorld feature classifier not found; train it with `{TRAIN_COMMAND}`.")

@@ -21,3 +21,14 @@ def test_bench_reports_overhead_wait_mfu_and_levers(tmp_path):
     assert r["flops_per_sample"] > 1e7 and 0 < r["mfu_fit"] < 1.5
     assert r["inference"]["latency_bs1_ms"] > 0 and r["levers"]["channels_last"] > 0
     assert r["levers"]["render_cache"] > 1  # reading 576 stored images beats drawing them by far
+
+
+def test_latency_mode_times_detectors_at_batch_1(tmp_path):
+    out = tmp_path / "fps.json"
+    configs = [str(ROOT / "configs/yolo/demo.yaml"), str(ROOT / "configs/faster_rcnn/demo.yaml")]
+    proc = run_paperlab("bench", "--mode", "latency", "--config", configs[0], "--config", configs[1],
+                        "--images", "8", "--threads", "1", "--json", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    r = json.loads(out.read_text())
+    assert set(r) == set(configs) and all(v > 0 for v in r.values())
+    assert "images/s at batch 1" in proc.stdout

@@ -26,7 +26,7 @@ def test_reproduce_writes_the_page_and_resumes(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     page = (tmp_path / "docs/RESULTS.md").read_text()
     assert "ShapesWorld" in page and "| AlexNet | ShapesWorld" in page  # the demo's report row
-    assert "Linear model on pixels" in page and "| alexnet |" in page  # its trivial baseline
+    assert "| alexnet | classification | val/acc1 |" in page and "linear on pixels 0." in page  # its baseline
     assert "alexnet_lrn.yaml" in page and "lrn=false" in page and "±" in page  # the ablation table
     assert "--set trainer.max_epochs=1" in page
     assert "Finished: 1 of 1 demos, 1 of 1 sweeps." in page and "partial" not in page
@@ -55,32 +55,32 @@ def test_reproduce_writes_the_page_and_resumes(tmp_path):
 def test_a_partial_page_says_so():
     from pathlib import Path
 
-    from experiments.reproduce import _done_line
+    from experiments.reproduce.reproduce import done_line
     demos = [(Path("a/demo.yaml"), Path("runs/a"), 0, 1.0), (Path("b/demo.yaml"), Path("runs/b"), None, 0.0)]
     sweeps = [(Path("s.yaml"), None, 1, 2.0)]  # a failed sweep has no table
-    line = _done_line(demos, sweeps)
+    line = done_line(demos, sweeps)
     assert line.startswith("Finished: 1 of 2 demos, 0 of 1 sweeps.") and "partial" in line
-    assert "partial" not in _done_line(demos[:1], [])
+    assert "partial" not in done_line(demos[:1], [])
 
 
 def test_a_sweep_stopped_midway_says_how_far_it_got(tmp_path):
     import json
 
-    from experiments.reproduce import _step
-    assert _step(None, tmp_path / "absent") == "not run yet"
+    from experiments.reproduce.reproduce import step_line
+    assert step_line(None, tmp_path / "absent") == "not run yet"
     trial = tmp_path / "sweep/t1/results.json"
     trial.parent.mkdir(parents=True)
     trial.write_text(json.dumps({"provenance": {"started": "2026-12-01T10:00:00+00:00",
                                                 "finished": "2026-12-01T10:02:30+00:00"}}))
-    assert _step(None, tmp_path / "sweep") == "not finished: 1 run so far"
-    assert _step(0, tmp_path / "sweep") == "2.5 min, 1 run"
+    assert step_line(None, tmp_path / "sweep") == "not finished: 1 run so far"
+    assert step_line(0, tmp_path / "sweep") == "2.5 min, 1 run"
 
 
 def test_run_time_comes_from_the_record(tmp_path):
     import json
     import os
 
-    from experiments.reproduce import run_seconds, step_time
+    from experiments.reproduce.reproduce import run_seconds, step_time
     run = tmp_path / "sweep/t1/results.json"
     run.parent.mkdir(parents=True)
     prov = {"started": "2026-12-01T10:00:00+00:00", "finished": "2026-12-01T10:02:30+00:00"}

@@ -13,7 +13,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from lit_modules.detection import DetectionModule, _map_metric
+from lit_modules.detection import DetectionModule, map_metric
 
 H = W = 64
 
@@ -81,13 +81,13 @@ def _cocoeval(gts, preds, iou_type: str) -> np.ndarray:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_map_matches_pycocotools_cocoeval(seed):
     gts, preds = _random_case(seed)
-    metric = _map_metric(masks=True)
+    metric = map_metric(masks=True)
     for (boxes, labels), (pb, pl, ps) in zip(gts, preds):
         target = {"boxes": torch.tensor(boxes).float(), "labels": torch.tensor(labels),
                   "masks": torch.from_numpy(np.stack([_box_mask(b) for b in boxes.tolist()]))}
         pred = {"boxes": torch.tensor(pb).float(), "labels": torch.tensor(pl), "scores": torch.tensor(ps).float(),
                 "masks": torch.from_numpy(np.stack([_box_mask(b) for b in pb.tolist()]))}
-        metric.update(DetectionModule._for_metric([pred]), DetectionModule._for_metric([target]))
+        metric.update(DetectionModule.for_metric([pred]), DetectionModule.for_metric([target]))
     r = metric.compute()
     bbox, segm = _cocoeval(gts, preds, "bbox"), _cocoeval(gts, preds, "segm")
     assert 0.1 < bbox[0] < 0.95  # a non-trivial case

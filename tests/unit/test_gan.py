@@ -299,7 +299,7 @@ def test_inception_features_from_a_local_file(tmp_path):
     assert set(q.compute()) == {"fid_inception", "kid_inception", "is_inception"}
     with pytest.raises(ConfigError, match="inception_weights.*not found"):
         DCGAN(**TINY | {"inception_weights": str(tmp_path / "missing.pth")})
-    with pytest.raises(ConfigError, match="features.*train_gan_features"):
+    with pytest.raises(ConfigError, match="features.*gan-features"):
         DCGAN(**TINY | {"features": str(tmp_path / "missing.pt")})
 
 

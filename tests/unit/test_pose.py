@@ -21,8 +21,8 @@ from datamodules.shapes.scene import WorldConfig
 from datamodules.sources.coco_keypoints import COCOKeypoints
 from datamodules.sources.keypoints import Person
 from datamodules.sources.mpii import MPIIPose
-from experiments import pose_baseline
-from experiments.pose_baseline import mean_pose
+from experiments.baselines.baseline import baseline_scores
+from experiments.baselines.pose import mean_pose
 from lit_modules.hourglass import HourglassModule
 from lit_modules.losses.heatmap import heatmap_mse
 from lit_modules.metrics.pck import PCK, PCKh
@@ -98,8 +98,10 @@ def test_mean_pose_baseline_averages_visible_joints_only():
 
 
 def test_pose_baseline_command_scores_the_demo_world():
-    out = pose_baseline.main(["--config", "configs/hourglass/demo.yaml", "--data.init_args.train_size", "40",
-                              "--data.init_args.val_size", "20"])["mean_pose"]
+    family, scores = baseline_scores(["configs/hourglass/demo.yaml"], ["--data.init_args.train_size", "40",
+                                                                       "--data.init_args.val_size", "20"])
+    out = scores["mean_pose"]
+    assert family == "pose"
     assert set(out) == {"val/pck@0.1"} and 0.0 < out["val/pck@0.1"] < 1.0  # ShapesWorld has no head sizes
 
 

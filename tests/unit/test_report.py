@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from experiments import report, report_format, report_rows
+from experiments.method import method_meta
+from experiments.report import report, report_format, report_rows
 
 IMAGENET_REF = {"metric": "val/acc1", "value": 0.56522, "dataset": "ILSVRC-2012 val",
                 "protocol": "single centre crop", "source": "torchvision AlexNet_Weights.IMAGENET1K_V1",
@@ -213,16 +214,16 @@ def test_hardware_label_gives_threads_when_fewer_than_cores():
 def test_method_and_headline_metric_come_from_the_module():
     from lit_modules.captioning import CaptioningModule
     from lit_modules.video import VideoModule
-    assert report_rows.method_meta(VideoModule, {"arch": "late_fusion"}) == {"method": "Late fusion",
+    assert method_meta(VideoModule, {"arch": "late_fusion"}) == {"method": "Late fusion",
                                                                            "primary_metric": "val/acc1"}
-    assert report_rows.method_meta(CaptioningModule, {"attention": False}) == {"method": "Show-Tell",
+    assert method_meta(CaptioningModule, {"attention": False}) == {"method": "Show-Tell",
                                                                               "primary_metric": "val/bleu4"}
-    assert report_rows.method_meta(type("FooModule", (), {}), {}) == {"method": "Foo"}
+    assert method_meta(type("FooModule", (), {}), {}) == {"method": "Foo"}
     from lit_modules.faster_rcnn import FasterRCNNModule
     from lit_modules.mask_rcnn import MaskRCNNModule
-    assert report_rows.method_meta(FasterRCNNModule, {})["method"] == "Faster R-CNN"
-    assert report_rows.method_meta(MaskRCNNModule, {})["method"] == "Mask R-CNN"  # not its parent's label
-    assert report_rows.method_meta(type("SubModule", (FasterRCNNModule,), {}), {})["method"] == "Sub"
+    assert method_meta(FasterRCNNModule, {})["method"] == "Faster R-CNN"
+    assert method_meta(MaskRCNNModule, {})["method"] == "Mask R-CNN"  # not its parent's label
+    assert method_meta(type("SubModule", (FasterRCNNModule,), {}), {})["method"] == "Sub"
 
 
 def test_rows_name_the_method_and_its_metric_even_for_records_without_them(tmp_path):

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from experiments import stats, sweep_spec
-from experiments import sweep as sw
+from experiments.sweep import stats, sweep_spec
+from experiments.sweep import sweep as sw
 from tests.conftest import ROOT
 
 DEMO = str(ROOT / "configs/alexnet/demo.yaml")

@@ -11,11 +11,12 @@ from typing import Any
 
 import yaml
 
+from experiments.method import method_meta
 from experiments.provenance import label as hardware_label
-from experiments.stats import mean_std
+from experiments.sweep.stats import mean_std
 
 SHAPES = "ShapesWorld"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 # Keys that name, place or decorate a run without changing what it measures: a group is a setting.
 RUN_KEYS = ("seed_everything", "experiment", "run_id", "runs_dir", "wandb_project", "ckpt_path",
             "weights_only", "trainer.default_root_dir", "trainer.logger", "trainer.enable_progress_bar",
@@ -82,24 +83,6 @@ def default_metric(runs: list[dict[str, Any]]) -> str:
         return "val/acc1"
     val = sorted(m for m in names if m.startswith("val/"))
     return val[0] if val else min(names, default="val/acc1")
-
-
-
-def method_meta(module: type, hparams: dict[str, Any]) -> dict[str, str]:
-    """What a report calls a module's method and its headline metric, from the class.
-
-    ``method_name(hparams)`` (a static method) names a module that runs several papers' methods
-    (VideoModule's ``arch``, CaptioningModule's ``attention``); ``method_label`` is the paper's
-    spelling of one method ("Faster R-CNN"), read from the class itself so that a subclass
-    (Mask R-CNN's module extends Faster R-CNN's) is not named after its parent; ``primary_metric``
-    is the number a report puts in its table. Without them: the class name, and ``default_metric``.
-    """
-    namer = getattr(module, "method_name", None)
-    label = vars(module).get("method_label") or module.__name__.removesuffix("Module")
-    out = {"method": namer(hparams) if callable(namer) else label}
-    if isinstance(getattr(module, "primary_metric", None), str):
-        out["primary_metric"] = module.primary_metric
-    return out
 
 
 def _record_method(rec: dict[str, Any]) -> dict[str, str]:

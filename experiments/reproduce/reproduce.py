@@ -28,12 +28,12 @@ import yaml
 
 from experiments import provenance
 from experiments.children import run_child, stop_children_on_sigterm
-from experiments.report import load_local, write_report
-from experiments.report_rows import in_repo
-from experiments.sweep import is_done
+from experiments.report.report import load_local, write_report
+from experiments.report.report_rows import in_repo
+from experiments.reproduce.baselines import baseline, baseline_table
+from experiments.sweep.sweep import is_done
 
-ROOT = Path(__file__).resolve().parent.parent
-CLASSIFICATION_DATA = "datamodules.classification.ClassificationDataModule"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(cmd: list[str], log: Path) -> int:
@@ -57,26 +57,6 @@ def run_demo(config: Path, runs: Path) -> tuple[Path, int, float]:
                "--run_id", "reproduce", "--runs_dir", in_repo(runs), "--trainer.enable_progress_bar", "false"],
               runs / "logs" / f"{experiment}.log")
     return run_dir, rc, time.perf_counter() - t0
-
-
-def baseline(config: Path, runs: Path, compute: bool = True) -> dict | None:
-    """The trivial scores of a demo's data (classification: majority class, linear on pixels).
-
-    With ``compute=False`` only a score computed earlier is read.
-    """
-    data = (yaml.safe_load(config.read_text()).get("data") or {}).get("class_path")
-    if data != CLASSIFICATION_DATA:
-        return None
-    out = runs / "baselines" / f"{config.parent.name}.json"
-    if not out.exists() and not compute:
-        return None
-    if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        rc = _run([sys.executable, "-m", "experiments", "baseline", "--config", str(config), "--json", str(out)],
-                  runs / "logs" / f"baseline-{config.parent.name}.log")
-        if rc:
-            return None
-    return json.loads(out.read_text())
 
 
 def run_sweep(sweep: Path, runs: Path, sets: list[str], parallel: int = 1) -> tuple[Path | None, int, float]:
@@ -126,7 +106,7 @@ def step_time(folder: Path | None) -> tuple[float, int, bool]:
     return sum(t for t, _ in times), len(times), all(e for _, e in times)
 
 
-def _step(rc: int | None, folder: Path | None) -> str:
+def step_line(rc: int | None, folder: Path | None) -> str:
     """A step's line: its runs' summed wall time, or why there is none."""
     seconds, n, exact = step_time(folder)
     if rc is None:  # not finished in any sitting; a sweep stopped midway has some trials done
@@ -143,7 +123,7 @@ def _total(folders: list[Path | None]) -> str:
     return f"{approx}{_minutes(seconds)} over {n} runs"
 
 
-def _done_line(demos: list, sweeps: list) -> str:
+def done_line(demos: list, sweeps: list) -> str:
     """How complete the page is: a reproduce spread over sittings shows what is still to run."""
     done_demos = sum(rc == 0 for _, _, rc, _ in demos)
     done_sweeps = sum(rc == 0 and table is not None for _, table, rc, _ in sweeps)
@@ -168,7 +148,7 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, 
               f"{_total(step_dirs)}, summed over the runs' own wall times: the run time of `make reproduce` "
               "doing them one after another (section Run times; the Hardware column gives each run's threads). "
               f"This sitting: {_minutes(total)}."), "",
-             _done_line(demos, sweeps), ""]
+             done_line(demos, sweeps), ""]
     if demo_dirs:
         runs_found, skipped = load_local(demo_dirs)
         written = write_report(runs_found, skipped, [in_repo(runs)], figures, link_prefix="figures/")
@@ -177,23 +157,23 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, 
         (figures / "report.md").unlink()
         lines += [f"CSV: `figures/{p.name}`" for p in written if p.suffix == ".csv"] + [""]
     lines += ["## Trivial baselines on the same data", "",
-              "| Demo | Chance (majority class) | Linear model on pixels | Train / val |", "|---|---|---|---|"]
-    for name, b in sorted(baselines.items()):
-        lines.append(f"| {name} | {b['chance']:.3f} | {b['linear_on_pixels']:.3f} | {b['train']} / {b['val']} |")
-    lines += ["", "Families whose baseline is not a classifier give theirs in their own section of the README.", ""]
+              ("What a model that learns nothing of the task scores on each demo's data (`paperlab baseline "
+               "--config <demo>`: the family's trivial models, scored by the family's own metric code); a "
+               "demo's number means something only as its distance from these."), "",
+              *baseline_table([(c, d) for c, d, _, _ in demos], baselines), ""]
     lines += ["## Run times", "",
               ("Each step's runs' wall times from their results.json (`finished - started`; ≈: records "
                "from before `finished` was recorded, a few seconds short each), summed over a sweep's trials."),
               "", "| Step | Time |", "|---|---|"]
-    lines += [f"| `{in_repo(c)}` | {_step(rc, d)} |" for c, d, rc, _ in demos]
-    lines += [f"| `{in_repo(s)}` | {_step(rc, sweep_dir(s, runs))} |" for s, _, rc, _ in sweeps]
+    lines += [f"| `{in_repo(c)}` | {step_line(rc, d)} |" for c, d, rc, _ in demos]
+    lines += [f"| `{in_repo(s)}` | {step_line(rc, sweep_dir(s, runs))} |" for s, _, rc, _ in sweeps]
     lines += [f"| All | {_total(step_dirs)} |"]
     shortening = " ".join(f"`--set {s}`" for s in sets) or "none"
     lines += ["", "## Ablation sweeps", "",
               (f"Shortened for reproduce ({shortening}), every seed of each file. Full length: "
               "`paperlab sweep configs/sweeps/<name>.yaml`."), ""]
     for sweep, table, rc, _ in sweeps:
-        step = _step(rc, sweep_dir(sweep, runs))
+        step = step_line(rc, sweep_dir(sweep, runs))
         lines += [f"### `{in_repo(sweep)}`", "", step[0].upper() + step[1:] + ".", ""]
         text = table.read_text().strip().replace("## Ablation", "#### Ablation") if table else None
         lines += [text or "_no table: see the sweep's log_", ""]
@@ -232,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
         if not fnmatch.fnmatch(config.parent.name, args.only):  # on the page if an earlier reproduce ran it
             run_dir = demo_dir(config, runs)
             demos.append((config, run_dir, 0 if is_done(run_dir) else None, 0.0))
-            if (b := baseline(config, runs, compute=False)) is not None:
+            if (b := baseline(config, runs, _run, compute=False)) is not None:
                 baselines[config.parent.name] = b
             continue
         selected += 1
@@ -240,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         run_dir, rc, t = run_demo(config, runs)
         demos.append((config, run_dir, rc, t))
         print(f"  exit {rc}, {_minutes(t)}", flush=True)
-        if (b := baseline(config, runs)) is not None:
+        if (b := baseline(config, runs, _run)) is not None:
             baselines[config.parent.name] = b
     for sweep in sorted((args.configs / "sweeps").glob("*.yaml")):
         if args.no_sweeps or not fnmatch.fnmatch(sweep.stem, args.only):

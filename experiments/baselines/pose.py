@@ -1,4 +1,4 @@
-"""``python -m experiments.pose_baseline --config FILE``: what a blind pose estimator scores.
+"""A blind pose estimator: what it scores on a config's data.
 
 "mean_pose": every joint at its mean position over the training crops (visible joints only),
 whatever the image shows. Top-down crops are centred and scaled on the person's box, so this
@@ -8,16 +8,17 @@ is a lenient baseline: it is what the crop alone gives away. Same metric and nor
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
+from collections.abc import Iterable
 
+import lightning as L
 import torch
 
 from lit_modules.metrics.pck import PCK, PCKh
 
+OVERRIDES: list[str] = []
 
-def mean_pose(batches) -> torch.Tensor:
+
+def mean_pose(batches: Iterable) -> torch.Tensor:
     """(K, 2) mean (x, y) of each joint over the visible ones in ``batches``."""
     total, count = None, None
     for _, keypoints, _, _ in batches:
@@ -30,14 +31,8 @@ def mean_pose(batches) -> torch.Tensor:
     return total / count.clamp_min(1.0)[:, None]
 
 
-def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
-    from experiments.bench import build
-
-    p = argparse.ArgumentParser(prog="pose_baseline", description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", action="append", required=True, help="config file(s), as for fit")
-    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    args, overrides = p.parse_known_args(argv)
-    _, dm, _ = build(args.config, overrides)
+def trivial_scores(model: L.LightningModule, dm: L.LightningDataModule) -> dict[str, dict[str, float]]:
+    """PCK (and PCKh where the data has head sizes) of the mean pose of the training crops."""
     dm.setup("fit")
     pose = mean_pose(dm.train_dataloader())
     pck, pckh = PCK(0.1), PCKh(0.5)
@@ -48,11 +43,4 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     out = {"mean_pose": {"val/pck@0.1": round(float(pck.compute()), 4)}}
     if dm.has_head_size:
         out["mean_pose"]["val/pckh@0.5"] = round(float(pckh.compute()), 4)
-    print(json.dumps(out, indent=1))
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=1))
     return out
-
-
-if __name__ == "__main__":
-    main()

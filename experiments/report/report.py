@@ -37,16 +37,16 @@ from typing import Any
 import yaml
 
 from experiments.callbacks import RunRecorder
-from experiments.plots import plot_curves, plot_pareto
-from experiments.report_format import (
+from experiments.report.plots import plot_curves, plot_pareto
+from experiments.report.report_format import (
     markdown,
     write_csv,
 )
-from experiments.report_rows import (
+from experiments.report.report_rows import (
     build_rows,
     group_runs,
 )
-from experiments.wandb_runs import load_wandb
+from experiments.report.wandb_runs import load_wandb
 
 
 class ReportError(ValueError):

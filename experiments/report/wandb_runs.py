@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from experiments.report_rows import SHAPES
+from experiments.report.report_rows import SHAPES
 
 
 def record_from_wandb(run: Any) -> dict[str, Any] | None:

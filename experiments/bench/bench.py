@@ -14,6 +14,8 @@ Figures, all from the config's own model and batch:
   ``experiments.peak`` measures on this CPU (or the GPU's datasheet figure).
 
 Output: a table on stdout and, with ``--json PATH``, the same figures as JSON.
+
+``--mode latency`` times each config's model at batch 1 instead (``experiments.bench.latency``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import argparse
 import copy
 import json
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -32,6 +33,8 @@ import lightning as L
 import torch
 
 from experiments import peak
+from experiments.bench import latency
+from experiments.build import build
 from experiments.callbacks import PerfMonitor, batch_size_of
 
 
@@ -105,19 +108,6 @@ def fit_summary(module: L.LightningModule, dm: L.LightningDataModule, steps: int
     return monitor.summary
 
 
-def build(configs: list[str], overrides: list[str]) -> tuple[L.LightningModule, L.LightningDataModule, str]:
-    """Model, datamodule and precision from the same config files ``paperlab fit`` takes."""
-    from experiments.cli import PaperlabCLI
-
-    args = [a for c in configs for a in ("--config", c)] + ["--trainer.logger", "false", *overrides]
-    argv, sys.argv = sys.argv, sys.argv[:1]  # LightningCLI warns when it sees both args and argv
-    try:
-        cli = PaperlabCLI(args=args, run=False)
-    finally:
-        sys.argv = argv
-    return cli.model, cli.datamodule, str(cli.trainer.precision)
-
-
 def run(configs: list[str], overrides: list[str], steps: int, rounds: int, fit_steps: int,
         levers: list[str]) -> dict[str, Any]:
     module, dm, precision = build(configs, overrides)
@@ -144,7 +134,7 @@ def run(configs: list[str], overrides: list[str], steps: int, rounds: int, fit_s
                 block()
     # 2) A real fit with the config's loader for the data-wait share and throughput.
     s = fit_summary(module, dm, min(fit_steps, len(loader)), precision)
-    from experiments.bench_levers import inference, lever_ratios  # it imports this module
+    from experiments.bench.bench_levers import inference, lever_ratios  # it imports this module
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -204,16 +194,29 @@ def _table(r: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> None:
+    """``paperlab bench``: see the module docstring; ``--mode latency``: experiments.bench.latency."""
     p = argparse.ArgumentParser(prog="paperlab bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", action="append", required=True, help="config file(s), as for fit")
+    p.add_argument("--config", action="append", required=True,
+                   help="config file(s), as for fit; with --mode latency, one per model to time")
+    p.add_argument("--mode", choices=("train", "latency"), default="train",
+                   help="train: overhead, data wait, MFU, levers; latency: images/s at batch 1 per config")
     p.add_argument("--steps", type=int, default=10, help="timed steps per block")
     p.add_argument("--rounds", type=int, default=9, help="interleaved Lightning/plain block pairs")
     p.add_argument("--fit-steps", type=int, default=40, help="steps of the real fit for the data-wait share")
     p.add_argument("--levers", default="channels_last,bf16,workers",
                    help="comma list of channels_last, bf16, workers, compile (minutes on a CPU), render_cache "
                         "(ShapesWorld setup: rendering vs reading the cache)")
+    p.add_argument("--images", type=int, default=60, help="latency mode: images timed per model")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args, overrides = p.parse_known_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.mode == "latency":
+        if overrides:
+            p.error(f"--mode latency takes no config overrides: {overrides}")
+        latency.run(args.config, args.images, args.json)
+        return
     levers = [x for x in args.levers.split(",") if x]
     result = run(args.config, overrides, args.steps, args.rounds, args.fit_steps, levers)
     print(_table(result))

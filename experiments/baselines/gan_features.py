@@ -1,4 +1,4 @@
-"""``python -m experiments.train_gan_features --out lit_modules/metrics/shapes_features.pt``
+"""``paperlab baseline gan-features --out lit_modules/metrics/shapes_features.pt [--config GAN.yaml]``
 
 Trains the small ShapesWorld classifier whose features the GAN family's FID/KID use when no
 Inception weights are given (``val/fid_shapes``, ``val/kid_shapes``, ``val/mode_coverage``).
@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from datamodules.generation import _cached
 from datamodules.shapes.scene import WorldConfig
+from datamodules.shapes.store import render_columns
 from datamodules.shapes.views import ShapesClassification
 from lit_modules.metrics.features import ShapesFeatureNet
 
@@ -43,8 +43,16 @@ def accuracy(net: ShapesFeatureNet, images: torch.Tensor, labels: torch.Tensor) 
     return float((pred == labels).float().mean())
 
 
+def rendered(view: ShapesClassification) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every image of a ShapesWorld view rendered once: (N, 3, S, S) uint8 images, (N,) labels."""
+    images, labels = render_columns(view)
+    return images, torch.tensor(labels, dtype=torch.long)
+
+
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(prog="train_gan_features", description=__doc__.split("\n\n")[1])
+    """Train the feature classifier and write its checkpoint (``paperlab baseline gan-features``)."""
+    p = argparse.ArgumentParser(prog="paperlab baseline gan-features",
+                                description=__doc__.split("\n\n")[1])
     p.add_argument("--out", type=Path, required=True, help="checkpoint to write")
     p.add_argument("--config", type=Path, default=Path("configs/wgan_gp/demo.yaml"), help="GAN config with the world")
     p.add_argument("--train-size", type=int, default=6000)
@@ -58,8 +66,8 @@ def main(argv: list[str] | None = None) -> dict:
     torch.manual_seed(args.seed)
     world = world_of(args.config)
     t0 = time.perf_counter()
-    train = _cached(ShapesClassification("train", args.train_size, world)).tensors
-    val = _cached(ShapesClassification("val", args.val_size, world)).tensors
+    train = rendered(ShapesClassification("train", args.train_size, world))
+    val = rendered(ShapesClassification("val", args.val_size, world))
     net = ShapesFeatureNet(len(world.kinds), world.image_size, args.width, args.feature_dim)
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
     steps = args.epochs * (len(train[0]) // 64)
@@ -87,7 +95,3 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"val acc {acc:.4f} on {args.val_size} ShapesWorld val images; {time.perf_counter() - t0:.0f} s; "
           f"wrote {args.out} ({args.out.stat().st_size / 1e3:.0f} kB)")
     return ckpt
-
-
-if __name__ == "__main__":
-    main()

@@ -57,11 +57,11 @@ import yaml
 
 from experiments.callbacks import RunRecorder
 from experiments.children import run_child, stop_children_on_sigterm
-from experiments.stats import (
+from experiments.sweep.stats import (
     mean_std,
     welch_ci,
 )
-from experiments.sweep_spec import (
+from experiments.sweep.sweep_spec import (
     SEED,
     Sweep,
     SweepError,

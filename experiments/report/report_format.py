@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from experiments.report_rows import LATENCY_KEY, comparable
+from experiments.report.report_rows import LATENCY_KEY, comparable
 
 NOT_COMPARED = "n/a (ShapesWorld)"
 COLUMNS = ("Method", "Dataset", "Metric", "Paper", "Reproduced mean ± std (n seeds)", "Δ", "Epochs",

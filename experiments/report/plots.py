@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from experiments.report_rows import comparable, lower_is_better
+from experiments.report.report_rows import comparable, lower_is_better
 
 
 def _slug(*parts: str) -> str:
