@@ -21,91 +21,19 @@ Output: a table on stdout and, with ``--json PATH``, the same figures as JSON.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import statistics
-import time
 import warnings
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 
 from experiments import peak
 from experiments.bench import latency
+from experiments.bench.steps import Repeat, fit_summary, lightning_steps, plain_steps, quiet_trainer
 from experiments.build import build
-from experiments.callbacks import PerfMonitor, batch_size_of
-
-
-class _StepClock(L.Callback):
-    """Wall time between consecutive ``on_train_batch_end`` calls: one whole Lightning step."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        self._last: float | None = None
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        now = time.perf_counter()
-        if self._last is not None:
-            self.times.append(now - self._last)
-        self._last = now
-
-
-class _Repeat:
-    """An iterable that yields the same batch ``n`` times (a list would read as many loaders)."""
-
-    def __init__(self, batch: Any, n: int) -> None:
-        self.batch, self.n = batch, n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        return (self.batch for _ in range(self.n))
-
-
-def _quiet_trainer(**kw: Any) -> L.Trainer:
-    return L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                     enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
-                     accelerator="auto", devices=1, **kw)
-
-
-def lightning_steps(module: L.LightningModule, batch: Any, steps: int, precision: str) -> list[float]:
-    """Seconds per Lightning training step on a loader that repeats ``batch``."""
-    clock = _StepClock()
-    trainer = _quiet_trainer(max_steps=steps + 1, max_epochs=1, callbacks=[clock], precision=precision)
-    trainer.fit(module, train_dataloaders=_Repeat(batch, steps + 1))
-    return clock.times
-
-
-def plain_steps(module: L.LightningModule, batch: Any, steps: int, optimizer, scheduler,
-                autocast: torch.dtype | None = None) -> list[float]:
-    """Seconds per step of the loop a PyTorch user would write around ``training_step``."""
-    module.train()
-    times = []
-    for i in range(steps + 1):
-        t = time.perf_counter()
-        with torch.autocast(module.device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
-            out = module.training_step(batch, i)
-        loss = out["loss"] if isinstance(out, dict) else out
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        loss.item()  # Lightning reads the loss back too (progress/closure); keep the sync equal
-        if i:
-            times.append(time.perf_counter() - t)
-    return times
-
-
-def fit_summary(module: L.LightningModule, dm: L.LightningDataModule, steps: int, precision: str) -> dict[str, float]:
-    """``PerfMonitor``'s perf/* figures from a short real fit of a copy of ``module``."""
-    monitor = PerfMonitor(skip=3)
-    trainer = _quiet_trainer(max_epochs=1, limit_train_batches=steps, callbacks=[monitor], precision=precision)
-    trainer.fit(copy.deepcopy(module), datamodule=dm)
-    return monitor.summary
+from experiments.callbacks import batch_size_of
 
 
 def run(configs: list[str], overrides: list[str], steps: int, rounds: int, fit_steps: int,
@@ -116,8 +44,8 @@ def run(configs: list[str], overrides: list[str], steps: int, rounds: int, fit_s
     batch = next(iter(loader))
     # 1) Interleaved Lightning vs plain blocks on the same fixed batch.
     light, plain = [], []
-    first = _quiet_trainer(max_steps=1, max_epochs=1, precision=precision)
-    first.fit(module, train_dataloaders=_Repeat(batch, 1))  # builds the optimiser/schedule exactly as fit does
+    first = quiet_trainer(max_steps=1, max_epochs=1, precision=precision)
+    first.fit(module, train_dataloaders=Repeat(batch, 1))  # builds the optimiser/schedule exactly as fit does
     optimizer = first.optimizers[0]
     scheduler = first.lr_scheduler_configs[0].scheduler if first.lr_scheduler_configs else None
     def light_block() -> None:

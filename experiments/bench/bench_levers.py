@@ -20,7 +20,7 @@ from unittest import mock
 import lightning as L
 import torch
 
-from experiments.bench.bench import fit_summary, plain_steps
+from experiments.bench.steps import fit_summary, plain_steps
 from experiments.callbacks import batch_size_of
 
 
