@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 PACKAGES = ("torch", "torchvision", "lightning", "torchmetrics", "jsonargparse", "wandb", "timm",
-            "albumentations", "numpy", "pycocotools", "paperlab")
+            "numpy", "pycocotools", "paperlab")
 
 
 def _git(*args: str) -> str | None:

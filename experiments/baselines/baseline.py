@@ -45,19 +45,10 @@ def family_of(dm: L.LightningDataModule) -> ModuleType | None:
 
     By the datamodule's class: it fixes what a batch holds, hence what a trivial model can be.
     """
-    if isinstance(dm, ClassificationDataModule):
-        return classification
-    if isinstance(dm, DetectionDataModule):
-        return detection
-    if isinstance(dm, SegmentationDataModule):
-        return segmentation
-    if isinstance(dm, PoseDataModule):
-        return pose
-    if isinstance(dm, SSLDataModule):
-        return ssl
-    if isinstance(dm, VideoDataModule):
-        return video
-    return None
+    families = ((ClassificationDataModule, classification), (DetectionDataModule, detection),
+                (SegmentationDataModule, segmentation), (PoseDataModule, pose), (SSLDataModule, ssl),
+                (VideoDataModule, video))
+    return next((family for cls, family in families if isinstance(dm, cls)), None)
 
 
 def baseline_scores(configs: list[str], overrides: list[str]) -> tuple[str | None, Scores]:
