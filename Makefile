@@ -21,7 +21,7 @@ test: setup  ## the whole suite: unit, smoke (every demo config), learning, dist
 	$(PY) -m pytest -q
 
 test-fast: setup  ## unit + smoke only (tiers follow the test folders: tests/conftest.py)
-	$(PY) -m pytest -q -m "not learning and not distributed and not integration"
+	$(PY) -m pytest -q -m "unit or smoke"
 
 bench: setup  ## Lightning vs plain-PyTorch step, data wait, MFU on the VGG demo
 	$(PAPERLAB) bench --config configs/vgg/demo.yaml

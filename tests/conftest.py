@@ -27,8 +27,8 @@ atexit.register(shutil.rmtree, os.environ["PAPERLAB_CACHE"], True)
 
 
 # Test tiers follow the folders, so a new test file needs no marker of its own to land in the
-# right tier: ``make test-fast`` deselects the slow ones by these marks.
-TIERS = ("learning", "distributed", "integration")
+# right tier: ``make test-fast`` selects ``-m "unit or smoke"``.
+TIERS = ("unit", "smoke", "integration", "notebooks", "learning", "distributed")  # one folder each
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
