@@ -29,7 +29,7 @@ def test_unet_loss_falls_and_miou_rises(tmp_path):
     L.seed_everything(0, verbose=False)
     dm = SegmentationDataModule(image_size=32, world=WORLD, train_size=128, val_size=128, batch_size=16)
     dm.setup("fit")
-    dm._val = dm._train.__class__(dm._train.base, None)  # score the training scenes (unflipped)
+    dm._val = dm._train.base  # score the training scenes, unflipped (the base is the untransformed view)
     m = UNetModule(num_classes=3, depth=2, width=8, dice_weight=0.5, lr=1e-2, warmup_epochs=0.0,
                    schedule="constant", channels_last=False)
     loss0, miou0 = _scores(m, dm)
