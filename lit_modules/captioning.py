@@ -40,7 +40,8 @@ from lit_modules.optim import Optimised
 Batch = tuple[Tensor, Tensor, list[list[str]]]
 
 
-def _bleu(prefix: str) -> MetricCollection:
+def bleu_metrics(prefix: str) -> MetricCollection:
+    """BLEU-1..4 of normalised hypotheses against every reference, logged as ``{prefix}bleu{n}``."""
     return MetricCollection({f"bleu{n}": BLEUScore(n_gram=n) for n in range(1, 5)}, prefix=prefix)
 
 
@@ -106,7 +107,7 @@ class CaptioningModule(Optimised, L.LightningModule):
         self.vocab: Vocabulary | None = None
         self._vocab_origin = ""
         self.net: Captioner | None = None
-        self.val_bleu, self.test_bleu = _bleu("val/"), _bleu("test/")
+        self.val_bleu, self.test_bleu = bleu_metrics("val/"), bleu_metrics("test/")
 
     # --- vocabulary: from the data at setup, from the checkpoint on load -----------------------
 

@@ -3,9 +3,9 @@
 The family's trivial baselines, picked from the config's datamodule class: classification
 (majority class, linear model on pixels), detection (one full-image or centred median-size box
 per class), segmentation (all background, per-pixel linear on RGB), pose (mean pose),
-self-supervised (majority class and linear on pixels for the probe), video (majority class).
-Generation and captioning have none: the command says so and exits 0. A demo's number means
-something only next to these: the gap is what the method adds.
+self-supervised (majority class and linear on pixels for the probe), video (majority class),
+generation (the untrained generator's FID/KID), captioning (the most frequent training caption for
+every image). A demo's number means something only next to these: the gap is what the method adds.
 
 ``paperlab baseline gan-features --out FILE`` trains the ShapesWorld feature classifier of the
 GAN family's FID/KID instead (``experiments.baselines.gan_features``).
@@ -20,16 +20,20 @@ from types import ModuleType
 
 import lightning as L
 
+from datamodules.captioning import CaptioningDataModule
 from datamodules.classification import ClassificationDataModule
 from datamodules.detection import DetectionDataModule
+from datamodules.generation import GenerationDataModule
 from datamodules.pose import PoseDataModule
 from datamodules.segmentation import SegmentationDataModule
 from datamodules.ssl import SSLDataModule
 from datamodules.video import VideoDataModule
 from experiments.baselines import (
+    captioning,
     classification,
     detection,
     gan_features,
+    generation,
     pose,
     segmentation,
     ssl,
@@ -47,7 +51,8 @@ def family_of(dm: L.LightningDataModule) -> ModuleType | None:
     """
     families = ((ClassificationDataModule, classification), (DetectionDataModule, detection),
                 (SegmentationDataModule, segmentation), (PoseDataModule, pose), (SSLDataModule, ssl),
-                (VideoDataModule, video))
+                (VideoDataModule, video), (GenerationDataModule, generation),
+                (CaptioningDataModule, captioning))
     return next((family for cls, family in families if isinstance(dm, cls)), None)
 
 

@@ -26,7 +26,7 @@ def test_classification_baseline_command_writes_json(tmp_path):
     ("simclr", "ssl", {"majority_class", "linear_on_pixels"}, ["--data.init_args.bank_size", "32"]),
     ("c3d", "video", {"majority_class"}, []),
     ("unet", "segmentation", {"all_background", "pixel_linear"}, []),
-    ("wgan", None, set(), []),  # generation: no trivial baseline
+    ("show_tell", "captioning", {"most_frequent_caption"}, []),
 ])
 def test_each_family_gets_its_own_baselines(config, family, baselines, extra):
     got, scores = baseline_scores([str(ROOT / f"configs/{config}/demo.yaml")], [*TINY, *extra])
@@ -42,3 +42,18 @@ def test_gan_feature_classifier_trains_and_writes_its_checkpoint(tmp_path):
     ckpt = gan_features.main(["--out", str(tmp_path / "f.pt"), "--config", str(ROOT / "configs/wgan_gp/demo.yaml"),
                               "--train-size", "128", "--val-size", "64", "--epochs", "1"])
     assert (tmp_path / "f.pt").stat().st_size > 1000 and 0 <= ckpt["val_acc"] <= 1
+
+
+def test_generation_baseline_is_the_untrained_generators_fid():
+    """The untrained generator is scored by the module's own FID/KID; its FID is far from 0."""
+    family, scores = baseline_scores([str(ROOT / "configs/wgan/demo.yaml")],
+                                     ["--data.init_args.train_size", "64", "--data.init_args.val_size", "128"])
+    fid = scores["untrained_generator"]
+    assert family == "generation" and set(fid) == {"val/fid_shapes", "val/kid_shapes"}
+    assert fid["val/fid_shapes"] > 10  # noise around grey is nowhere near ShapesWorld's feature statistics
+
+
+def test_captioning_baseline_says_one_caption_for_every_image():
+    _, scores = baseline_scores([str(ROOT / "configs/show_tell/demo.yaml")], TINY)
+    bleu = scores["most_frequent_caption"]
+    assert bleu["val/bleu1"] >= bleu["val/bleu2"] >= bleu["val/bleu3"] >= bleu["val/bleu4"]  # n-grams get rarer
