@@ -41,7 +41,6 @@ class DetectionModule(Optimised, L.LightningModule):
 
     Args:
         num_classes: object classes K (labels 1..K; checked against the data at setup).
-        masks: the model predicts instance masks (adds ``segm_map``/``segm_map50``).
         lr: peak learning rate.
         optimizer: "sgd" (momentum; the papers) or "adamw".
         momentum: SGD momentum.
@@ -54,11 +53,11 @@ class DetectionModule(Optimised, L.LightningModule):
     """
 
     primary_metric = "val/map50"
+    masks = False  # a subclass whose net predicts instance masks sets True (adds ``segm_map``/``segm_map50``)
 
     def __init__(
         self,
         num_classes: int,
-        masks: bool = False,
         lr: float = 1e-3,
         optimizer: Literal["sgd", "adamw"] = "sgd",
         momentum: float = 0.9,
@@ -69,11 +68,9 @@ class DetectionModule(Optimised, L.LightningModule):
         media_images: int = 4,
     ) -> None:
         super().__init__()
-        # the subclass's arguments too (Lightning walks up to its __init__); ``masks`` is the class's own
-        self.save_hyperparameters(ignore=["masks"])
-        self.masks = masks
-        self.val_map = map_metric(masks)
-        self.test_map = map_metric(masks)
+        self.save_hyperparameters()  # the subclass's arguments too: Lightning walks up to its __init__
+        self.val_map = map_metric(self.masks)
+        self.test_map = map_metric(self.masks)
         self._media: list[tuple[Tensor, dict, dict]] = []
 
     def losses(self, images: list[Tensor], targets: list[dict[str, Tensor]]) -> dict[str, Tensor]:

@@ -42,7 +42,6 @@ class FasterRCNNModule(DetectionModule):
         mask_layers: 3x3 conv layers of the mask head, Mask R-CNN only (paper: 4 in the FPN head).
     """
 
-    masks = False
     method_label = "Faster R-CNN"  # the report's Method column (experiments.method)
 
     def __init__(
@@ -64,7 +63,7 @@ class FasterRCNNModule(DetectionModule):
         mask_layers: int = 4,
         **kwargs: Any,
     ) -> None:
-        super().__init__(num_classes=num_classes, masks=self.masks, **kwargs)  # the base saves every argument as a hyper-parameter
+        super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
         self.net = build_rcnn(num_classes, masks=self.masks, backbone=backbone, roi_op=roi_op,
                               weights_backbone=weights_backbone, width=width, representation=representation,
                               min_size=min_size, max_size=max_size, image_mean=image_mean, image_std=image_std,

@@ -48,7 +48,6 @@ class YOLOModule(DetectionModule):
         weights: local checkpoint of the whole network.
     """
 
-    masks = False
 
     def __init__(
         self,
@@ -71,7 +70,7 @@ class YOLOModule(DetectionModule):
         weights: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(num_classes=num_classes, masks=self.masks, **kwargs)  # the base saves every argument as a hyper-parameter
+        super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
         self.net = YOLO(num_classes, head, width, stages, grid, boxes_per_cell, fc_hidden,
                         num_scales=len(anchors), anchors_per_scale=len(anchors[0]))
         self.register_buffer("anchors", torch.tensor(anchors, dtype=torch.float32), persistent=False)  # (scales, A, 2)
