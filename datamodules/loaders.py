@@ -3,7 +3,9 @@
 Speed defaults live here so that they are the same everywhere: persistent workers (no
 re-spawn each epoch), a worker count that fits the cores (one core stays with the trainer),
 no workers at all for in-memory data (ShapesWorld caches, where worker IPC only costs time),
-and pinned memory only when a GPU is there to receive it.
+and pinned memory only when a GPU is there to receive it. Training loaders are
+``datamodules.resumable.ResumableLoader``: data order and augmentation are functions of the
+run's seed, the epoch and the sample, so a resumed run continues the uninterrupted one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
+
+from datamodules.resumable import ResumableLoader
 
 
 def auto_workers(requested: int, in_memory: bool) -> int:
@@ -33,18 +37,14 @@ def make_loader(
     in_memory: bool = False,
     collate_fn: Callable[[list], Any] | None = None,
 ) -> DataLoader:
-    """A shuffled, drop-last loader for training, an ordered full one for evaluation."""
+    """A shuffled (seed, epoch)-ordered, drop-last resumable loader for training; an ordered full one
+    for evaluation."""
     workers = auto_workers(num_workers, in_memory)
-    return DataLoader(
-        ds,
-        batch_size=batch_size if train else (eval_batch_size or batch_size),
-        shuffle=train,
-        drop_last=train,
-        num_workers=workers,
-        persistent_workers=workers > 0,
-        pin_memory=torch.cuda.is_available(),
-        collate_fn=collate_fn,
-    )
+    common: dict[str, Any] = {"num_workers": workers, "persistent_workers": workers > 0,
+                              "pin_memory": torch.cuda.is_available(), "collate_fn": collate_fn}
+    if train:
+        return ResumableLoader(ds, batch_size=batch_size, drop_last=True, **common)
+    return DataLoader(ds, batch_size=eval_batch_size or batch_size, shuffle=False, drop_last=False, **common)
 
 
 class SplitLoaders:

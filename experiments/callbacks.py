@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import resource
+import signal
 import statistics
 import time
 from datetime import datetime, timezone
@@ -22,6 +23,7 @@ from lightning_utilities.core.apply_func import apply_to_collection
 from contracts.hooks import hook
 from experiments import peak, provenance
 from experiments.method import method_meta
+from experiments.resume import Interruption
 
 RESULTS_VERSION = 1
 
@@ -179,7 +181,9 @@ class RunRecorder(L.Callback):
     results.json: ``{"version", "experiment", "run_id", "metrics", "perf", "meta" (with
     ``skipped_files`` when the data skipped unreadable files),
     "provenance", "paper", "wandb": {"id", "dir"}, "checkpoints": {"best"|"last": {"path",
-    "sha256"}}, "history": [{"epoch", "global_step", "time_s", "val/...": value} per validation]}``, where
+    "sha256"}}, "history": [{"epoch", "global_step", "time_s", "val/...": value} per validation],
+    "state": "finished"|"interrupted", "interrupted": {"signal", "epoch", "global_step", "checkpoint",
+    "resume"} (while it is)}``, where
     ``time_s`` is fit wall time up to that validation (across resumes), so time-to-accuracy can be
     read from any run; later stages of the same run (a test
     after fit, a resumed fit) update it in place.
@@ -213,7 +217,17 @@ class RunRecorder(L.Callback):
 
     def on_fit_end(self, trainer, pl_module) -> None:
         self.checkpoints = checkpoint_hashes(trainer)
-        self._write(trainer, pl_module, "fit")
+        self._write(trainer, pl_module, "fit", state="finished")
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        """A stopped fit (SIGTERM/SIGINT): results.json says ``interrupted`` until a resume finishes it."""
+        stop = next((cb for cb in trainer.callbacks if isinstance(cb, Interruption)), None)
+        if trainer.state.fn != "fit" or stop is None or stop.checkpoint is None or stop.signum is None:
+            return
+        self._write(trainer, pl_module, None, state="interrupted", interrupted={
+            "signal": signal.Signals(stop.signum).name, "epoch": trainer.current_epoch,
+            "global_step": trainer.global_step, "checkpoint": str(stop.checkpoint),
+            "resume": f"paperlab fit --resume {self.run_dir}"})
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.state.fn == "fit" and not trainer.sanity_checking:
@@ -229,7 +243,9 @@ class RunRecorder(L.Callback):
         self._write(trainer, pl_module, "test")
 
     @rank_zero_only
-    def _write(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+    def _write(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str | None,
+               state: str | None = None, interrupted: dict[str, Any] | None = None) -> None:
+        """Update results.json with ``stage``'s figures; ``state`` replaces the run's state (None keeps it)."""
         old = self.load(self.path) if self.path.exists() else {}
         metrics = dict(old.get("metrics", {}))
         perf = dict(old.get("perf", {}))
@@ -251,7 +267,7 @@ class RunRecorder(L.Callback):
         skipped = hook(dm, "skipped_files")
         if skipped:  # bad_images=skip: the files this run did not see, so a table can say so
             meta.update({"skipped_files": list(skipped), "skipped_count": len(skipped)})
-        if stage == "fit":
+        if stage == "fit" or state == "interrupted":
             loader_bs = getattr(getattr(dm, "hparams", {}), "get", lambda *_: None)("batch_size")
             meta.update({
                 "epochs": trainer.current_epoch,
@@ -270,8 +286,12 @@ class RunRecorder(L.Callback):
             "provenance": {**self.provenance, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")},
             "paper": self.paper, "wandb": wandb,
             "checkpoints": self.checkpoints or old.get("checkpoints", {}),
-            "history": _merge_history(old.get("history", []), self.history), "stages": sorted(set(old.get("stages", [])) | {stage}),
+            "history": _merge_history(old.get("history", []), self.history),
+            "stages": sorted(set(old.get("stages", [])) | ({stage} if stage else set())),
+            "state": state or old.get("state", "finished"),
         }
+        if record["state"] == "interrupted":
+            record["interrupted"] = interrupted or old.get("interrupted")
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=2, default=str))
         tmp.replace(self.path)  # never leave a half-written results.json

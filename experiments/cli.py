@@ -6,7 +6,9 @@
 
 Every run gets ``runs/<experiment>/<run-id>/`` (``config.yaml``, ``checkpoints/``,
 ``results.json``, ``wandb/``) and a W&B run with the same id, offline unless
-``WANDB_MODE=online``. A ``--ckpt_path`` inside a run folder continues that run.
+``WANDB_MODE=online``. A ``--ckpt_path`` inside a run folder continues that run, and
+``paperlab fit --resume <run folder>`` is the short way back after a stop (SIGTERM/SIGINT save
+``checkpoints/last.ckpt``, print this command and exit 143/130: ``experiments.resume``).
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from contracts.errors import ConfigError
 from contracts.hooks import hook
 from experiments.callbacks import PerfMonitor, RunRecorder
 from experiments.paper import PaperRef
+from experiments.resume import Interruption, LoaderPosition, StepSeeds, config_changes, resume_argv
 from experiments.user_errors import user_error
 from experiments.wandb_extras import WandbExtras
 
@@ -76,6 +81,9 @@ class PaperlabCLI(LightningCLI):
         parser.add_argument("--wandb_project", type=str, default="paperlab", help="W&B project.")
         parser.add_argument("--paper", type=list[PaperRef], default=[],
                             help="The paper's reported numbers this config reproduces.")
+        parser.add_argument("--save_every_n_steps", type=int | None, default=None,
+                            help="Also checkpoint every N training steps (checkpoints/last.ckpt), so a "
+                                 "stopped run resumes inside an epoch; a stop always saves one.")
 
     def _sub(self) -> Any:
         return self.config[self.subcommand] if self.subcommand else self.config
@@ -88,6 +96,8 @@ class PaperlabCLI(LightningCLI):
             candidate = Path(ckpt).resolve().parent.parent
             if (candidate / "config.yaml").exists():
                 run_dir = candidate  # resume / evaluate inside the run that wrote the checkpoint
+                if self.subcommand == "fit":
+                    self._check_same_run(cfg, candidate / "config.yaml")
         if run_dir is None:
             configs = [str(c) for c in (cfg.get("config") or [])]
             experiment = cfg.experiment or experiment_name(configs)
@@ -95,6 +105,16 @@ class PaperlabCLI(LightningCLI):
         self.run_dir = run_dir
         cfg.trainer.default_root_dir = str(run_dir)
         self._check_data(cfg)
+
+    def _check_same_run(self, cfg: Any, saved_path: Path) -> None:
+        """A resumed fit continues its run: only the trainer's length and devices may change."""
+        current = yaml.safe_load(self._parser(self.subcommand).dump(cfg, format="yaml", skip_none=False,
+                                                                    skip_check=True))
+        changes = config_changes(yaml.safe_load(saved_path.read_text()) or {}, current)
+        if changes:
+            shown = "; ".join(changes[:3]) + (f" (and {len(changes) - 3} more)" if len(changes) > 3 else "")
+            raise ConfigError(f"{saved_path}: resuming this run with a different config ({shown}); only the "
+                              "trainer's length and devices may change — start a new run for anything else")
 
     @staticmethod
     def _check_data(cfg: Any) -> None:
@@ -126,7 +146,17 @@ class PaperlabCLI(LightningCLI):
         config = self._parser(self.subcommand).dump(cfg, format="yaml", skip_none=False, skip_check=True)
         recorder = RunRecorder(run_dir, experiment, run_id, yaml.safe_load(config),
                                [vars(p) if not isinstance(p, dict) else p for p in (cfg.paper or [])])
-        trainer.callbacks[:0] = [PerfMonitor(), recorder, WandbExtras(recorder)]
+        global _interruption
+        _interruption = Interruption(run_dir)
+        _interruption.install()
+        # Order matters: StepSeeds reseeds after PerfMonitor's first-step FLOPs count; the
+        # interruption's checkpoint exists before the recorder writes ``interrupted``.
+        trainer.callbacks[:0] = [PerfMonitor(), StepSeeds(), LoaderPosition(), _interruption, recorder,
+                                 WandbExtras(recorder)]
+        every = cfg.get("save_every_n_steps")
+        if every and trainer.checkpoint_callbacks:
+            trainer.callbacks.append(ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="step{step}",
+                                                     every_n_train_steps=every, save_top_k=1, save_last=True))
         for cb in trainer.checkpoint_callbacks:
             if isinstance(cb, ModelCheckpoint) and cb.dirpath is None:
                 cb.dirpath = str(run_dir / "checkpoints")
@@ -150,6 +180,9 @@ def _summary(cli: PaperlabCLI) -> None:
     print(f"results: {rec.path.resolve()}")
 
 
+_interruption: Interruption | None = None  # the running fit's, for main's stop message
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: LightningCLI sub-commands plus paperlab's own tools."""
     args = argv  # None: LightningCLI reads sys.argv itself
@@ -160,7 +193,12 @@ def main(argv: list[str] | None = None) -> None:
         if argv and argv[0] in TOOLS:
             importlib.import_module(TOOLS[argv[0]]).main(argv[1:])
             return
-        cli = PaperlabCLI(args=args)
+        resumed = resume_argv(argv)
+        cli = PaperlabCLI(args=resumed if resumed != argv else args)
+    except SIGTERMException:  # SIGTERM/SIGINT: the run saved a checkpoint; say how to go on, exit 143/130
+        stop = _interruption or Interruption(Path("."))
+        print(stop.message(), file=sys.stderr)
+        sys.exit(stop.exit_code())
     except Exception as e:  # only the user's own mistakes are caught below; the rest re-raise
         message = user_error(e)
         if message is None:

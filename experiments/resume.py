@@ -1,0 +1,209 @@
+"""Stopping and resuming a run so that the resumed run ends where the uninterrupted one ends.
+
+* ``StepSeeds``: before every training step the global RNGs (torch, numpy, ``random``) are seeded
+  from (run seed, epoch, batch, rank). Every draw the model makes (dropout, noise, a GAN's z,
+  MoCo's shuffle) is then a function of where the run is, not of what ran before in this process,
+  so a resumed process draws what the uninterrupted one drew. The data's draws are the loader's
+  (``datamodules.resumable``); optimiser, scheduler, loop and loader positions are in Lightning's
+  checkpoint.
+* ``Interruption``: SIGTERM (what ``kill``, cloud pre-emption and SLURM's time limit send) and
+  SIGINT (Ctrl-C) stop the run after the step in progress; it saves ``checkpoints/last.ckpt``,
+  marks results.json ``interrupted`` and the CLI prints the command that resumes the run and exits
+  128 + signal number (143, 130). A second Ctrl-C stops at once.
+* ``resume_argv``: ``paperlab fit --resume <run folder>`` -> the run's own config and last checkpoint.
+* ``config_changes``: what a resume may not change (anything but the trainer's length and devices).
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from torchmetrics import Metric
+
+from contracts.errors import ConfigError
+from datamodules.resumable import ResumableLoader, mix, run_seed, seed_all
+
+EXIT_CODES = {signal.SIGTERM: 143, signal.SIGINT: 130}
+
+# Keys a resumed fit may set differently from the run's saved config.yaml: how long to train and on
+# what hardware, plus what the CLI fills in itself.
+RESUMABLE_KEYS = (
+    "trainer.max_epochs", "trainer.min_epochs", "trainer.max_steps", "trainer.min_steps", "trainer.max_time",
+    "trainer.devices", "trainer.num_nodes", "trainer.accelerator", "trainer.strategy",
+    "trainer.default_root_dir", "trainer.enable_progress_bar", "ckpt_path", "config", "experiment", "run_id",
+    "runs_dir", "weights_only", "save_every_n_steps",
+)
+
+
+class StepSeeds(L.Callback):
+    """Seeds the global RNGs from (seed, epoch, batch index, rank) before each training step."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = seed
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        seed = run_seed() if self.seed is None else self.seed
+        seed_all(mix(seed, trainer.current_epoch, batch_idx, trainer.global_rank))
+
+
+class LoaderPosition(L.Callback):
+    """Puts the training loader back where the checkpoint left it (epoch, batches handed out), and,
+    for a stop inside an epoch, the running epoch metrics (``train/acc1`` of that epoch counts the
+    batches before the stop too).
+
+    Lightning stores a stateful loader's ``state_dict`` in the checkpoint, but restores it only if the
+    loader is built after the loops are restored; a module whose ``configure_optimizers`` reads
+    ``trainer.estimated_stepping_batches`` (every paperlab schedule) builds it before, so the position
+    is kept here too and applied at the start of training, before the first batch is drawn.
+    """
+
+    KEY = "paperlab_train_loader"
+    METRICS = "paperlab_epoch_metrics"
+
+    def __init__(self) -> None:
+        self._pending: dict[str, Any] = {}
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        loader = trainer.train_dataloader
+        if not isinstance(loader, ResumableLoader):
+            return
+        checkpoint[self.KEY] = position = loader.state_dict()
+        if 0 < position["batches"] < len(loader):  # inside an epoch: its metrics are half-way
+            checkpoint[self.METRICS] = {name: {k: _detached(v) for k, v in m.metric_state.items()}
+                                        for name, m in pl_module.named_modules() if isinstance(m, Metric)}
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        self._pending = {k: checkpoint[k] for k in (self.KEY, self.METRICS) if k in checkpoint}
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        loader = trainer.train_dataloader
+        if self.KEY in self._pending and isinstance(loader, ResumableLoader):
+            loader.load_state_dict(self._pending[self.KEY])
+        metrics = dict(pl_module.named_modules())
+        for name, state in self._pending.get(self.METRICS, {}).items():
+            if isinstance(metrics.get(name), Metric):
+                for k, v in state.items():
+                    setattr(metrics[name], k, _to(v, pl_module.device))
+        self._pending = {}
+
+
+def _detached(v: Any) -> Any:
+    return v.detach().cpu().clone() if isinstance(v, torch.Tensor) else [_detached(x) for x in v]
+
+
+def _to(v: Any, device: torch.device) -> Any:
+    return v.to(device) if isinstance(v, torch.Tensor) else [_to(x, device) for x in v]
+
+
+class Interruption(L.Callback):
+    """Turns SIGTERM/SIGINT into a clean stop with a checkpoint (see the module docstring).
+
+    ``install()`` puts the handlers in place before the trainer starts; Lightning adds its own SIGTERM
+    handler in front of them (it sets ``trainer.received_sigterm``, and the loops stop after the
+    current step by raising ``SIGTERMException``).
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.signum: int | None = None
+        self.checkpoint: Path | None = None
+        self.epoch = self.step = 0
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        if self.signum is None:
+            self.signum = signum
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:  # the second Ctrl-C: stop now, no checkpoint
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        self.signum = signum
+        handler = signal.getsignal(signal.SIGTERM)  # Lightning's (and ours): stop after this step
+        if callable(handler):
+            handler(signal.SIGTERM, frame)
+
+    @property
+    def interrupted(self) -> bool:
+        return self.signum is not None
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if not isinstance(exception, SIGTERMException):
+            return
+        if self.signum is None:  # Lightning's own handler saw a SIGTERM before ours was installed
+            self.signum = signal.SIGTERM
+        self.epoch, self.step = trainer.current_epoch, trainer.global_step
+        if trainer.state.fn != "fit":
+            return
+        path = self.run_dir / "checkpoints" / "last.ckpt"
+        trainer.save_checkpoint(path)  # every rank calls it; the strategy writes once
+        self.checkpoint = path
+
+    def message(self) -> str:
+        name = signal.Signals(self.signum or signal.SIGTERM).name
+        where = f"epoch {self.epoch}, step {self.step}"
+        if self.checkpoint is None:
+            return f"paperlab: {name}: stopped at {where}, nothing to resume (not fitting)"
+        return f"paperlab: {name}: stopped at {where}; resume with: paperlab fit --resume {self.run_dir}"
+
+    def exit_code(self) -> int:
+        return EXIT_CODES.get(signal.Signals(self.signum or signal.SIGTERM), 128 + int(self.signum or 15))
+
+
+def resume_argv(argv: list[str]) -> list[str]:
+    """``fit --resume R [overrides]`` -> ``fit --config R/config.yaml [overrides] --ckpt_path R/checkpoints/last.ckpt``."""
+    if "--resume" not in argv and not any(a.startswith("--resume=") for a in argv):
+        return argv
+    rest, run = [], None
+    it = iter(argv)
+    for a in it:
+        if a == "--resume":
+            run = next(it, None)
+        elif a.startswith("--resume="):
+            run = a.split("=", 1)[1]
+        else:
+            rest.append(a)
+    if not rest or rest[0] != "fit":
+        raise ConfigError("--resume continues a training run: paperlab fit --resume <run folder>")
+    if not run:
+        raise ConfigError("--resume needs a run folder: paperlab fit --resume runs/<experiment>/<run id>")
+    folder = Path(run)
+    config, ckpt = folder / "config.yaml", folder / "checkpoints" / "last.ckpt"
+    if not config.is_file():
+        raise ConfigError(f"--resume {run}: no config.yaml there (a run folder holds config.yaml and checkpoints/)")
+    if not ckpt.is_file():
+        raise ConfigError(f"--resume {run}: no checkpoints/last.ckpt (the run stopped before its first checkpoint)")
+    if any(a == "--config" or a.startswith("--config=") for a in rest):
+        raise ConfigError(f"--resume {run} takes the run's own config.yaml; pass only trainer length/devices overrides")
+    return ["fit", "--config", str(config), *rest[1:], "--ckpt_path", str(ckpt)]
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for k, v in tree.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out or {prefix[:-1]: {}}
+    return {prefix[:-1]: tree}
+
+
+def config_changes(saved: dict[str, Any], current: dict[str, Any],
+                   allowed: tuple[str, ...] = RESUMABLE_KEYS) -> list[str]:
+    """``key: saved -> current`` for every setting that differs, outside ``allowed`` (and their sub-keys)."""
+    a, b = _flatten(saved), _flatten(current)
+    changes = []
+    for key in sorted(set(a) | set(b)):
+        if any(key == k or key.startswith(k + ".") for k in allowed):
+            continue
+        if a.get(key) != b.get(key):
+            changes.append(f"{key}: {a.get(key)!r} -> {b.get(key)!r}")
+    return changes
