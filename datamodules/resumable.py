@@ -170,6 +170,8 @@ class ResumableLoader(DataLoader):
         kwargs.pop("sampler", None)
         kwargs.pop("shuffle", None)
         self.seed = run_seed() if seed is None else seed
+        # The worker base seed comes from here, not from the global RNG the model draws from.
+        kwargs.setdefault("generator", torch.Generator().manual_seed(self.seed))
         super().__init__(SeededSamples(base), batch_size=batch_size, drop_last=drop_last,
                          sampler=EpochSampler(base, self.seed, drop_last=drop_last),
                          collate_fn=SeededCollate(collate), **kwargs)

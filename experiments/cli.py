@@ -8,7 +8,7 @@ Every run gets ``runs/<experiment>/<run-id>/`` (``config.yaml``, ``checkpoints/`
 ``results.json``, ``wandb/``) and a W&B run with the same id, offline unless
 ``WANDB_MODE=online``. A ``--ckpt_path`` inside a run folder continues that run, and
 ``paperlab fit --resume <run folder>`` is the short way back after a stop (SIGTERM/SIGINT save
-``checkpoints/last.ckpt``, print this command and exit 143/130: ``experiments.resume``).
+``checkpoints/interrupted.ckpt``, print this command and exit 143/130: ``experiments.resume``).
 """
 
 from __future__ import annotations
@@ -82,8 +82,8 @@ class PaperlabCLI(LightningCLI):
         parser.add_argument("--paper", type=list[PaperRef], default=[],
                             help="The paper's reported numbers this config reproduces.")
         parser.add_argument("--save_every_n_steps", type=int | None, default=None,
-                            help="Also checkpoint every N training steps (checkpoints/last.ckpt), so a "
-                                 "stopped run resumes inside an epoch; a stop always saves one.")
+                            help="Also checkpoint every N training steps (checkpoints/step=N.ckpt, the newest "
+                                 "kept), so a killed run resumes inside an epoch; SIGTERM/SIGINT always save one.")
 
     def _sub(self) -> Any:
         return self.config[self.subcommand] if self.subcommand else self.config
@@ -96,8 +96,6 @@ class PaperlabCLI(LightningCLI):
             candidate = Path(ckpt).resolve().parent.parent
             if (candidate / "config.yaml").exists():
                 run_dir = candidate  # resume / evaluate inside the run that wrote the checkpoint
-                if self.subcommand == "fit":
-                    self._check_same_run(cfg, candidate / "config.yaml")
         if run_dir is None:
             configs = [str(c) for c in (cfg.get("config") or [])]
             experiment = cfg.experiment or experiment_name(configs)
@@ -106,10 +104,23 @@ class PaperlabCLI(LightningCLI):
         cfg.trainer.default_root_dir = str(run_dir)
         self._check_data(cfg)
 
-    def _check_same_run(self, cfg: Any, saved_path: Path) -> None:
+    def parse_arguments(self, parser, args) -> None:
+        """Parse, then check a resumed fit against its run's config.yaml *before* LightningCLI puts the
+        checkpoint's model hyper-parameters over the command line's (which would hide a change)."""
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        if subcommand != "fit":
+            return
+        ckpt = self.config[subcommand].get("ckpt_path")
+        if ckpt and Path(ckpt).is_file() and Path(ckpt).parent.name == "checkpoints":
+            saved = Path(ckpt).resolve().parent.parent / "config.yaml"
+            if saved.exists():
+                self._check_same_run(self._parser(subcommand), self.config[subcommand], saved)
+
+    @staticmethod
+    def _check_same_run(parser: Any, cfg: Any, saved_path: Path) -> None:
         """A resumed fit continues its run: only the trainer's length and devices may change."""
-        current = yaml.safe_load(self._parser(self.subcommand).dump(cfg, format="yaml", skip_none=False,
-                                                                    skip_check=True))
+        current = yaml.safe_load(parser.dump(cfg, format="yaml", skip_none=False, skip_check=True))
         changes = config_changes(yaml.safe_load(saved_path.read_text()) or {}, current)
         if changes:
             shown = "; ".join(changes[:3]) + (f" (and {len(changes) - 3} more)" if len(changes) > 3 else "")
@@ -153,13 +164,16 @@ class PaperlabCLI(LightningCLI):
         # interruption's checkpoint exists before the recorder writes ``interrupted``.
         trainer.callbacks[:0] = [PerfMonitor(), StepSeeds(), LoaderPosition(), _interruption, recorder,
                                  WandbExtras(recorder)]
+        # Absolute, so a resume from another working directory or path spelling finds the same folder
+        # (ModelCheckpoint forgets its last/best files when the dirpath string changes).
+        checkpoints = str((run_dir / "checkpoints").resolve())
         every = cfg.get("save_every_n_steps")
         if every and trainer.checkpoint_callbacks:
-            trainer.callbacks.append(ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="step{step}",
-                                                     every_n_train_steps=every, save_top_k=1, save_last=True))
+            trainer.callbacks.append(ModelCheckpoint(dirpath=checkpoints, filename="{step}",
+                                                     every_n_train_steps=every, save_top_k=1))
         for cb in trainer.checkpoint_callbacks:
             if isinstance(cb, ModelCheckpoint) and cb.dirpath is None:
-                cb.dirpath = str(run_dir / "checkpoints")
+                cb.dirpath = checkpoints
                 cb.save_last = True
         self.recorder = recorder
         return trainer
@@ -194,7 +208,10 @@ def main(argv: list[str] | None = None) -> None:
             importlib.import_module(TOOLS[argv[0]]).main(argv[1:])
             return
         resumed = resume_argv(argv)
-        cli = PaperlabCLI(args=resumed if resumed != argv else args)
+        if resumed != argv:  # the expanded command is the one recorded (and LightningCLI sees one source)
+            sys.argv = [sys.argv[0], *resumed]
+            args = resumed
+        cli = PaperlabCLI(args=args)
     except SIGTERMException:  # SIGTERM/SIGINT: the run saved a checkpoint; say how to go on, exit 143/130
         stop = _interruption or Interruption(Path("."))
         print(stop.message(), file=sys.stderr)

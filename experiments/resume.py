@@ -7,10 +7,11 @@
   (``datamodules.resumable``); optimiser, scheduler, loop and loader positions are in Lightning's
   checkpoint.
 * ``Interruption``: SIGTERM (what ``kill``, cloud pre-emption and SLURM's time limit send) and
-  SIGINT (Ctrl-C) stop the run after the step in progress; it saves ``checkpoints/last.ckpt``,
+  SIGINT (Ctrl-C) stop the run after the step in progress; it saves ``checkpoints/interrupted.ckpt``
+  (removed when the resumed run finishes),
   marks results.json ``interrupted`` and the CLI prints the command that resumes the run and exits
   128 + signal number (143, 130). A second Ctrl-C stops at once.
-* ``resume_argv``: ``paperlab fit --resume <run folder>`` -> the run's own config and last checkpoint.
+* ``resume_argv``: ``paperlab fit --resume <run folder>`` -> the run's own config and newest checkpoint.
 * ``config_changes``: what a resume may not change (anything but the trainer's length and devices).
 """
 
@@ -29,6 +30,7 @@ from contracts.errors import ConfigError
 from datamodules.resumable import ResumableLoader, mix, run_seed, seed_all
 
 EXIT_CODES = {signal.SIGTERM: 143, signal.SIGINT: 130}
+INTERRUPTED = "interrupted.ckpt"
 
 # Keys a resumed fit may set differently from the run's saved config.yaml: how long to train and on
 # what hardware, plus what the CLI fills in itself.
@@ -144,9 +146,16 @@ class Interruption(L.Callback):
         self.epoch, self.step = trainer.current_epoch, trainer.global_step
         if trainer.state.fn != "fit":
             return
-        path = self.run_dir / "checkpoints" / "last.ckpt"
+        # Not last.ckpt: that name is ModelCheckpoint's, which versions a file it did not write (last-v1).
+        path = self.run_dir / "checkpoints" / INTERRUPTED
         trainer.save_checkpoint(path)  # every rank calls it; the strategy writes once
         self.checkpoint = path
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """The run is whole again: the stop's checkpoint would only be mistaken for the newest."""
+        path = self.run_dir / "checkpoints" / INTERRUPTED
+        if trainer.is_global_zero and path.is_file():
+            path.unlink()
 
     def message(self) -> str:
         name = signal.Signals(self.signum or signal.SIGTERM).name
@@ -160,7 +169,7 @@ class Interruption(L.Callback):
 
 
 def resume_argv(argv: list[str]) -> list[str]:
-    """``fit --resume R [overrides]`` -> ``fit --config R/config.yaml [overrides] --ckpt_path R/checkpoints/last.ckpt``."""
+    """``fit --resume R [overrides]`` -> ``fit --config R/config.yaml [overrides] --ckpt_path <newest checkpoint>``."""
     if "--resume" not in argv and not any(a.startswith("--resume=") for a in argv):
         return argv
     rest, run = [], None
@@ -177,14 +186,27 @@ def resume_argv(argv: list[str]) -> list[str]:
     if not run:
         raise ConfigError("--resume needs a run folder: paperlab fit --resume runs/<experiment>/<run id>")
     folder = Path(run)
-    config, ckpt = folder / "config.yaml", folder / "checkpoints" / "last.ckpt"
+    config, ckpt = folder / "config.yaml", latest_checkpoint(folder)
     if not config.is_file():
         raise ConfigError(f"--resume {run}: no config.yaml there (a run folder holds config.yaml and checkpoints/)")
-    if not ckpt.is_file():
-        raise ConfigError(f"--resume {run}: no checkpoints/last.ckpt (the run stopped before its first checkpoint)")
+    if ckpt is None:
+        raise ConfigError(f"--resume {run}: no checkpoints/*.ckpt (the run stopped before its first checkpoint)")
     if any(a == "--config" or a.startswith("--config=") for a in rest):
         raise ConfigError(f"--resume {run} takes the run's own config.yaml; pass only trainer length/devices overrides")
     return ["fit", "--config", str(config), *rest[1:], "--ckpt_path", str(ckpt)]
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest ``checkpoints/*.ckpt`` of a run folder (the stop's, an every-N-steps one or last.ckpt)."""
+    found = sorted(Path(run_dir).glob("checkpoints/*.ckpt"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
+def resume_from(run_dir: Path) -> list[str]:
+    """``--ckpt_path <newest checkpoint>`` when a stopped run left one (sweeps and reproduce relaunch an
+    unfinished trial this way, so it ends with the figures of an uninterrupted one)."""
+    last = latest_checkpoint(run_dir)
+    return ["--ckpt_path", str(last.resolve())] if last is not None else []
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:

@@ -31,6 +31,7 @@ from experiments.children import run_child, stop_children_on_sigterm
 from experiments.report.report import load_local, write_report
 from experiments.report.report_rows import in_repo
 from experiments.reproduce.baselines import baseline, baseline_table
+from experiments.resume import resume_from
 from experiments.sweep.sweep import is_done
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +55,8 @@ def run_demo(config: Path, runs: Path) -> tuple[Path, int, float]:
         return run_dir, 0, 0.0
     t0 = time.perf_counter()
     rc = _run([sys.executable, "-m", "experiments", "fit", "--config", in_repo(config), "--experiment", experiment,
-               "--run_id", "reproduce", "--runs_dir", in_repo(runs), "--trainer.enable_progress_bar", "false"],
+               "--run_id", "reproduce", "--runs_dir", in_repo(runs), "--trainer.enable_progress_bar", "false",
+               *resume_from(run_dir)],
               runs / "logs" / f"{experiment}.log")
     return run_dir, rc, time.perf_counter() - t0
 

@@ -57,6 +57,7 @@ import yaml
 
 from experiments.callbacks import RunRecorder
 from experiments.children import run_child, stop_children_on_sigterm
+from experiments.resume import resume_from
 from experiments.sweep.stats import (
     mean_std,
     welch_ci,
@@ -131,7 +132,8 @@ def run_trial(sweep: Sweep, trial: Trial, runs_dir: Path, state: State,
     state.update(trial.id, params=trial.params, status="running", attempts=attempts)
     _say(f"launch {trial.id} " + " ".join(f"{k}={cli_value(v)}" for k, v in trial.params.items()))
     t0 = time.monotonic()
-    rc, tail = launcher(trial_command(sweep, trial, runs_dir), runs_dir / sweep.name / trial.id)
+    run_dir = runs_dir / sweep.name / trial.id
+    rc, tail = launcher(trial_command(sweep, trial, runs_dir) + resume_from(run_dir), run_dir)
     ok = rc == 0 and is_done(runs_dir / sweep.name / trial.id)
     state.update(trial.id, status="done" if ok else "failed", returncode=rc,
                  seconds=round(time.monotonic() - t0, 1), stderr_tail=None if ok else tail)

@@ -17,10 +17,11 @@ from experiments import cli
 
 class SignalAt(L.Callback):
     def __init__(self, step: int, signum: int) -> None:
-        self.step, self.signum = step, signum
+        self.step, self.signum, self.sent = step, signum, False
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if trainer.global_step == self.step:
+        if trainer.global_step >= self.step and not self.sent:  # a GAN's step counts both optimisers
+            self.sent = True
             os.kill(os.getpid(), self.signum)
 
 
