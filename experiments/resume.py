@@ -203,10 +203,14 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 
 def resume_from(run_dir: Path) -> list[str]:
-    """``--ckpt_path <newest checkpoint>`` when a stopped run left one (sweeps and reproduce relaunch an
-    unfinished trial this way, so it ends with the figures of an uninterrupted one)."""
-    last = latest_checkpoint(run_dir)
-    return ["--ckpt_path", str(last.resolve())] if last is not None else []
+    """``--ckpt_path <run>/checkpoints/interrupted.ckpt`` when the run was stopped by a signal (sweeps and
+    reproduce relaunch such a trial this way, so it ends with the figures of an uninterrupted one).
+
+    Only the stop's own checkpoint: a trial that lost its results.json after finishing has a last.ckpt
+    of a finished fit, which would resume into no training and no validation; it runs again instead.
+    """
+    stop = Path(run_dir) / "checkpoints" / INTERRUPTED
+    return ["--ckpt_path", str(stop.resolve())] if stop.is_file() else []
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:

@@ -243,6 +243,35 @@ def test_failed_trial_is_recorded_and_the_sweep_goes_on_then_resumes(tmp_path):
     assert json.loads(state.path.read_text())["trials"][trials[1].id]["attempts"] == 2
 
 
+def test_a_trial_stopped_by_a_signal_is_resumed_from_its_checkpoint(tmp_path):
+    """A trial killed by SIGTERM (the sweep's own stop passes it on) left checkpoints/interrupted.ckpt:
+    the restart continues it; a finished trial that only lost its results.json starts again."""
+    s = sw.load_sweep(sweep_file(tmp_path))
+    runs = tmp_path / "runs"
+    stopped, lost = sw.enumerate_trials(s)[:2]
+    commands: dict[str, list[str]] = {}
+
+    def launcher(cmd, run_dir):
+        commands[run_dir.name] = cmd
+        if run_dir.name == stopped.id and "--ckpt_path" not in cmd:
+            (run_dir / "checkpoints").mkdir(parents=True)
+            (run_dir / "checkpoints" / "interrupted.ckpt").write_bytes(b"")
+            return 143, "paperlab: SIGTERM: stopped at epoch 0, step 3; resume with: ..."
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"")
+        fake_results(run_dir, 0.5)
+        return 0, ""
+
+    state = sw.State(runs / s.name / "sweep_state.json")
+    assert sw.run_local(s, [stopped, lost], runs, state, launcher=launcher) != 0
+    (runs / s.name / lost.id / "results.json").unlink()
+    commands.clear()
+    assert sw.run_local(s, [stopped, lost], runs, sw.State(state.path), launcher=launcher) == 0
+    stop = runs / s.name / stopped.id / "checkpoints" / "interrupted.ckpt"
+    assert commands[stopped.id][-2:] == ["--ckpt_path", str(stop.resolve())]
+    assert "--ckpt_path" not in commands[lost.id]
+
+
 def test_parallel_trials_print_whole_lines(tmp_path, monkeypatch):
     """Trials' threads print at once; a stdout that yields between writes makes any split line show."""
 
