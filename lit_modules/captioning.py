@@ -55,7 +55,8 @@ class CaptioningModule(Optimised, L.LightningModule):
             the papers used ImageNet-pretrained GoogLeNet/VGG: give weights via ``encoder_weights``).
         encoder_width: first conv stage's channels (``encoder="conv"``).
         encoder_stages: conv stages; the attention grid is (H / 2**stages)^2.
-        encoder_weights: local state-dict file for a ResNet encoder.
+        encoder_weights: ImageNet weights of a ResNet encoder: a torchvision weight name (``IMAGENET1K_V1``,
+            fetched into torch.hub's cache when online) or a local state-dict file.
         embed_dim: word embedding size (paper: 512).
         hidden_dim: LSTM size (paper: 512 Show-Tell, 1800 on COCO for soft attention).
         attention_dim: additive attention's hidden size.

@@ -1,0 +1,68 @@
+"""Torchvision weight names through torch.hub's cache (a state dict the test puts there), local files, offline errors."""
+
+from __future__ import annotations
+
+import urllib.error
+
+import pytest
+import torch
+from torchvision.models import get_model_weights, mobilenet_v3_small
+
+from contracts.errors import ConfigError
+from lit_modules.nets import pretrained
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(pretrained.torch.hub, "download_url_to_file", _offline)
+    return tmp_path / "torch" / "hub" / "checkpoints"
+
+
+def _offline(url, dst, *args, **kwargs):
+    raise urllib.error.URLError("Name or service not known")
+
+
+def test_enum_names_and_paths_told_apart():
+    assert pretrained.is_enum_name("IMAGENET1K_V1") and pretrained.is_enum_name("DEFAULT")
+    assert not pretrained.is_enum_name("/data/vgg16-397923af.pth") and not pretrained.is_enum_name("w.pt")
+
+
+def test_weight_name_loads_from_the_hub_cache(hub):
+    url = get_model_weights("mobilenet_v3_small")["IMAGENET1K_V1"].url
+    hub.mkdir(parents=True)
+    state = mobilenet_v3_small().state_dict()
+    torch.save(state, hub / url.rsplit("/", 1)[1])
+    net = mobilenet_v3_small()
+    pretrained.load_pretrained(net, "mobilenet_v3_small", "IMAGENET1K_V1", "model.init_args.w")
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in state.items())
+
+
+def test_local_file_and_lightning_checkpoint(tmp_path):
+    state = mobilenet_v3_small().state_dict()
+    torch.save({"state_dict": {f"net.{k}": v for k, v in state.items()}}, tmp_path / "last.ckpt")
+    net = mobilenet_v3_small()
+    pretrained.load_pretrained(net, "mobilenet_v3_small", str(tmp_path / "last.ckpt"), "k")
+    assert torch.equal(net.state_dict()["classifier.3.weight"], state["classifier.3.weight"])
+
+
+def test_offline_without_cache_names_path_and_url(hub):
+    url = get_model_weights("mobilenet_v3_small")["IMAGENET1K_V1"].url
+    with pytest.raises(ConfigError) as e:
+        pretrained.resolve("mobilenet_v3_small", "IMAGENET1K_V1", "model.init_args.w")
+    msg = str(e.value)
+    assert "model.init_args.w" in msg and url in msg and str(hub / url.rsplit("/", 1)[1]) in msg
+    assert "\n" not in msg
+
+
+def test_unknown_weight_name_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="IMAGENET1K_V1"):
+        pretrained.resolve("mobilenet_v3_small", "IMAGENET9K", "k")
+    with pytest.raises(ConfigError, match="does not exist"):
+        pretrained.resolve("mobilenet_v3_small", str(tmp_path / "no.pth"), "k")
+
+
+def test_wrong_architecture_file_is_a_config_error(tmp_path):
+    torch.save({"w": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(ConfigError, match="does not fit mobilenet_v3_small"):
+        pretrained.load_pretrained(mobilenet_v3_small(), "mobilenet_v3_small", str(tmp_path / "other.pth"), "k")
