@@ -31,6 +31,7 @@ from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.views import ShapesDetection
 from datamodules.sources.boxes import BadBoxPolicy
 from datamodules.sources.coco import COCODetection, coco_layout_help
+from datamodules.sources.image_check import BadImagePolicy
 from datamodules.sources.voc import VOCDetection, voc_layout_help
 
 Source = Literal["shapes", "coco", "voc"]
@@ -101,6 +102,9 @@ class DetectionDataModule(FamilyDataModule):
         masks: load instance masks (Mask R-CNN).
         use_difficult: keep VOC difficult objects in training targets (default: dropped).
         bad_boxes: zero-area / out-of-image boxes: "skip" (counted, logged) or "error".
+        bad_images: unreadable image files: "error" (a ``DatasetError`` naming the file when read)
+            or "skip" (every file verified at setup, the bad ones dropped, logged and listed in
+            ``results.json``).
         categories: COCO category ids in label order (default: all in the file).
         batch_size: images per step.
         eval_batch_size: images per val/test step (default ``batch_size``).
@@ -128,6 +132,7 @@ class DetectionDataModule(FamilyDataModule):
         masks: bool = False,
         use_difficult: bool = False,
         bad_boxes: BadBoxPolicy = "skip",
+        bad_images: BadImagePolicy = "error",
         categories: list[int] | None = None,
         batch_size: int = 16,
         eval_batch_size: int | None = None,
@@ -165,10 +170,11 @@ class DetectionDataModule(FamilyDataModule):
             view = ShapesDetection(split, h.train_size if train else h.val_size, self.world)  # type: ignore[arg-type]
             return _ShapesScenes(view, h.masks, h.cache)
         if h.source == "coco":
-            ds = COCODetection(h.root, split, masks=h.masks, categories=h.categories, bad_boxes=h.bad_boxes)
+            ds = COCODetection(h.root, split, masks=h.masks, categories=h.categories, bad_boxes=h.bad_boxes,
+                             bad_images=h.bad_images)
         else:
             roots = h.root if train else (h.val_root or ([h.root] if isinstance(h.root, str) else h.root)[0])
-            ds = VOCDetection(roots, split, bad_boxes=h.bad_boxes)
+            ds = VOCDetection(roots, split, bad_boxes=h.bad_boxes, bad_images=h.bad_images)
         self.num_classes = ds.num_classes
         return ds
 

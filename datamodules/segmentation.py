@@ -24,6 +24,7 @@ from datamodules.pixels import PixelNormalize
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.store import render_columns
 from datamodules.shapes.views import ShapesSegmentation
+from datamodules.sources.image_check import BadImagePolicy
 from datamodules.sources.segmentation import (
     CarvanaSegmentation,
     PetSegmentation,
@@ -89,6 +90,9 @@ class SegmentationDataModule(FamilyDataModule):
         eval_batch_size: val/test batch size (default ``batch_size``).
         num_workers: loader processes; -1: 0 for cached ShapesWorld, else one per spare core.
         val_fraction: Carvana cars held out for validation (Carvana has no labelled test split).
+        bad_images: unreadable image files: "error" (a ``DatasetError`` naming the file when read)
+            or "skip" (every file verified at setup, the bad ones dropped, logged and listed in
+            ``results.json``).
         world: ShapesWorld settings (part of a demo's claim: set them explicitly).
         train_size: ShapesWorld training images.
         val_size: ShapesWorld validation (and test) images.
@@ -109,6 +113,7 @@ class SegmentationDataModule(FamilyDataModule):
         eval_batch_size: int | None = None,
         num_workers: int = -1,
         val_fraction: float = 0.1,
+        bad_images: BadImagePolicy = "error",
         world: WorldConfig = WorldConfig(),  # noqa: B008 (frozen dataclass: a safe default)
         train_size: PositiveInt = 4000,
         val_size: PositiveInt = 500,
@@ -139,10 +144,10 @@ class SegmentationDataModule(FamilyDataModule):
         if h.source == "shapes":
             return _Cached(ShapesSegmentation("train" if train else "val", h.train_size if train else h.val_size, self.world))
         if h.source == "voc":
-            return VOCSegmentation(h.root, "train" if train else "val")
+            return VOCSegmentation(h.root, "train" if train else "val", h.bad_images)
         if h.source == "carvana":
-            return CarvanaSegmentation(h.root, "train" if train else "val", h.val_fraction)
-        return PetSegmentation(h.root, "trainval" if train else "test")
+            return CarvanaSegmentation(h.root, "train" if train else "val", h.val_fraction, h.bad_images)
+        return PetSegmentation(h.root, "trainval" if train else "test", h.bad_images)
 
     def _transform(self, train: bool) -> _Paired | None:
         h = self.hparams
