@@ -70,12 +70,24 @@ def load_state(path: Path | str) -> dict[str, torch.Tensor]:
     return {k.removeprefix(prefix): v for k, v in state.items()}
 
 
-def load_pretrained(module: torch.nn.Module, arch: str, weights: str | None, key: str) -> None:
-    """Load ``weights`` (enum name or file, see ``resolve``) of torchvision's ``arch`` into ``module``."""
+def load_pretrained(module: torch.nn.Module, arch: str, weights: str | None, key: str, head: str | None = None) -> None:
+    """Load ``weights`` (enum name or file, see ``resolve``) of torchvision's ``arch`` into ``module``.
+
+    Args:
+        head: key prefix of the classifier's output layer (``"classifier.6."``): where its shape differs
+            from ``module``'s (fine-tuning to other classes) it keeps its fresh initialisation.
+    """
     if weights is None:
         return
     path = resolve(arch, weights, key)
+    state = load_state(path)
+    if head is not None:
+        own = module.state_dict()
+        state = {k: v for k, v in state.items()
+                 if not (k.startswith(head) and k in own and own[k].shape != v.shape)}
     try:
-        module.load_state_dict(load_state(path))
+        missing, unexpected = module.load_state_dict(state, strict=False)
+        if unexpected or [k for k in missing if not (head and k.startswith(head))]:
+            raise RuntimeError(f"missing keys {missing[:3]}, unexpected keys {unexpected[:3]}")
     except RuntimeError as e:
         raise ConfigError(f"{key}: {path} does not fit {arch}: {str(e).splitlines()[0]}") from None

@@ -66,3 +66,25 @@ def test_wrong_architecture_file_is_a_config_error(tmp_path):
     torch.save({"w": torch.zeros(1)}, tmp_path / "other.pth")
     with pytest.raises(ConfigError, match="does not fit mobilenet_v3_small"):
         pretrained.load_pretrained(mobilenet_v3_small(), "mobilenet_v3_small", str(tmp_path / "other.pth"), "k")
+
+
+def test_fine_tuning_keeps_a_fresh_head_of_another_size(hub):
+    url = get_model_weights("mobilenet_v3_small")["IMAGENET1K_V1"].url
+    hub.mkdir(parents=True)
+    state = mobilenet_v3_small().state_dict()
+    torch.save(state, hub / url.rsplit("/", 1)[1])
+    net = mobilenet_v3_small(num_classes=6)
+    pretrained.load_pretrained(net, "mobilenet_v3_small", "IMAGENET1K_V1", "k", head="classifier.3.")
+    assert torch.equal(net.state_dict()["classifier.0.weight"], state["classifier.0.weight"])
+    assert net.classifier[3].weight.shape == (6, 1024)
+    with pytest.raises(ConfigError, match="does not fit"):  # without a head to leave out, a mismatch is an error
+        pretrained.load_pretrained(mobilenet_v3_small(num_classes=6), "mobilenet_v3_small", "IMAGENET1K_V1", "k")
+
+
+def test_vgg_asks_for_the_torchvision_model_of_its_configuration(monkeypatch):
+    from lit_modules import vgg
+
+    calls = []
+    monkeypatch.setattr(vgg, "load_pretrained", lambda net, arch, weights, key, head: calls.append((arch, weights, head)))
+    vgg.VGGModule(num_classes=6, config="A", batch_norm=True, width=0.125, fc_dim=64, weights="IMAGENET1K_V1")
+    assert calls == [("vgg11_bn", "IMAGENET1K_V1", "classifier.6.")]
