@@ -91,3 +91,26 @@ def load_pretrained(module: torch.nn.Module, arch: str, weights: str | None, key
             raise RuntimeError(f"missing keys {missing[:3]}, unexpected keys {unexpected[:3]}")
     except RuntimeError as e:
         raise ConfigError(f"{key}: {path} does not fit {arch}: {str(e).splitlines()[0]}") from None
+
+
+def timm_pretrained(name: str, file: str | None, key: str, **kwargs) -> torch.nn.Module:
+    """``timm.create_model(name, pretrained=True, **kwargs)``: weights from the Hugging Face cache, or ``file``.
+
+    timm adapts what differs (a new classifier for other ``num_classes``, position embeddings
+    resampled to another ``img_size``). Offline without the file in the cache: one ``ConfigError``
+    naming the cache folder and the URL.
+    """
+    import timm
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    if file is not None and not Path(file).is_file():
+        raise ConfigError(f"{key}: weights file {file!r} does not exist")
+    overlay = {"file": file} if file else None
+    try:
+        return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
+    except OSError as e:  # huggingface_hub's LocalEntryNotFoundError, connection errors
+        hub_id = timm.models.get_pretrained_cfg(name).hf_hub_id or name
+        cache = Path(HF_HUB_CACHE) / f"models--{hub_id.replace('/', '--')}"
+        raise ConfigError(f"{key}: timm {name} weights are not in the Hugging Face cache {cache} and cannot be "
+                          f"downloaded ({type(e).__name__}); on an online machine fetch https://huggingface.co/{hub_id} "
+                          f"(or give a local file)") from None

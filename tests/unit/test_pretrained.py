@@ -88,3 +88,31 @@ def test_vgg_asks_for_the_torchvision_model_of_its_configuration(monkeypatch):
     monkeypatch.setattr(vgg, "load_pretrained", lambda net, arch, weights, key, head: calls.append((arch, weights, head)))
     vgg.VGGModule(num_classes=6, config="A", batch_norm=True, width=0.125, fc_dim=64, weights="IMAGENET1K_V1")
     assert calls == [("vgg11_bn", "IMAGENET1K_V1", "classifier.6.")]
+
+
+def test_vit_pretrained_through_timm_from_a_local_file(tmp_path):
+    import timm
+
+    from lit_modules.vit import ViTModule
+
+    state = timm.create_model("vit_tiny_patch16_224").state_dict()
+    torch.save(state, tmp_path / "vit_tiny.pth")
+    m = ViTModule(num_classes=6, image_size=32, width=192, depth=12, heads=3, pretrained=True,
+                  pretrained_file=str(tmp_path / "vit_tiny.pth"))
+    assert torch.equal(m.net.blocks[3].attn.qkv.weight, state["blocks.3.attn.qkv.weight"])
+    assert m.net.head.weight.shape == (6, 192) and m.net.pos_embed.shape[1] == 1 + (32 // 16) ** 2
+    assert m(torch.zeros(2, 3, 32, 32)).shape == (2, 6)
+
+
+def test_vit_pretrained_offline_without_cache_names_cache_and_url(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    from lit_modules.vit import ViTModule
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    with pytest.raises(ConfigError) as e:
+        ViTModule(num_classes=6, image_size=32, width=192, depth=12, heads=3, pretrained=True)
+    msg = str(e.value)
+    assert str(tmp_path / "hf") in msg and "https://huggingface.co/timm/vit_tiny_patch16_224" in msg
