@@ -116,6 +116,32 @@ class AlbuSegmentation:
         return _chw(out["image"]), torch.from_numpy(np.ascontiguousarray(out["mask"])).to(mask.dtype)
 
 
+class AlbuPose:
+    """A top-down crop ``(image uint8 (3, S, S), keypoints (K, 3), pck_norm, head_size)`` through the pipeline.
+
+    Keypoints move with the pixels; one that leaves the crop gets visibility 0. Flips stay with the
+    datamodule's ``flip`` (it swaps left and right joints, which albumentations' flips do not), and
+    ``pck_norm``/``head_size`` are passed on unchanged, so geometric transforms should keep the scale.
+    """
+
+    def __init__(self, spec: AlbuSpec) -> None:
+        names = [t.get("__class_fullname__", "") for t in spec] if not isinstance(spec, str) else [spec]
+        if any("Flip" in n or n in ("yolo", "unet_elastic") for n in names):
+            from contracts.errors import ConfigError
+
+            raise ConfigError("data.init_args.albumentations: pose pipelines take no flips (they would not swap "
+                              "left and right joints; use data.init_args.flip) and no detection/segmentation recipe")
+        self.spec = spec
+        self.pipeline = compose(spec, keypoints=True)
+
+    def __call__(self, image: torch.Tensor, kps: torch.Tensor, norm: float, head: float):
+        out = self.pipeline(image=_hwc(image), keypoints=kps[:, :2].numpy())
+        h, w = out["image"].shape[:2]
+        xy = torch.as_tensor(np.asarray(out["keypoints"])[:, :2], dtype=kps.dtype).reshape(-1, 2)
+        inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
+        return _chw(out["image"]), torch.cat([xy, (kps[:, 2] * inside).unsqueeze(1)], 1), norm, head
+
+
 class Chain:
     """Sample transforms applied in turn, each called as ``step(*sample)`` and returning the new sample."""
 

@@ -107,3 +107,43 @@ def test_datamodules_take_the_pipelines_from_their_arguments():
     seg.setup("fit")
     images, masks = next(iter(seg.train_dataloader()))
     assert images.shape[-2:] == masks.shape[-2:] and masks.dtype == torch.int64
+
+
+POSE_SPEC = yaml.safe_load("""
+- {__class_fullname__: Affine, rotate: [-20, 20], translate_percent: [-0.1, 0.1], p: 1.0}
+- {__class_fullname__: ColorJitter, p: 0.5}
+""")
+
+
+def test_pose_crop_keypoints_follow_the_pixels():
+    from datamodules.albu import AlbuPose
+
+    step = AlbuPose(POSE_SPEC)
+    step.pipeline.set_random_seed(0)
+    image, target = _scene()
+    kps = target["keypoints"][0]
+    for _ in range(20):
+        out, k, norm, head = step(image, kps, 12.0, 3.0)
+        assert (norm, head) == (12.0, 3.0) and k.shape == kps.shape
+        spread = out.float().amax(0) - out.float().amin(0)
+        for x, y, v in k.tolist():
+            if v > 0:  # a visible corner still lies on the rectangle's pixels
+                xi, yi = int(x), int(y)
+                assert spread[max(0, yi - 1):yi + 2, max(0, xi - 1):xi + 2].max() > 100, (x, y)
+
+
+def test_pose_pipeline_refuses_flips():
+    from contracts.errors import ConfigError
+    from datamodules.albu import AlbuPose
+
+    with pytest.raises(ConfigError, match="flip"):
+        AlbuPose([{"__class_fullname__": "HorizontalFlip", "p": 0.5}])
+
+
+def test_pose_datamodule_takes_the_pipeline():
+    from datamodules.pose import PoseDataModule
+
+    dm = PoseDataModule(train_size=8, val_size=4, batch_size=4, num_workers=0, albumentations=POSE_SPEC)
+    dm.setup("fit")
+    images, keypoints, *_ = next(iter(dm.train_dataloader()))
+    assert images.shape[-1] == dm.hparams.input_size and keypoints.shape[-1] == 3
