@@ -12,17 +12,21 @@ By the datamodule's family:
 * classification: ``probabilities.csv`` (index, target, predicted, one column per class).
 * captioning: ``captions.json`` in COCO's caption results format (``image_id`` = index in the split).
 
+The model is built without its pretrained-weights arguments (the checkpoint holds every weight).
 The run folder is the one holding ``CKPT`` (``<run>/checkpoints/x.ckpt``), else ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import inspect
 import json
 from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 from contracts.errors import ConfigError
 from datamodules.captioning import CaptioningDataModule
@@ -38,7 +42,12 @@ def load(model: torch.nn.Module, ckpt_path: Path) -> None:
         raise ConfigError(f"--ckpt_path {ckpt_path}: no such file")
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     model.on_load_checkpoint(ckpt)  # e.g. the captioner rebuilds its vocabulary's net here
-    model.load_state_dict(ckpt["state_dict"])
+    # Built without pretrained weights, a ResNet backbone has BatchNorm where training had torchvision's
+    # FrozenBatchNorm2d: the same in eval mode, with one buffer more (num_batches_tracked). Nothing else may differ.
+    missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=False)
+    other = [k for k in [*missing, *unexpected] if not k.endswith("num_batches_tracked")]
+    if other:
+        raise ConfigError(f"--ckpt_path {ckpt_path} does not fit the config's model: {other[:4]}")
 
 
 def _source(ds: Any) -> Any:
@@ -120,9 +129,27 @@ def run_dir_of(ckpt: Path, out: Path | None) -> Path:
     raise ConfigError(f"--ckpt_path {ckpt} is not inside a run's checkpoints/ folder: give --out")
 
 
+# Arguments that fetch pretrained weights: the checkpoint holds every weight, so predict builds the
+# model without them (an offline machine needs no ImageNet file to predict from a fine-tuned run).
+PRETRAINED_OFF = {"weights": "null", "weights_backbone": "null", "encoder_weights": "null", "pretrained": "false"}
+
+
+def no_pretrained(configs: list[str]) -> list[str]:
+    """``--model.init_args.K null`` for each pretrained-weights argument the configs' model class takes."""
+    class_path = None
+    for c in configs:
+        model = (yaml.safe_load(Path(c).read_text()) or {}).get("model") or {}
+        class_path = model.get("class_path", class_path) if isinstance(model, dict) else class_path
+    if not class_path:
+        return []
+    module, name = class_path.rsplit(".", 1)
+    params = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+    return [a for k, v in PRETRAINED_OFF.items() if k in params for a in (f"--model.init_args.{k}", v)]
+
+
 def run(configs: list[str], ckpt: Path, overrides: list[str], out: Path | None) -> tuple[Path, dict[str, float]]:
     out = run_dir_of(ckpt, out)
-    model, dm, _ = build(configs, overrides)
+    model, dm, _ = build(configs, [*no_pretrained(configs), *overrides])
     writer = next((w for cls, w in FAMILIES if isinstance(dm, cls)), None)
     if writer is None:
         raise ConfigError(f"predict writes no standard file for {type(dm).__name__} yet")

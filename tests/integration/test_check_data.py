@@ -45,3 +45,19 @@ def test_check_data_clean_folder_exits_0(tmp_path):
                         cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "check-data: clean, 12 samples read"
+
+
+def test_check_data_on_voc_counts_bad_annotations_without_building_the_model(tmp_path):
+    """voc07.yaml names ImageNet weights that are not here: check-data builds only the data."""
+    from tests.integration.test_pretrained_weights import _voc
+
+    root = _voc(tmp_path / "VOC2007", n=3)
+    (root / "Annotations" / "000001.xml").write_text("<annotation><size>")  # malformed XML
+    (root / "JPEGImages" / "000002.jpg").unlink()  # missing image
+    proc = run_paperlab("check-data", "--config", str(ROOT / "configs/faster_rcnn/voc07.yaml"),
+                        "--data.init_args.root", f"[{root}]", "--data.init_args.val_root", str(root),
+                        "--workers", "0", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "000001.xml" in proc.stdout and "000002.jpg" in proc.stdout
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "bad annotation 2" in last and "unreadable image 2" in last  # train and val read the same split files

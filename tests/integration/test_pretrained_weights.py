@@ -1,5 +1,6 @@
-"""A paper config that fine-tunes torchvision ImageNet weights runs one step offline from the hub cache;
-without the file there, one line naming the cache path and the URL, exit code 2."""
+"""A paper config that fine-tunes torchvision ImageNet weights runs one step offline from the hub cache (and
+predicts from its checkpoint without the file); without the file there, one line naming the cache path and
+the URL, exit code 2."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 from PIL import Image
 from torchvision.models import get_model_weights, resnet50
 
-from tests.conftest import ROOT, paperlab_in_process, run_paperlab
+from tests.conftest import ROOT, paperlab_in_process, results_of, run_paperlab
 
 CONFIG = str(ROOT / "configs/faster_rcnn/voc07.yaml")
 
@@ -51,9 +52,17 @@ def test_voc07_fine_tunes_from_the_hub_cache_offline(tmp_path, monkeypatch):
     cache.mkdir(parents=True)
     torch.save(resnet50().state_dict(), cache / url.rsplit("/", 1)[1])
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # run_paperlab passes os.environ on
-    proc = run_paperlab("fit", "--config", CONFIG, *_data(tmp_path), *SMALL, "--trainer.fast_dev_run", "1",
-                        "--trainer.enable_progress_bar", "false", cwd=tmp_path, timeout=300)
+    proc = run_paperlab("fit", "--config", CONFIG, *_data(tmp_path), *SMALL, "--trainer.max_steps", "1",
+                        "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
+                        cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
+    # predict needs no ImageNet file: the checkpoint holds every weight (FrozenBatchNorm -> BatchNorm in eval)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    ckpt = Path(results_of(proc)["_path"]).parent / "checkpoints" / "last.ckpt"
+    pred = run_paperlab("predict", "--config", CONFIG, *_data(tmp_path), *SMALL, "--ckpt_path", str(ckpt),
+                        cwd=tmp_path, timeout=300)
+    assert pred.returncode == 0, pred.stderr[-4000:]
+    assert (ckpt.parent.parent / "predictions" / "detections.json").is_file()
 
 
 def test_voc07_without_cached_weights_is_one_line_naming_cache_and_url(tmp_path, monkeypatch):
