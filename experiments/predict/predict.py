@@ -7,7 +7,9 @@ By the datamodule's family:
   R-CNN adds ``segmentation`` as compressed RLE) and ``ground_truth.json`` (a COCO instances
   file of the same images and targets, ``iscrowd`` = crowd or VOC difficult), so that
   ``COCO("ground_truth.json").loadRes("detections.json")`` and ``COCOeval`` score them; the
-  module's own ``map_metric`` on the same predictions is printed alongside.
+  module's own ``map_metric`` on the same predictions is printed alongside. Boxes are in pixels of
+  the image as the loader serves it: the original for the R-CNN configs (``resize: none``), the
+  square-resized one for ``resize: square`` (YOLO), which an evaluation server would need scaled back.
 * segmentation: ``label_maps/<index>.png``, 8-bit class indices at the network's input size.
 * classification: ``probabilities.csv`` (index, target, predicted, one column per class).
 * captioning: ``captions.json`` in COCO's caption results format (``image_id`` = index in the split).
@@ -59,7 +61,8 @@ def detection(model, dm, loader, out: Path) -> dict[str, float]:
 
     src = _source(loader.dataset)
     cat_to_label = getattr(src, "cat_to_label", None)  # COCO: its category ids, else the labels themselves
-    category_of = {v: k for k, v in cat_to_label.items()} if cat_to_label else {k: k for k in range(1, 1000)}
+    k = int(model.hparams.num_classes)
+    category_of = {v: c for c, v in cat_to_label.items()} if cat_to_label else {c: c for c in range(1, k + 1)}
     names = list(getattr(src, "classes", None) or getattr(dm, "class_names", None) or [])
     metric = map_metric(model.masks)
     results, targets_all, sizes, ids, files = [], [], [], [], []
@@ -75,8 +78,8 @@ def detection(model, dm, loader, out: Path) -> dict[str, float]:
                 sizes.append(tuple(im.shape[-2:]))
                 targets_all.append(t)
                 results += formats.coco_results([p], [ids[-1]], category_of)
-    if not names:
-        names = [str(k) for k in range(1, getattr(model.hparams, "num_classes", 0) + 1)]
+    if len(names) != len(category_of):
+        names = [str(c) for c in sorted(category_of.values())]
     gt = formats.coco_ground_truth(targets_all, sizes, ids, names, category_of, files)
     (out / "detections.json").write_text(json.dumps(results))
     (out / "ground_truth.json").write_text(json.dumps(gt))
