@@ -116,3 +116,18 @@ def test_vit_pretrained_offline_without_cache_names_cache_and_url(tmp_path, monk
         ViTModule(num_classes=6, image_size=32, width=192, depth=12, heads=3, pretrained=True)
     msg = str(e.value)
     assert str(tmp_path / "hf") in msg and "https://huggingface.co/timm/vit_tiny_patch16_224" in msg
+
+
+def test_captioning_encoder_takes_the_torchvision_weight_name(hub):
+    from torchvision.models import resnet18
+
+    from lit_modules.nets.captioner import Captioner
+
+    url = get_model_weights("resnet18")["IMAGENET1K_V1"].url
+    hub.mkdir(parents=True)
+    state = resnet18().state_dict()
+    torch.save(state, hub / url.rsplit("/", 1)[1])
+    net = Captioner(12, encoder="resnet18", encoder_weights="IMAGENET1K_V1")
+    assert torch.equal(net.encoder[0].weight, state["conv1.weight"])  # encoder = resnet18 up to layer4
+    with pytest.raises(ConfigError, match="model.init_args.encoder_weights"):
+        Captioner(12, encoder="resnet50", encoder_weights="IMAGENET1K_V1")  # not in the cache, offline
