@@ -74,6 +74,19 @@ def coco_ground_truth(targets: list[dict[str, Any]], sizes: list[tuple[int, int]
     return {"images": images, "annotations": anns, "categories": cats}
 
 
+def image_keypoints(crop_kps: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """(K, 2+) keypoints in crop pixels -> (K, 2) in image pixels, inverting the crop's (2, 3) affine ``m``."""
+    inv = np.linalg.inv(np.vstack([m, [0.0, 0.0, 1.0]]))[:2]
+    xy = np.asarray(crop_kps, np.float64)[:, :2]
+    return xy @ inv[:, :2].T + inv[:, 2]
+
+
+def coco_keypoint_result(image_id: int, xy: np.ndarray, scores: np.ndarray, category_id: int = 1) -> dict[str, Any]:
+    """One person in COCO's keypoint results format: ``keypoints`` flat (x, y, 1) per joint, ``score`` their mean."""
+    flat = [v for (x, y) in xy.tolist() for v in (x, y, 1)]
+    return {"image_id": image_id, "category_id": category_id, "keypoints": flat, "score": float(np.mean(scores))}
+
+
 def write_label_maps(labels: Tensor, names: list[str], folder: Path) -> None:
     """One 8-bit PNG per (H, W) label map, pixel value = class index, named after ``names``."""
     folder.mkdir(parents=True, exist_ok=True)

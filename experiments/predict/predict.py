@@ -13,6 +13,9 @@ By the datamodule's family:
 * segmentation: ``label_maps/<index>.png``, 8-bit class indices at the network's input size.
 * classification: ``probabilities.csv`` (index, target, predicted, one column per class).
 * captioning: ``captions.json`` in COCO's caption results format (``image_id`` = index in the split).
+* pose: ``keypoints.json`` in COCO's keypoint results format, one entry per person crop, the
+  decoded heatmap maxima mapped back from the crop to image pixels (pixel-edge frame: pixel i
+  spans [i, i + 1)); ``image_id`` is COCO's id, ShapesWorld's image index, else the crop's index.
 
 The model is built without its pretrained-weights arguments (the checkpoint holds every weight).
 The run folder is the one holding ``CKPT`` (``<run>/checkpoints/x.ckpt``), else ``--out``.
@@ -34,6 +37,7 @@ from contracts.errors import ConfigError
 from datamodules.captioning import CaptioningDataModule
 from datamodules.classification import ClassificationDataModule
 from datamodules.detection import DetectionDataModule
+from datamodules.pose import PoseDataModule
 from datamodules.segmentation import SegmentationDataModule
 from experiments.build import build
 from experiments.predict import formats
@@ -89,6 +93,24 @@ def detection(model, dm, loader, out: Path) -> dict[str, float]:
             for m in ("map", "map50")}
 
 
+def pose(model, dm, loader, out: Path) -> dict[str, float]:
+    from datamodules.pose_crops import crop_matrix
+
+    crops = loader.dataset  # TopDownCrops: deterministic evaluation crops, one person each
+    people, n = [], 0
+    with torch.no_grad():
+        for batch in loader:
+            pred = model.predict_step([b.to(model.device) if torch.is_tensor(b) else b for b in batch], 0).cpu()
+            for p in pred.numpy():  # (K, 3): x, y in crop pixels, heatmap maximum
+                key, person = crops.source.items[n]  # (COCO image info | ShapesWorld image index | MPII name, Person)
+                image_id = key["id"] if isinstance(key, dict) else key if isinstance(key, int) else n
+                xy = formats.image_keypoints(p, crop_matrix(person.box, crops.out, crops.padding))
+                people.append(formats.coco_keypoint_result(image_id, xy, p[:, 2]))
+                n += 1
+    (out / "keypoints.json").write_text(json.dumps(people))
+    return {"people": n}
+
+
 def segmentation(model, dm, loader, out: Path) -> dict[str, float]:
     n = 0
     with torch.no_grad():
@@ -121,7 +143,8 @@ def captioning(model, dm, loader, out: Path) -> dict[str, float]:
 
 
 FAMILIES = ((DetectionDataModule, detection), (SegmentationDataModule, segmentation),
-            (ClassificationDataModule, classification), (CaptioningDataModule, captioning))
+            (ClassificationDataModule, classification), (CaptioningDataModule, captioning),
+            (PoseDataModule, pose))
 
 
 def run_dir_of(ckpt: Path, out: Path | None) -> Path:

@@ -62,3 +62,14 @@ def test_label_maps_and_probability_csv(tmp_path):
     read = list(csv.DictReader((tmp_path / "p.csv").open()))
     assert [r["predicted"] for r in read] == ["1", "0"] and read[1]["index"] == "11"
     assert sum(float(read[0][k]) for k in "abc") == pytest.approx(1.0)
+
+
+def test_keypoints_map_back_from_the_crop_to_the_image():
+    from datamodules.pose_crops import crop_matrix, warp_keypoints
+
+    kps = np.array([[30.0, 40.0, 2], [55.5, 20.25, 2], [12.0, 70.0, 1]], np.float32)
+    m = crop_matrix(np.array([10.0, 15.0, 60.0, 80.0]), 64, 1.25)
+    crop = warp_keypoints(kps, m, 64)
+    assert np.allclose(formats.image_keypoints(crop, m), kps[:, :2], atol=1e-4)
+    r = formats.coco_keypoint_result(7, kps[:, :2], np.array([0.5, 1.0, 0.0]))
+    assert r["keypoints"][:3] == [30.0, 40.0, 1] and r["score"] == 0.5 and len(r["keypoints"]) == 9
