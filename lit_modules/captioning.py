@@ -35,6 +35,7 @@ from lit_modules.losses.captioning import caption_cross_entropy, doubly_stochast
 from lit_modules.media import to_display
 from lit_modules.metrics.caption_media import attention_strip
 from lit_modules.nets.captioner import Captioner
+from lit_modules.nets.pretrained import resolve
 from lit_modules.optim import Optimised
 
 Batch = tuple[Tensor, Tensor, list[list[str]]]
@@ -105,6 +106,8 @@ class CaptioningModule(Optimised, L.LightningModule):
         self.save_hyperparameters()
         if beam_width < 1:
             raise ConfigError(f"model.init_args.beam_width must be >= 1 (1 = greedy), got {beam_width}")
+        if encoder_weights is not None and encoder != "conv":  # the net is built at setup: fail before the data
+            resolve(encoder, encoder_weights, "model.init_args.encoder_weights")
         self.vocab: Vocabulary | None = None
         self._vocab_origin = ""
         self.net: Captioner | None = None
