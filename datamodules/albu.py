@@ -54,6 +54,17 @@ def compose(spec: AlbuSpec, *, boxes: bool = False, keypoints: bool = False) -> 
     return A.from_dict({"transform": data})
 
 
+def _run(pipeline: A.Compose, **data: Any) -> dict[str, Any]:
+    """``pipeline(**data)`` with its random draws taken from torch's global RNG.
+
+    albumentations keeps its own generator; seeding it from torch per call makes every draw follow
+    the loader's per-sample seeding (a resumed run augments as the uninterrupted one did) and
+    ``torch.manual_seed`` alone fixes a pipeline in tests.
+    """
+    pipeline.set_random_seed(int(torch.randint(0, 2**31 - 1, ())))
+    return pipeline(**data)
+
+
 def _hwc(image: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(image.permute(1, 2, 0).numpy())  # (3, H, W) uint8 -> (H, W, 3)
 
@@ -84,7 +95,7 @@ class AlbuDetection:
                                 "keypoints": kps[..., :2].reshape(-1, 2).numpy() if kps is not None else np.zeros((0, 2))}
         if masks is not None:
             args["masks"] = list(masks.numpy())
-        out = self.pipeline(**args)
+        out = _run(self.pipeline, **args)
         keep = torch.as_tensor(out["index"], dtype=torch.long)
         h, w = out["image"].shape[:2]
         t = {k: (v[keep] if isinstance(v, torch.Tensor) and v.ndim and len(v) == n and k != "boxes" else v)
@@ -112,7 +123,7 @@ class AlbuSegmentation:
         self.pipeline = compose(spec)
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.pipeline(image=_hwc(image), mask=mask.numpy().astype(np.uint8))  # classes 0..254, 255 ignore
+        out = _run(self.pipeline, image=_hwc(image), mask=mask.numpy().astype(np.uint8))  # classes 0..254, 255 ignore
         return _chw(out["image"]), torch.from_numpy(np.ascontiguousarray(out["mask"])).to(mask.dtype)
 
 
@@ -135,7 +146,7 @@ class AlbuPose:
         self.pipeline = compose(spec, keypoints=True)
 
     def __call__(self, image: torch.Tensor, kps: torch.Tensor, norm: float, head: float):
-        out = self.pipeline(image=_hwc(image), keypoints=kps[:, :2].numpy())
+        out = _run(self.pipeline, image=_hwc(image), keypoints=kps[:, :2].numpy())
         h, w = out["image"].shape[:2]
         xy = torch.as_tensor(np.asarray(out["keypoints"])[:, :2], dtype=kps.dtype).reshape(-1, 2)
         inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
