@@ -33,7 +33,8 @@ from experiments.wandb_extras import WandbExtras
 
 # paperlab TOOL ... -> <package>.main(argv); imported only when named, so `fit` pays for none of them
 TOOLS = {"bench": "experiments.bench", "baseline": "experiments.baselines", "report": "experiments.report",
-         "sweep": "experiments.sweep", "reproduce": "experiments.reproduce"}
+         "sweep": "experiments.sweep", "reproduce": "experiments.reproduce",
+         "explain": "experiments.explain"}
 
 
 def new_run_id() -> str:
