@@ -27,7 +27,7 @@ from experiments.explain.data import folder_images, val_images
 from experiments.explain.loading import load_classifier, pick_layer
 from experiments.explain.sections import NO_MASKS, SECTIONS, Context, baselines
 
-PER_METHOD = ("pointing_game", "mask_mass", "deletion_auc", "sanity_rank_correlation", "sanity_barely_changes",
+PER_METHOD = ("pointing_game", "pointing_game_tolerant", "mask_mass", "deletion_auc", "sanity_rank_correlation", "sanity_barely_changes",
               "skipped")
 
 
@@ -117,15 +117,22 @@ def summary(r: dict[str, Any]) -> list[str]:
     lines = [f"samples {r['samples']} ({r['images']}), layer {r['layer']}, clean acc {f(r['clean_acc'])} "
              f"(chance {f(r['chance_acc'])})"]
     if "pointing_game" in r or "deletion_auc" in r:
-        lines.append(f"{'method':22s} {'pointing':>9s} {'mask mass':>9s} {'deletion':>9s} {'sanity rho':>10s}")
-        for m in r.get("deletion_auc", r.get("pointing_game", {})):
+        cols = ("pointing_game", "pointing_game_tolerant", "mask_mass", "deletion_auc", "sanity_rank_correlation")
+        lines.append(f"{'method':22s} {'pointing':>9s} {'point±tol':>9s} {'mask mass':>9s} {'deletion':>9s} "
+                     f"{'sanity rho':>10s}")
+        for m in r.get("pointing_game", r.get("deletion_auc", {})):
             flag = " barely changes" if r.get("sanity_barely_changes", {}).get(m) else ""
-            lines.append(f"{m:22s} {f(r.get('pointing_game', {}).get(m, '-')):>9s} "
-                         f"{f(r.get('mask_mass', {}).get(m, '-')):>9s} {f(r.get('deletion_auc', {}).get(m, '-')):>9s} "
-                         f"{f(r.get('sanity_rank_correlation', {}).get(m, '-')):>10s}{flag}")
-        lines.append(f"{'baseline':22s} {f(r['mask_share']):>9s} {f(r['mask_share']):>9s} "
-                     f"{f(r['deletion_auc_random']):>9s}   (mask share; random deletion order)"
+            lines.append(f"{m:22s} " + " ".join(f"{f(r.get(c, {}).get(m, '-')):>{10 if c[0] == 's' else 9}s}"
+                                                 for c in cols) + flag)
+        lines.append(f"{'baseline':22s} {f(r['mask_share']):>9s} {f(r['mask_share_tolerant']):>9s} "
+                     f"{f(r['mask_share']):>9s} {f(r['deletion_auc_random']):>9s}   (mask share, grown by "
+                     f"{r['pointing_tolerance_px']} px for ±tol; random deletion order)"
                      if isinstance(r["mask_share"], float) else f"mask metrics {r['mask_share']}")
+        for m, why in r.get("skipped", {}).items():
+            lines.append(f"{m}: {why}")
+        if "gradcam_pointing_game_by_layer" in r:
+            lines.append("gradcam pointing by layer: " + ", ".join(
+                f"{k}: {f(v)}" for k, v in r["gradcam_pointing_game_by_layer"].items()))
     for key in ("fgsm_acc", "pgd_linf_acc", "pgd_l2_acc", "transfer_pgd_linf_acc", "pgd_targeted_success"):
         if key in r:
             lines.append(f"{key}: " + ", ".join(f"{k}: {f(v)}" for k, v in r[key].items()))

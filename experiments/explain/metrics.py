@@ -6,6 +6,7 @@ Maps are ``(N, H, W)`` non-negative, masks ``(N, H, W)`` bool, images ``(N, 3, H
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -18,6 +19,18 @@ def pointing_game(maps: Tensor, masks: Tensor) -> float:
     flat, m = maps.flatten(1), masks.flatten(1)
     top = flat == flat.amax(1, keepdim=True)  # (N, HW)
     return ((top & m).sum(1) / top.sum(1)).float().mean().item()
+
+
+def tolerance_px(side: int) -> int:
+    """Zhang 2016's pointing-game tolerance, 15 px at 224 px, scaled to an image side."""
+    return round(15 * side / 224)
+
+
+def dilate(masks: Tensor, radius: int) -> Tensor:
+    """Masks grown by ``radius`` px (a square neighbourhood): the tolerant pointing game's target."""
+    if radius <= 0:
+        return masks
+    return F.max_pool2d(masks[:, None].float(), 2 * radius + 1, 1, radius)[:, 0] > 0
 
 
 def mask_share(masks: Tensor) -> float:

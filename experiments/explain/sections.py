@@ -15,7 +15,7 @@ from experiments.explain import adversarial as adv
 from experiments.explain import embedding, grids, metrics, synthesis
 from experiments.explain.attributions import METHODS, attribute, cam_head
 from experiments.explain.data import Images
-from experiments.explain.loading import PixelModel, randomised
+from experiments.explain.loading import PixelModel, conv_layers, randomised
 
 NO_MASKS = "skipped: these images have no object masks (only the ShapesWorld val split has)"
 SANITY_FLAG = 0.5  # mean rank correlation trained vs randomised at or above which a map "barely changes"
@@ -68,8 +68,14 @@ def attribution(name: str) -> Callable[[Context], dict[str, Any]]:
             "sanity_barely_changes": {name: rho >= SANITY_FLAG},
         }
         if masks is not None:
+            tolerant = metrics.dilate(masks, metrics.tolerance_px(x.shape[-1]))
             out["pointing_game"] = {name: metrics.pointing_game(maps, masks)}
+            out["pointing_game_tolerant"] = {name: metrics.pointing_game(maps, tolerant)}
             out["mask_mass"] = {name: metrics.mask_mass(maps, masks)}
+            if name == "gradcam":  # the layer matters: the last conv map of a small net is coarse
+                out["gradcam_pointing_game_by_layer"] = {
+                    n: metrics.pointing_game(attribute(name, ctx.model, x, y, m), masks)
+                    for n, m in conv_layers(ctx.model).items()}
         k = ctx.shown
         grids.attribution_grid(ctx.out / f"{name}.png", x[:k], {name: maps[:k], f"{name} (random net)": rand[:k]},
                                None if masks is None else masks[:k])
@@ -86,7 +92,12 @@ def baselines(ctx: Context) -> dict[str, Any]:
     order = torch.stack([torch.randperm(x.shape[-1] * x.shape[-2], generator=g) for _ in range(len(x))])
     out: dict[str, Any] = {"deletion_auc_random": metrics.auc(metrics.deletion_curve(ctx.model, x, y, order)),
                            "clean_acc": adv.accuracy(ctx.model, x, y), "chance_acc": 1 / len(ctx.images.class_names)}
-    out["mask_share"] = metrics.mask_share(ctx.images.masks) if ctx.images.masks is not None else NO_MASKS
+    masks = ctx.images.masks
+    out["mask_share"] = metrics.mask_share(masks) if masks is not None else NO_MASKS
+    if masks is not None:
+        tol = metrics.tolerance_px(x.shape[-1])
+        out["pointing_tolerance_px"] = tol
+        out["mask_share_tolerant"] = metrics.mask_share(metrics.dilate(masks, tol))
     return out
 
 
