@@ -12,7 +12,11 @@ from torch import Tensor, nn
 
 def _grad(model: nn.Module, x: Tensor, y: Tensor, targeted: bool) -> Tensor:
     """Gradient of the loss the attacker ascends: CE to ``y``, negated when it is a target."""
-    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():  # an attack inside a caller's no_grad block still needs its gradient
+        return _ce_grad(model, x.detach().requires_grad_(True), y, targeted)
+
+
+def _ce_grad(model: nn.Module, x: Tensor, y: Tensor, targeted: bool) -> Tensor:
     # in float64: a confident float32 softmax rounds to exactly one-hot, its CE gradient to exactly
     # zero, and sign(0) would leave the pixel where it is (gradient masking by rounding)
     loss = F.cross_entropy(model(x).double(), y, reduction="sum")
