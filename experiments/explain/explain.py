@@ -113,9 +113,9 @@ def explain(args: argparse.Namespace, overrides: list[str]) -> tuple[dict[str, A
 
 def summary(r: dict[str, Any]) -> list[str]:
     """The figures for stdout, each beside its trivial baseline."""
-    f = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
-    lines = [f"samples {r['samples']} ({r['images']}), layer {r['layer']}, clean acc {f(r['clean_acc'])} "
-             f"(chance {f(r['chance_acc'])})"]
+    f = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)
+    lines = [(f"samples {r['samples']} ({r['images']}), layer {r['layer']}, clean acc {f(r['clean_acc'])} "
+              f"(chance {f(r['chance_acc'])})")]
     if "pointing_game" in r or "deletion_auc" in r:
         cols = ("pointing_game", "pointing_game_tolerant", "mask_mass", "deletion_auc", "sanity_rank_correlation")
         lines.append(f"{'method':22s} {'pointing':>9s} {'point±tol':>9s} {'mask mass':>9s} {'deletion':>9s} "

@@ -8,11 +8,13 @@ hooks need each activation kept).
 from __future__ import annotations
 
 import copy
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
 import torch
+import yaml
 from torch import Tensor, nn
 
 from contracts.errors import ConfigError
@@ -79,7 +81,7 @@ def load_checkpoint(module: L.LightningModule, ckpt_path: str) -> None:
         raise ConfigError(f"--ckpt_path {ckpt_path} is not a file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001 (any unreadable file is the same user mistake)
+    except Exception as e:
         raise ConfigError(f"--ckpt_path {ckpt_path} is not a readable checkpoint: {e}") from e
     weights = state.get("state_dict") if isinstance(state, dict) else None
     if weights is None:
@@ -104,3 +106,19 @@ def load_classifier(configs: list[str], ckpt_path: str, overrides: Sequence[str]
     load_checkpoint(module, ckpt_path)
     mean, std = dm._stats()
     return explainable(module.net, mean, std), dm
+
+
+def load_run(run: str | Path, ckpt: str = "last.ckpt", overrides: Sequence[str] = ()
+             ) -> tuple[PixelModel, L.LightningDataModule]:
+    """The classifier of a run folder (its ``config.yaml`` and ``checkpoints/<ckpt>``), for notebooks.
+
+    The saved config also holds ``fit``'s own keys (``ckpt_path``, ``runs_dir``...); only the
+    model and data sections are rebuilt.
+    """
+    run = Path(run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    kept = {k: cfg[k] for k in ("seed_everything", "model", "data") if k in cfg}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "config.yaml"
+        path.write_text(yaml.safe_dump(kept))
+        return load_classifier([str(path)], str(run / "checkpoints" / ckpt), overrides)

@@ -65,7 +65,7 @@ def test_one_method_on_an_image_folder_skips_the_mask_metrics(tiny_ckpt: Path, t
         Image.new("RGB", (80, 60), (40 * i, 100, 200)).save(tmp_path / "imgs" / "circle" / f"{i}.png")
     Image.new("RGB", (64, 64), (9, 9, 9)).save(tmp_path / "imgs" / "loose.jpg")
     out = tmp_path / "out"
-    code, stdout, stderr = paperlab_in_process(
+    code, _, stderr = paperlab_in_process(
         "explain", "--config", CONFIG, "--ckpt_path", str(tiny_ckpt), "--method", "saliency",
         "--images", str(tmp_path / "imgs"), "--out", str(out), *SMALL, cwd=tmp_path)
     assert code == 0, stderr[-3000:]
