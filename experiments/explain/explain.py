@@ -3,7 +3,8 @@
 Attribution maps (vanilla gradient, SmoothGrad, integrated gradients, occlusion, deconvnet,
 guided backprop, Grad-CAM, CAM where the head allows), adversarial examples (FGSM, PGD L-inf/L2,
 targeted), fooling images, class visualisation, feature inversion, DeepDream, first-layer
-filters and a t-SNE of the penultimate features. On ShapesWorld every figure is measured
+filters, top-activating patches, a t-SNE of the penultimate features and nearest neighbours in
+feature against pixel space. On ShapesWorld every figure is measured
 against the labelled object's mask, beside its trivial baseline. Writes PNGs and
 ``<method>.json`` to ``<run>/explain/`` (the folder holding ``checkpoints/``).
 
@@ -139,7 +140,8 @@ def summary(r: dict[str, Any]) -> list[str]:
     for key in ("pgd_linf_max_perturbation", "fooling_confidence", "fooling_steps", "classviz_self_confidence",
                 "classviz_transfer_confidence", "occlusion_drop_object", "occlusion_drop_background",
                 "inversion_feature_rel_error", "inversion_pixel_correlation", "deepdream_activation_gain",
-                "tsne_knn_acc", "tsne_knn_acc_random_init", "knn_acc_features", "knn_acc_pixels"):
+                "tsne_knn_acc", "tsne_knn_acc_random_init", "knn_acc_features", "knn_acc_pixels",
+                "nn5_same_class_features", "nn5_same_class_pixels"):
         if key in r:
             v = r[key]
             lines.append(f"{key}: " + (", ".join(f"{k}: {f(x)}" for k, x in v.items()) if isinstance(v, dict) else f(v)))

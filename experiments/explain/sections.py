@@ -217,6 +217,48 @@ def filters(ctx: Context) -> dict[str, Any]:
     return {"first_layer_filters": len(w)}
 
 
+def patches(ctx: Context) -> dict[str, Any]:
+    """Top-activating patches (Zeiler & Fergus 2014) of the chosen layer's most active channels:
+    for each, the 8 places in the images where it fires most, cut out around the map cell."""
+    act = _activation(ctx.model, ctx.layer)
+    x = ctx.images.embed_x
+    with torch.no_grad():
+        a = torch.cat([act(xb) for xb in x.split(256)])  # (N, C, h, w)
+    h, w = a.shape[-2:]
+    side = x.shape[-1]
+    cell = max(1, side // h)
+    half = min(side // 2, cell)  # the window: two cells of the map around the cell's centre
+    rows, channels = {}, a.mean((0, 2, 3)).argsort(descending=True)[:4].tolist()
+    for ch in channels:
+        top = a[:, ch].flatten().topk(8).indices
+        crops = []
+        for idx in top.tolist():
+            i, rem = divmod(idx, h * w)
+            cy, cx = (rem // w + 0.5) * side / h, (rem % w + 0.5) * side / w
+            y0 = int(min(max(cy - half, 0), side - 2 * half))
+            x0 = int(min(max(cx - half, 0), side - 2 * half))
+            crops.append(x[i, :, y0:y0 + 2 * half, x0:x0 + 2 * half])
+        rows[f"channel {ch}"] = torch.stack(crops)
+    grids.image_grid(ctx.out / "patches.png", rows)
+    return {"patches_layer": ctx.layer_name, "patches_channels": channels, "patches_window_px": 2 * half}
+
+
+def neighbours(ctx: Context) -> dict[str, Any]:
+    """Nearest neighbours of a few images in penultimate-feature space against pixel space:
+    how often the 5 nearest share the query's class."""
+    x, y = ctx.images.embed_x, ctx.images.embed_y
+    feats = embedding.penultimate(ctx.model, x)
+    out, rows = {}, {}
+    for space, f in (("features", feats), ("pixels", x.flatten(1))):
+        d = torch.cdist(f, f).fill_diagonal_(float("inf"))
+        nn5 = d.topk(5, largest=False).indices  # (N, 5)
+        out[f"nn5_same_class_{space}"] = (y[nn5] == y[:, None]).float().mean().item()
+        for q in range(min(4, len(x))):
+            rows[f"{q} {space}"] = torch.cat([x[q:q + 1], x[nn5[q]]])
+    grids.image_grid(ctx.out / "neighbours.png", rows, ["query"] + [f"nn {k}" for k in range(1, 6)])
+    return out
+
+
 def _activation(model: PixelModel, layer: nn.Module) -> Callable[[Tensor], Tensor]:
     """``x -> layer's output`` (the rest of the forward pass runs, its result is dropped)."""
 
@@ -236,5 +278,5 @@ SECTIONS: dict[str, Callable[[Context], dict[str, Any]]] = {
     **{name: attribution(name) for name in METHODS},
     "occlusion_drop": occlusion_drop, "adversarial": adversarial, "fooling": fooling,
     "classviz": classviz, "inversion": inversion, "deepdream": deepdream, "embedding": embed,
-    "filters": filters,
+    "filters": filters, "patches": patches, "neighbours": neighbours,
 }
