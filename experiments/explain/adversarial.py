@@ -37,11 +37,26 @@ def _project(x0: Tensor, x: Tensor, eps: float, norm: str) -> Tensor:
     """``x`` brought back into the ``eps`` ball around ``x0`` and into [0, 1]."""
     d = x - x0
     if norm == "linf":
-        d = d.clamp(-eps, eps)
-    else:
-        n = d.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
-        d = d * (eps / n.clamp(min=1e-12)).clamp(max=1.0)
+        return within_linf(x0, (x0 + d.clamp(-eps, eps)).clamp(0, 1), eps)
+    n = d.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+    d = d * (eps / n.clamp(min=1e-12)).clamp(max=1.0)
     return (x0 + d).clamp(0, 1)
+
+
+def linf_distance(x0: Tensor, x: Tensor) -> float:
+    """``max |x - x0|`` computed exactly (float64 holds the difference of two float32 pixels)."""
+    return (x.double() - x0.double()).abs().max().item()
+
+
+def within_linf(x0: Tensor, x: Tensor, eps: float) -> Tensor:
+    """``x`` clipped to the float32 box ``[lo, hi]`` that holds exactly the pixels within ``eps``
+    of ``x0``, so the bound holds exactly, not up to rounding (``x0 + d`` in float32 may overshoot
+    by an ulp, and ``k/255`` itself is rounded). ``x`` in [0, 1] stays in [0, 1]."""
+    x0d = x0.double()
+    lo, hi = (x0d - eps).float(), (x0d + eps).float()  # nearest float32: may lie an ulp outside
+    lo = torch.where(x0d - lo.double() > eps, torch.nextafter(lo, x0), lo)
+    hi = torch.where(hi.double() - x0d > eps, torch.nextafter(hi, x0), hi)
+    return torch.max(torch.min(x, hi), lo)
 
 
 def pgd(model: nn.Module, x: Tensor, y: Tensor, eps: float, steps: int = 10, alpha: float | None = None,

@@ -123,7 +123,8 @@ def adversarial(ctx: Context) -> dict[str, Any]:
         out["fgsm_acc"][str(e)] = adv.accuracy(m, xf, y)
         out["pgd_linf_acc"][str(e)] = adv.accuracy(m, xp, y)
         out["pgd_l2_acc"][str(e)] = adv.accuracy(m, x2, y)
-        out["pgd_linf_max_perturbation"][str(e)] = (xp - x).abs().max().item() * 255
+        out["pgd_linf_max_perturbation"][str(e)] = adv.linf_distance(x, xp) * 255
+        out.setdefault("pgd_linf_within_bound", {})[str(e)] = adv.linf_distance(x, xp) <= eps  # exact
         out["transfer_pgd_linf_acc"][str(e)] = adv.accuracy(ctx.transfer, xp, y) if ctx.transfer else None
         shown[f"PGD {e}/255"] = xp[:ctx.shown]
     out["pgd_l2_eps_note"] = "L2 radius = eps * sqrt(3HW) / 4 (eps in 1/255)"

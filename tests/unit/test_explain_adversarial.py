@@ -37,9 +37,17 @@ def test_fgsm_is_x_plus_eps_sign_grad_clipped():
 @pytest.mark.parametrize("eps", [1 / 255, 8 / 255, 0.3])
 def test_pgd_linf_stays_in_the_ball_and_the_image(eps):
     net, x, y = _net(), torch.rand(5, 3, 8, 8), torch.tensor([0, 1, 2, 3, 0])
+    x = torch.randint(0, 256, x.shape).float() / 255  # pixels as images hold them
     out = adv.pgd(net, x, y, eps=eps, steps=7)
-    assert (out - x).abs().max().item() <= eps + 1e-6  # float32 rounding of x + d, nothing more
-    assert out.min() >= 0 and out.max() <= 1
+    assert (out.double() - x.double()).abs().max().item() <= eps  # exactly: no rounding slack
+    assert adv.linf_distance(x, out) <= eps and out.min() >= 0 and out.max() <= 1
+    assert (out != x).float().mean() > 0.5  # and it did move
+
+
+def test_fgsm_moves_every_pixel_by_eps_up_to_float32_rounding():
+    net, x, y = _net(), torch.full((2, 3, 8, 8), 0.5), torch.tensor([0, 1])
+    out = adv.fgsm(net, x, y, 4 / 255)
+    assert torch.allclose((out - x).abs(), torch.full_like(x, 4 / 255), atol=1e-7)
 
 
 def test_pgd_l2_stays_in_the_ball():
@@ -56,7 +64,7 @@ def test_pgd_without_random_start_follows_the_reference_iteration():
         ref = ref + alpha * _reference_grad(net, ref, y).sign()
         ref = torch.min(torch.max(ref, x - eps), x + eps).clamp(0, 1)
     got = adv.pgd(net, x, y, eps=eps, steps=steps, alpha=alpha, random_start=False)
-    assert torch.allclose(got, ref, atol=1e-6)
+    assert torch.allclose(got, ref, atol=1e-6)  # up to the one-ulp pull-back that makes the bound exact
 
 
 def test_attacks_lower_accuracy_and_pgd_beats_fgsm_on_its_own_model():
@@ -86,3 +94,13 @@ def test_fooling_images_reach_the_target_confidence_and_stay_images():
     assert imgs.min() >= 0 and imgs.max() <= 1
     reached = steps < 300
     assert (conf[reached] >= 0.9).all()
+
+
+def test_within_linf_makes_the_bound_exact_and_keeps_what_is_inside():
+    x0 = torch.arange(256).float() / 255  # every 8-bit level, each itself a rounded float32
+    for eps in (1 / 255, 2 / 255, 8 / 255):
+        far = torch.cat([torch.zeros(256), torch.ones(256), x0 + eps, x0 - eps]).clamp(0, 1)
+        base = x0.repeat(4)
+        out = adv.within_linf(base, far, eps)
+        assert (out.double() - base.double()).abs().max().item() <= eps and out.min() >= 0 and out.max() <= 1
+        assert torch.equal(adv.within_linf(x0, x0, eps), x0)
