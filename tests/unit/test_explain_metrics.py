@@ -131,3 +131,14 @@ def test_cam_needs_global_pooling_then_one_linear():
     mlp = _TinyNet()
     mlp.classifier = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 3))
     assert cam_head(PixelModel(mlp, [0.5] * 3, [0.25] * 3)) is None
+
+
+def test_datamodule_object_masks_are_the_val_views_masks():
+    from datamodules.classification import ClassificationDataModule
+
+    world = WorldConfig(image_size=32)
+    dm = ClassificationDataModule(source="shapes", image_size=32, world=world, train_size=8, val_size=6)
+    masks = dm.object_masks([0, 3])
+    view = ShapesClassification("val", 6, dm.world)
+    assert masks.shape == (2, 32, 32) and masks.dtype == torch.bool
+    assert torch.equal(masks[1], view.object_mask(3))
