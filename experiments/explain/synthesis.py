@@ -40,8 +40,12 @@ def class_visualisation(model: nn.Module, classes: Tensor, size: int, steps: int
 
 
 def fooling_images(model: nn.Module, classes: Tensor, size: int, target: float = 0.99, max_steps: int = 300,
-                   lr: float = 0.02, seed: int = 0) -> tuple[Tensor, Tensor]:
+                   lr: float = 0.05, seed: int = 0) -> tuple[Tensor, Tensor]:
     """From uniform noise, ascend each class's log-probability until it reaches ``target``.
+
+    Adam's step shrinks along a cosine over ``max_steps`` (a fixed step of lr per pixel circles
+    round the optimum near the [0, 1] walls); each image is kept as it was at its best step, so
+    one that reached ``target`` is returned as it was then, not as momentum moved it on.
 
     Returns:
         images ``(K, 3, size, size)`` and the steps each took (``max_steps`` if it never got there).
@@ -49,20 +53,24 @@ def fooling_images(model: nn.Module, classes: Tensor, size: int, target: float =
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(len(classes), 3, size, size, generator=g).requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max_steps)
     steps = torch.full((len(classes),), max_steps)
-    for step in range(max_steps):
+    best, best_logp = x.detach().clone(), torch.full((len(classes),), -float("inf"))
+    for step in range(max_steps + 1):
         logp = model(x).log_softmax(-1).gather(1, classes[:, None])[:, 0]  # (K,)
-        done = (logp.exp() >= target) & (steps == max_steps)
-        steps[done] = step
-        if (steps < max_steps).all():
+        with torch.no_grad():
+            better = (logp > best_logp) & (steps == max_steps)  # frozen once it reached the target
+            best[better], best_logp[better] = x[better], logp[better]
+            steps[(logp.exp() >= target) & (steps == max_steps)] = step
+        if (steps < max_steps).all() or step == max_steps:
             break
-        active = (steps == max_steps).float()  # finished images stop moving
         opt.zero_grad()
-        (-(logp * active).sum()).backward()
+        (-logp.sum()).backward()
         opt.step()
+        sched.step()
         with torch.no_grad():
             x.clamp_(0, 1)
-    return x.detach(), steps
+    return best, steps
 
 
 def _total_variation(x: Tensor) -> Tensor:
