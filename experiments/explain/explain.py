@@ -75,6 +75,9 @@ def explain(args: argparse.Namespace, overrides: list[str]) -> tuple[dict[str, A
         note = None
     if args.images:
         names = list(getattr(dm, "class_names", None) or [])
+        if not names:  # a class-folder source knows its classes once set up
+            dm.setup("validate")
+            names = list(getattr(dm, "class_names", None) or [])
         if not names:
             raise ConfigError("--images needs the config's class names (a ShapesWorld or class-folder source)")
         images = folder_images(args.images, int(dm.hparams.image_size), names, model, args.samples)
@@ -101,7 +104,7 @@ def explain(args: argparse.Namespace, overrides: list[str]) -> tuple[dict[str, A
             else:
                 result[key] = value
         result["timings_s"][name] = round(time.perf_counter() - start, 2)
-        print(f"explain: {name} done in {result['timings_s'][name]:.1f} s", flush=True)
+        print(f"[{name}: {result['timings_s'][name]:.1f} s]", flush=True)
     if len(maps) > 1:
         from experiments.explain.grids import attribution_grid
 
