@@ -142,3 +142,18 @@ def test_datamodule_object_masks_are_the_val_views_masks():
     view = ShapesClassification("val", 6, dm.world)
     assert masks.shape == (2, 32, 32) and masks.dtype == torch.bool
     assert torch.equal(masks[1], view.object_mask(3))
+
+
+def test_gradcam_is_the_hand_computed_grad_cam_upsampled():
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    model = PixelModel(_TinyNet(), [0.5] * 3, [0.25] * 3).eval()
+    x, y = torch.rand(2, 3, 16, 16), torch.tensor([0, 2])
+    layer = model.net.features[2]
+    a = model.net.features[:3]((x - model.mean) / model.std).detach().requires_grad_(True)  # (B, C, h, w)
+    logits = model.net.classifier(model.net.avgpool(model.net.features[3:](a)).flatten(1))
+    (g,) = torch.autograd.grad(logits.gather(1, y[:, None]).sum(), a)
+    want = F.relu((g.mean((2, 3), keepdim=True) * a).sum(1)).detach()  # Selvaraju 2017, Eq. 1-2
+    got = METHODS["gradcam"](model, x, y, layer)
+    assert torch.allclose(got, want, atol=1e-5)  # same size here: the upsampling is the identity
