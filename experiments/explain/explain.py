@@ -55,6 +55,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--images", default=None, help="an image folder to explain instead of the val split")
     p.add_argument("--out", type=Path, default=None, help="output folder (default <run>/explain)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--wandb", action="store_true", help="also log the grids and figures as a W&B run (offline by default)")
     args, overrides = p.parse_known_args(argv)
     for name in ("samples", "embed_samples", "pgd_steps", "steps"):
         if getattr(args, name) < 1:
@@ -67,6 +68,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 def explain(args: argparse.Namespace, overrides: list[str]) -> tuple[dict[str, Any], Path]:
     """Run ``args.method`` (or every part) and return the JSON's content and its path."""
     torch.manual_seed(args.seed)
+    started = time.time()
     model, dm = load_classifier(args.config, args.ckpt_path, overrides)
     layer_name, layer = pick_layer(model, args.layer)
     transfer, note = None, "no --transfer_ckpt given: train a second seed and pass its checkpoint"
@@ -112,6 +114,11 @@ def explain(args: argparse.Namespace, overrides: list[str]) -> tuple[dict[str, A
                          None if images.masks is None else images.masks[:ctx.shown])
     path = out / f"{args.method}.json"
     path.write_text(json.dumps(result, indent=2))
+    if args.wandb:
+        from experiments.explain.tracking import log_to_wandb
+
+        pngs = sorted(p for p in out.glob("*.png") if p.stat().st_mtime >= started)  # this call's grids
+        print(f"wandb: {log_to_wandb(run_folder(args.ckpt_path), pngs, result)}")
     return result, path
 
 

@@ -45,3 +45,12 @@ def test_explain_table_puts_each_figure_beside_its_baseline():
     assert "0.150 (mask share)" in text and "0.550 (random order)" in text
     assert "8/255: 0.000" in text and "chance 0.125" in text
     assert "— (none)" in text and "plain: 1.000" in text  # a missing transfer figure keeps its reason
+
+
+def test_wandb_summary_is_the_jsons_numbers_flattened():
+    from experiments.explain.tracking import flat
+
+    got = flat(RESULT)
+    assert got["explain/pgd_linf_acc/8"] == 0.0 and got["explain/pointing_game/gradcam"] == 0.3
+    assert "explain/pointing_game/cam" not in got and "explain/sanity_barely_changes/gradcam" not in got
+    assert all(isinstance(v, float) for v in got.values())
