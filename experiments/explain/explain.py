@@ -9,7 +9,7 @@ against the labelled object's mask, beside its trivial baseline. Writes PNGs and
 ``<method>.json`` to ``<run>/explain/`` (the folder holding ``checkpoints/``).
 
     paperlab explain --config configs/alexnet/demo.yaml --ckpt_path runs/alexnet-demo/ID/checkpoints/last.ckpt --method all
-    paperlab explain ... --method gradcam --layer features.3
+    paperlab explain ... --method gradcam --layer features.4    # any conv layer; a wrong name lists them
     paperlab explain ... --images my_photos/            # an image folder instead of the val split
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ def run_folder(ckpt_path: str) -> Path:
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     doc = __doc__ or ""
-    p = argparse.ArgumentParser(prog="paperlab explain", description=doc.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="paperlab explain", description="\n\n".join(doc.split("\n\n")[:2]),
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=doc.split("\n\n", 2)[2])
     p.add_argument("--config", action="append", required=True, help="config file(s) of the run, as for fit")
     p.add_argument("--ckpt_path", required=True, help="the classification checkpoint")
@@ -160,6 +161,8 @@ def summary(r: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str]) -> None:
     """``paperlab explain``: see the module docstring."""
+    for name in ("lightning.pytorch", "lightning.fabric"):  # "Seed set", "GPU available": no trainer runs here
+        logging.getLogger(name).setLevel(logging.WARNING)
     args, overrides = parse(argv)
     result, path = explain(args, overrides)
     print("\n".join(summary(result)))

@@ -85,6 +85,13 @@ def test_bad_options_are_one_line_exit_2(tiny_ckpt: Path, tmp_path: Path, extra:
     assert code == 2 and err.startswith("paperlab: error: ") and needle in err and "Traceback" not in err
 
 
+def test_a_wrong_layer_is_exactly_one_stderr_line_in_a_real_process(tiny_ckpt: Path, tmp_path: Path):
+    proc = run_paperlab("explain", "--config", CONFIG, "--ckpt_path", str(tiny_ckpt), "--method", "gradcam",
+                        "--layer", "features.3", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-2000:]
+    assert proc.stderr.startswith("paperlab: error: --layer 'features.3'") and "features.4" in proc.stderr
+
+
 def test_unreadable_image_is_one_line_exit_2(tiny_ckpt: Path, tmp_path: Path):
     (tmp_path / "imgs").mkdir()
     (tmp_path / "imgs" / "broken.png").write_bytes(b"not a png at all")
