@@ -148,7 +148,7 @@ def summary(r: dict[str, Any]) -> list[str]:
     for key in ("fgsm_acc", "pgd_linf_acc", "pgd_l2_acc", "transfer_pgd_linf_acc", "pgd_targeted_success"):
         if key in r:
             lines.append(f"{key}: " + ", ".join(f"{k}: {f(v)}" for k, v in r[key].items()))
-    for key in ("pgd_linf_max_perturbation", "fooling_confidence", "fooling_steps", "classviz_self_confidence",
+    for key in ("transfer_clean_acc", "pgd_linf_max_perturbation", "fooling_confidence", "fooling_steps", "classviz_self_confidence",
                 "classviz_transfer_confidence", "occlusion_drop_object", "occlusion_drop_background",
                 "inversion_feature_rel_error", "inversion_pixel_correlation", "deepdream_activation_gain",
                 "tsne_knn_acc", "tsne_knn_acc_random_init", "knn_acc_features", "knn_acc_pixels",

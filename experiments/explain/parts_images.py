@@ -35,6 +35,8 @@ def adversarial(ctx: Context) -> dict[str, Any]:
     out["pgd_l2_eps_note"] = "L2 radius = eps * sqrt(3HW) / 4 (eps in 1/255)"
     if ctx.transfer is None:
         out["transfer_pgd_linf_acc"] = {"value": None, "reason": ctx.transfer_note}
+    else:  # the baseline of a transfer figure: the other model's accuracy on the clean images
+        out["transfer_clean_acc"] = adv.accuracy(ctx.transfer, x, y)
     target = (y + 1) % len(ctx.images.class_names)
     xt = adv.attack(adv.pgd, m, x, target, eps=max(ctx.eps) / 255, steps=ctx.pgd_steps, targeted=True)
     with torch.no_grad():
