@@ -21,7 +21,7 @@ from jsonargparse.typing import PositiveInt
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from contracts.errors import DatasetError
+from contracts.errors import ConfigError, DatasetError
 from datamodules.base import FamilyDataModule, Mapped, Split, Stats, rendered_pairs, source_classes
 from datamodules.image_size import check_image_size
 from datamodules.pixels import PixelNormalize
@@ -143,6 +143,17 @@ class ClassificationDataModule(FamilyDataModule):
         if self.hparams.source == "shapes":
             return list(self.world.kinds)
         return source_classes(self._train, self._val)
+
+    def object_masks(self, indices: list[int]) -> torch.Tensor:
+        """Masks of the labelled objects of validation samples ``indices``, bool ``(N, H, W)``.
+
+        Only ShapesWorld knows them; an on-disk source raises ``ConfigError``.
+        """
+        h = self.hparams
+        if h.source != "shapes":
+            raise ConfigError(f"data.init_args.source={h.source!r} has no object masks (only 'shapes' has)")
+        view = ShapesClassification("val", h.val_size, self.world)
+        return torch.stack([view.object_mask(i) for i in indices])
 
     @property
     def _batched(self) -> bool:

@@ -39,7 +39,7 @@ from experiments.wandb_extras import WandbExtras
 # paperlab TOOL ... -> <package>.main(argv); imported only when named, so `fit` pays for none of them
 TOOLS = {"bench": "experiments.bench", "baseline": "experiments.baselines", "report": "experiments.report",
          "sweep": "experiments.sweep", "reproduce": "experiments.reproduce", "check-data": "experiments.check_data",
-         "predict": "experiments.predict"}
+         "predict": "experiments.predict", "explain": "experiments.explain"}
 
 
 def new_run_id() -> str:

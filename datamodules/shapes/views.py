@@ -19,6 +19,7 @@ from datamodules.shapes.scene import (
     Split,
     WorldConfig,
     mask_boxes,
+    object_mask,
     render,
     render_image,
     sample_scene,
@@ -72,6 +73,16 @@ class ShapesClassification(_LabelledImageView):
 
     def label(self, scene: Scene) -> int:
         return scene.objects[0].label
+
+    def object_mask(self, index: int) -> torch.Tensor:
+        """The labelled object's mask in sample ``index``, bool ``(H, W)``.
+
+        The object is drawn last, over the clutter, so its full mask is what the image shows of
+        it. For measuring where an explanation points (``experiments.explain``); training
+        batches stay ``(image, label)``.
+        """
+        scene = self.scene(index)
+        return torch.from_numpy(object_mask(scene.objects[0], scene.size).copy())
 
 
 class _MultiObjectView(ShapesView):

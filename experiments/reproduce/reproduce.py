@@ -2,7 +2,8 @@
 
 Runs each ``configs/*/demo.yaml`` as written (one tracked run, id ``reproduce``), each
 ``configs/sweeps/*.yaml`` with the shortening given by ``--sweep-set`` (default: one epoch per
-trial, every seed), the trivial baselines of each demo's data, and then writes ``docs/RESULTS.md``:
+trial, every seed), the trivial baselines of each demo's data, ``paperlab explain --method all``
+on the AlexNet demo's checkpoint (unless ``--no-explain``), and then writes ``docs/RESULTS.md``:
 the miniature paper table with speed (``paperlab report`` over the demo runs), the trivial
 baselines, and every sweep's ablation table, with the plots beside it in ``docs/figures/``.
 
@@ -31,6 +32,7 @@ from experiments.children import run_child, stop_children_on_sigterm
 from experiments.report.report import load_local, write_report
 from experiments.report.report_rows import in_repo
 from experiments.reproduce.baselines import baseline, baseline_table
+from experiments.reproduce.explain_step import explain_result, explain_table
 from experiments.resume import resume_from
 from experiments.sweep.sweep import is_done
 
@@ -137,7 +139,7 @@ def done_line(demos: list, sweeps: list) -> str:
 
 def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, float]],
                baselines: dict[str, dict], sweeps: list[tuple[Path, Path | None, int | None, float]],
-               sets: list[str], total: float) -> None:
+               sets: list[str], total: float, explain: dict | None = None) -> None:
     figures = out.parent / "figures"
     demo_dirs = [d for _, d, rc, _ in demos if rc == 0 and (d / "results.json").exists()]
     step_dirs = [d for _, d, rc, _ in demos if rc is not None] + [
@@ -163,6 +165,11 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, 
                "--config <demo>`: the family's trivial models, scored by the family's own metric code); a "
                "demo's number means something only as its distance from these."), "",
               *baseline_table([(c, d) for c, d, _, _ in demos], baselines), ""]
+    if explain is not None:
+        lines += ["## Seeing inside the networks (AlexNet demo)", "",
+                  ("`paperlab explain --config configs/alexnet/demo.yaml --ckpt_path <demo run>/checkpoints/last.ckpt "
+                   "--method all` (ShapesWorld, which knows each object's mask); the JSON and PNG grids are in "
+                   "the demo run's `explain/`."), "", *explain_table(explain), ""]
     lines += ["## Run times", "",
               ("Each step's runs' wall times from their results.json (`finished - started`; ≈: records "
                "from before `finished` was recorded, a few seconds short each), summed over a sweep's trials."),
@@ -202,6 +209,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sweep-set", action="append", default=None, metavar="KEY=VALUE",
                     help="shortening added to every sweep trial (default: trainer.max_epochs=1)")
     ap.add_argument("--no-sweeps", action="store_true", help="demos and baselines only")
+    ap.add_argument("--no-explain", action="store_true",
+                    help="skip paperlab explain --method all on the AlexNet demo's checkpoint")
     ap.add_argument("--parallel", type=int, default=1,
                     help="sweep trials at a time, each with cores // N threads (paperlab sweep --parallel)")
     args = ap.parse_args(argv)
@@ -224,6 +233,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  exit {rc}, {_minutes(t)}", flush=True)
         if (b := baseline(config, runs, _run)) is not None:
             baselines[config.parent.name] = b
+    explain = None
+    alexnet = next(((c, d) for c, d, rc, _ in demos if c.parent.name == "alexnet" and rc == 0), None)
+    if alexnet is not None:  # cached in the demo run: computed once, on every later page
+        compute = not args.no_explain and fnmatch.fnmatch("alexnet", args.only)
+        explain = explain_result(*alexnet, runs, _run if compute else None)
     for sweep in sorted((args.configs / "sweeps").glob("*.yaml")):
         if args.no_sweeps or not fnmatch.fnmatch(sweep.stem, args.only):
             table = sweep_table(sweep, runs)
@@ -237,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     if not selected:
         print(f"paperlab reproduce: error: nothing matches --only {args.only!r}", file=sys.stderr)
         sys.exit(2)
-    write_page(args.out.resolve(), runs, demos, baselines, sweeps, sets, time.perf_counter() - t0)
+    write_page(args.out.resolve(), runs, demos, baselines, sweeps, sets, time.perf_counter() - t0, explain)
     print(f"wrote {args.out}")
     failed = sum(rc not in (0, None) for _, _, rc, _ in demos + sweeps)
     if failed:

@@ -20,7 +20,8 @@ def test_reproduce_writes_the_page_and_resumes(tmp_path):
     sweep["command"][sweep["command"].index("configs/alexnet/demo.yaml")] = str(configs / "alexnet/demo.yaml")
     (configs / "sweeps/alexnet_lrn.yaml").write_text(yaml.safe_dump(sweep))
     args = ["reproduce", "--configs", str(configs), "--runs-dir", str(tmp_path / "runs"),
-            "--out", str(tmp_path / "docs/RESULTS.md"), "--parallel", "2"]  # sweeps: two trials at a time
+            "--out", str(tmp_path / "docs/RESULTS.md"), "--parallel", "2",  # sweeps: two trials at a time
+            "--no-explain"]  # explain's step: tests/unit/test_reproduce_explain.py, its CLI: test_explain.py
 
     proc = run_paperlab(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

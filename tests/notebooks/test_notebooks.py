@@ -1,8 +1,8 @@
 """Every notebook in notebooks/ runs top to bottom in the venv's kernel, within 60 s.
 
 One tiny AlexNet run (256 ShapesWorld images, one epoch) is the finished run folder that
-``notebooks/run_folder.ipynb`` opens through ``PAPERLAB_RUN``. Notebooks are committed without
-outputs; this executes them in memory and writes nothing back.
+``notebooks/run_folder.ipynb`` and ``notebooks/explain.ipynb`` open through ``PAPERLAB_RUN``.
+Notebooks are committed without outputs; this executes them in memory and writes nothing back.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_notebook_is_collected() -> None:
-    assert {p.name for p in NOTEBOOKS} >= {"shapesworld_tour.ipynb", "run_folder.ipynb"}
+    assert {p.name for p in NOTEBOOKS} >= {"shapesworld_tour.ipynb", "run_folder.ipynb", "explain.ipynb"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

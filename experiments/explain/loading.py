@@ -1,0 +1,124 @@
+"""A classification checkpoint as a plain net on pixels in [0, 1], ready for gradients.
+
+Every method here works in pixel space so that an epsilon of 8/255 means eight grey levels, and
+on a copy of the net whose ReLUs are not in place (captum's guided backprop, deconvnet and layer
+hooks need each activation kept).
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning as L
+import torch
+import yaml
+from torch import Tensor, nn
+
+from contracts.errors import ConfigError
+from experiments.build import build
+from lit_modules.classification import ClassificationModule
+
+
+class PixelModel(nn.Module):
+    """``net((x - mean) / std)``: logits ``(B, C)`` of pixels ``(B, 3, H, W)`` in [0, 1]."""
+
+    def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net((x - self.mean) / self.std)
+
+
+def explainable(net: nn.Module, mean: Sequence[float], std: Sequence[float]) -> PixelModel:
+    """A frozen eval-mode copy of ``net`` on pixels, with out-of-place ReLUs."""
+    net = copy.deepcopy(net).float().to(memory_format=torch.contiguous_format)
+    for m in net.modules():
+        if isinstance(m, nn.ReLU):
+            m.inplace = False
+    model = PixelModel(net, mean, std).eval()
+    model.requires_grad_(False)
+    return model
+
+
+def randomised(model: PixelModel, seed: int = 0) -> PixelModel:
+    """The same architecture with every weight re-drawn (Adebayo 2018's full randomisation)."""
+    torch.manual_seed(seed)
+    out = copy.deepcopy(model)
+    for m in out.net.modules():
+        if hasattr(m, "reset_parameters") and m is not out.net:
+            m.reset_parameters()
+    out.requires_grad_(False)
+    return out.eval()
+
+
+def conv_layers(model: PixelModel) -> dict[str, nn.Module]:
+    """The conv layers by their name in the net (``features.10``), input to output."""
+    return {name: m for name, m in model.net.named_modules() if isinstance(m, nn.Conv2d)}
+
+
+def pick_layer(model: PixelModel, name: str | None) -> tuple[str, nn.Module]:
+    """Conv layer ``name``, or by default the last one; an unknown name lists the valid ones."""
+    layers = conv_layers(model)
+    if not layers:
+        raise ConfigError("this net has no conv layer for Grad-CAM / DeepDream")
+    if name is None:
+        name = next(reversed(layers))
+    if name not in layers:
+        raise ConfigError(f"--layer {name!r} is not a conv layer of this net; valid: {', '.join(layers)}")
+    return name, layers[name]
+
+
+def load_checkpoint(module: L.LightningModule, ckpt_path: str) -> None:
+    """Load a Lightning checkpoint's weights into ``module``; a mismatch is the user's ``ConfigError``."""
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise ConfigError(f"--ckpt_path {ckpt_path} is not a file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise ConfigError(f"--ckpt_path {ckpt_path} is not a readable checkpoint: {e}") from e
+    weights = state.get("state_dict") if isinstance(state, dict) else None
+    if weights is None:
+        raise ConfigError(f"--ckpt_path {ckpt_path} holds no state_dict (not a Lightning checkpoint)")
+    if not any(k.startswith("net.") for k in weights):
+        raise ConfigError(f"--ckpt_path {ckpt_path}: its module has no classification net "
+                          f"(keys start {sorted({k.split('.')[0] for k in weights})})")
+    missing, unexpected = module.load_state_dict(weights, strict=False)
+    missing = [k for k in missing if k.startswith("net.")]
+    if missing or unexpected:
+        raise ConfigError(f"--ckpt_path {ckpt_path} does not fit {type(module).__name__} of the config: "
+                          f"missing {missing[:3]}, unexpected {unexpected[:3]}")
+
+
+def load_classifier(configs: list[str], ckpt_path: str, overrides: Sequence[str] = ()
+                    ) -> tuple[PixelModel, L.LightningDataModule]:
+    """The config's classifier with the checkpoint's weights, on pixels, and its datamodule."""
+    module, dm, _ = build(configs, list(overrides))
+    if not isinstance(module, ClassificationModule):
+        raise ConfigError(f"{type(module).__name__} has no classification head: explain needs a "
+                          "classification module (AlexNet, VGG, ViT)")
+    load_checkpoint(module, ckpt_path)
+    mean, std = dm._stats()
+    return explainable(module.net, mean, std), dm
+
+
+def load_run(run: str | Path, ckpt: str = "last.ckpt", overrides: Sequence[str] = ()
+             ) -> tuple[PixelModel, L.LightningDataModule]:
+    """The classifier of a run folder (its ``config.yaml`` and ``checkpoints/<ckpt>``), for notebooks.
+
+    The saved config also holds ``fit``'s own keys (``ckpt_path``, ``runs_dir``...); only the
+    model and data sections are rebuilt.
+    """
+    run = Path(run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    kept = {k: cfg[k] for k in ("seed_everything", "model", "data") if k in cfg}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "config.yaml"
+        path.write_text(yaml.safe_dump(kept))
+        return load_classifier([str(path)], str(run / "checkpoints" / ckpt), overrides)
