@@ -31,6 +31,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from contracts.errors import ConfigError
 from contracts.hooks import hook
 from experiments.callbacks import PerfMonitor, RunRecorder
+from experiments.launch import RUN_ID_ENV, RunDirectory, launcher_run_id
 from experiments.paper import PaperRef
 from experiments.resume import Interruption, LoaderPosition, StepSeeds, config_changes, resume_argv
 from experiments.user_errors import user_error
@@ -76,7 +77,9 @@ class PaperlabCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_argument("--experiment", type=str | None, default=None,
                             help="Run group name (default: <method>-<config stem>).")
-        parser.add_argument("--run_id", type=str | None, default=None, help="Run id (default: random).")
+        parser.add_argument("--run_id", type=str | None, default=None,
+                            help="Run id (default: the launcher's job id under SLURM or torchrun --rdzv-id, "
+                                 "else random; experiments.launch).")
         parser.add_argument("--runs_dir", type=str, default="runs", help="Root of the run folders.")
         parser.add_argument("--wandb_project", type=str, default="paperlab", help="W&B project.")
         parser.add_argument("--paper", type=list[PaperRef], default=[],
@@ -99,7 +102,8 @@ class PaperlabCLI(LightningCLI):
         if run_dir is None:
             configs = [str(c) for c in (cfg.get("config") or [])]
             experiment = cfg.experiment or experiment_name(configs)
-            run_dir = Path(cfg.runs_dir) / experiment / (cfg.run_id or new_run_id())
+            # every process of a launch must name the same folder before a process group exists
+            run_dir = Path(cfg.runs_dir) / experiment / (cfg.run_id or launcher_run_id() or new_run_id())
         self.run_dir = run_dir
         cfg.trainer.default_root_dir = str(run_dir)
         self._check_data(cfg)
@@ -148,12 +152,15 @@ class PaperlabCLI(LightningCLI):
         assert run_dir is not None
         experiment, run_id = run_dir.parent.name, run_dir.name
         if cfg.trainer.get("logger") is None and not cfg.trainer.get("fast_dev_run"):
-            run_dir.mkdir(parents=True, exist_ok=True)
+            # No folder yet: only global rank 0 creates it (RunRecorder.setup), W&B's run (rank 0's
+            # logger.experiment) and results.json; the other ranks create nothing.
             kwargs["logger"] = WandbLogger(
                 project=cfg.wandb_project, name=f"{experiment}/{run_id}", id=run_id,
                 save_dir=str(run_dir), resume="allow", group=experiment,
             )
         trainer = super().instantiate_trainer(**kwargs)
+        if trainer.world_size > 1 and trainer.global_rank == 0 and _launches_workers(trainer):
+            os.environ[RUN_ID_ENV] = run_id  # Lightning's launcher re-runs this CLI per device: same id
         config = self._parser(self.subcommand).dump(cfg, format="yaml", skip_none=False, skip_check=True)
         recorder = RunRecorder(run_dir, experiment, run_id, yaml.safe_load(config),
                                [vars(p) if not isinstance(p, dict) else p for p in (cfg.paper or [])])
@@ -162,8 +169,8 @@ class PaperlabCLI(LightningCLI):
         _interruption.install()
         # Order matters: StepSeeds reseeds after PerfMonitor's first-step FLOPs count; the
         # interruption's checkpoint exists before the recorder writes ``interrupted``.
-        trainer.callbacks[:0] = [PerfMonitor(), StepSeeds(), LoaderPosition(), _interruption, recorder,
-                                 WandbExtras(recorder)]
+        trainer.callbacks[:0] = [RunDirectory(run_dir, [recorder, _interruption]), PerfMonitor(), StepSeeds(),
+                                 LoaderPosition(), _interruption, recorder, WandbExtras(recorder)]
         # Absolute, so a resume from another working directory or path spelling finds the same folder
         # (ModelCheckpoint forgets its last/best files when the dirpath string changes).
         checkpoints = str((run_dir / "checkpoints").resolve())
@@ -177,6 +184,16 @@ class PaperlabCLI(LightningCLI):
                 cb.save_last = True
         self.recorder = recorder
         return trainer
+
+
+def _launches_workers(trainer: L.Trainer) -> bool:
+    """Whether this process will start the other ranks itself (Lightning's subprocess launcher), so
+    that they inherit its environment; not under torchrun or SLURM, which start every rank."""
+    from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
+
+    launcher = getattr(trainer.strategy, "launcher", None)
+    env = trainer.strategy.cluster_environment if hasattr(trainer.strategy, "cluster_environment") else None
+    return isinstance(launcher, _SubprocessScriptLauncher) and not getattr(env, "creates_processes_externally", True)
 
 
 def _summary(cli: PaperlabCLI) -> None:
