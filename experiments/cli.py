@@ -34,6 +34,7 @@ from experiments.callbacks import PerfMonitor, RunRecorder
 from experiments.launch import RUN_ID_ENV, RunDirectory, launcher_run_id
 from experiments.paper import PaperRef
 from experiments.resume import Interruption, LoaderPosition, StepSeeds, config_changes, resume_argv
+from experiments.scaling import BatchScaling, LrScaling
 from experiments.user_errors import user_error
 from experiments.wandb_extras import WandbExtras
 
@@ -84,6 +85,11 @@ class PaperlabCLI(LightningCLI):
         parser.add_argument("--wandb_project", type=str, default="paperlab", help="W&B project.")
         parser.add_argument("--paper", type=list[PaperRef], default=[],
                             help="The paper's reported numbers this config reproduces.")
+        parser.add_argument("--reference_batch", type=int | None, default=None,
+                            help="The effective batch the paper's learning rate belongs to (a paper config sets it).")
+        parser.add_argument("--lr_scaling", type=LrScaling, default="none",
+                            help="Scale the learning rate to this run's effective batch: none, linear or sqrt "
+                                 "(against --reference_batch; experiments.scaling).")
         parser.add_argument("--save_every_n_steps", type=int | None, default=None,
                             help="Also checkpoint every N training steps (checkpoints/step=N.ckpt, the newest "
                                  "kept), so a killed run resumes inside an epoch; SIGTERM/SIGINT always save one.")
@@ -169,7 +175,8 @@ class PaperlabCLI(LightningCLI):
         _interruption.install()
         # Order matters: StepSeeds reseeds after PerfMonitor's first-step FLOPs count; the
         # interruption's checkpoint exists before the recorder writes ``interrupted``.
-        trainer.callbacks[:0] = [RunDirectory(run_dir, [recorder, _interruption]), PerfMonitor(), StepSeeds(),
+        scaling = BatchScaling(cfg.get("lr_scaling") or "none", cfg.get("reference_batch"))
+        trainer.callbacks[:0] = [RunDirectory(run_dir, [recorder, _interruption]), scaling, PerfMonitor(), StepSeeds(),
                                  LoaderPosition(), _interruption, recorder, WandbExtras(recorder)]
         # Absolute, so a resume from another working directory or path spelling finds the same folder
         # (ModelCheckpoint forgets its last/best files when the dirpath string changes).

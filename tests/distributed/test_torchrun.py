@@ -44,7 +44,7 @@ def torchrun_nodes(cwd: Path, *args: str, nodes: int = 2, timeout: int = 300) ->
 @pytest.mark.distributed
 def test_torchrun_two_nodes_make_one_run(tmp_path):
     nodes = torchrun_nodes(tmp_path, "fit", "--config", DEMO, "--trainer.num_nodes", "2", "--trainer.devices", "1",
-                           "--trainer.strategy", "ddp", *TINY)
+                           "--trainer.strategy", "ddp", "--reference_batch", "256", "--lr_scaling", "linear", *TINY)
     for n in nodes:
         assert n.returncode == 0, n.stderr[-4000:]
     folders = [p for p in (tmp_path / "runs").glob("*/*") if p.is_dir()]
@@ -53,4 +53,9 @@ def test_torchrun_two_nodes_make_one_run(tmp_path):
     assert results["run_id"] == folders[0].name and results["wandb"]["id"] == folders[0].name
     meta = results["meta"]
     assert meta["world_size"] == 2
+    # 64 per device x 2 processes x 1: half the declared reference batch, so linear scaling halves the lr
+    assert (meta["per_device_batch"], meta["accumulate_grad_batches"], meta["effective_batch"]) == (64, 1, 128)
+    assert meta["lr_scaling"] == "linear" and meta["reference_batch"] == 256
+    assert meta["lr_used"] == pytest.approx(meta["lr"] * 128 / 256)
+    assert "differs from the paper recipe's 256" in nodes[0].stderr
     assert len(list(folders[0].glob("wandb/*run-*"))) == 1  # one W&B run
