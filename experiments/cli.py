@@ -31,16 +31,24 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from contracts.errors import ConfigError
 from contracts.hooks import hook
 from experiments.callbacks import PerfMonitor, RunRecorder
-from experiments.launch import RUN_ID_ENV, RunDirectory, launcher_run_id
+from experiments.launch import RUN_ID_ENV, RunDirectory, launcher_run_id, slurm_batch_job
 from experiments.paper import PaperRef
-from experiments.resume import Interruption, LoaderPosition, StepSeeds, config_changes, resume_argv
+from experiments.resume import (
+    Interruption,
+    LoaderPosition,
+    StepSeeds,
+    auto_resume_checkpoint,
+    config_changes,
+    resume_argv,
+)
 from experiments.scaling import BatchScaling, LrScaling
 from experiments.user_errors import user_error
 from experiments.wandb_extras import WandbExtras
 
 # paperlab TOOL ... -> <package>.main(argv); imported only when named, so `fit` pays for none of them
 TOOLS = {"bench": "experiments.bench", "baseline": "experiments.baselines", "report": "experiments.report",
-         "sweep": "experiments.sweep", "reproduce": "experiments.reproduce"}
+         "sweep": "experiments.sweep", "reproduce": "experiments.reproduce",
+         "slurm": "experiments.slurm"}
 
 
 def new_run_id() -> str:
@@ -109,7 +117,14 @@ class PaperlabCLI(LightningCLI):
             configs = [str(c) for c in (cfg.get("config") or [])]
             experiment = cfg.experiment or experiment_name(configs)
             # every process of a launch must name the same folder before a process group exists
-            run_dir = Path(cfg.runs_dir) / experiment / (cfg.run_id or launcher_run_id() or new_run_id())
+            launched = None if cfg.run_id else launcher_run_id()
+            run_dir = Path(cfg.runs_dir) / experiment / (cfg.run_id or launched or new_run_id())
+            if launched and self.subcommand == "fit" and not ckpt:
+                # a requeued SLURM job or restarted torchrun worker of this run: continue it
+                found = auto_resume_checkpoint(run_dir)
+                if found is not None:
+                    cfg.ckpt_path = str(found.resolve())
+                    print(f"paperlab: resuming {run_dir} from {found}", file=sys.stderr, flush=True)
         self.run_dir = run_dir
         cfg.trainer.default_root_dir = str(run_dir)
         self._check_data(cfg)
@@ -164,6 +179,13 @@ class PaperlabCLI(LightningCLI):
                 project=cfg.wandb_project, name=f"{experiment}/{run_id}", id=run_id,
                 save_dir=str(run_dir), resume="allow", group=experiment,
             )
+        slurm = slurm_batch_job(os.environ) and self.subcommand == "fit"
+        if slurm and not cfg.trainer.get("plugins"):
+            # paperlab's stop saves at a step boundary and requeues (experiments.resume); Lightning's
+            # auto-requeue would save from inside the signal handler, mid-step
+            from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+            kwargs["plugins"] = [SLURMEnvironment(auto_requeue=False)]
         trainer = super().instantiate_trainer(**kwargs)
         if trainer.world_size > 1 and trainer.global_rank == 0 and _launches_workers(trainer):
             os.environ[RUN_ID_ENV] = run_id  # Lightning's launcher re-runs this CLI per device: same id
@@ -171,7 +193,7 @@ class PaperlabCLI(LightningCLI):
         recorder = RunRecorder(run_dir, experiment, run_id, yaml.safe_load(config),
                                [vars(p) if not isinstance(p, dict) else p for p in (cfg.paper or [])])
         global _interruption
-        _interruption = Interruption(run_dir)
+        _interruption = Interruption(run_dir, requeue=slurm)
         _interruption.install()
         # Order matters: StepSeeds reseeds after PerfMonitor's first-step FLOPs count; the
         # interruption's checkpoint exists before the recorder writes ``interrupted``.
