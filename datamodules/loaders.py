@@ -61,16 +61,19 @@ def make_loader(
     num_workers: int = -1,
     in_memory: bool = False,
     collate_fn: Callable[[list], Any] | None = None,
+    exact_eval: bool = True,
 ) -> DataLoader:
     """A shuffled (seed, epoch)-ordered, drop-last resumable loader for training; an ordered full one
-    for evaluation."""
+    for evaluation, each sample on one rank (``EvalShards``) unless ``exact_eval`` is off: FSDP needs
+    as many batches on every rank, so there Lightning's padding sampler stays (a split that does not
+    divide by the world size then counts up to W - 1 samples twice)."""
     workers = auto_workers(num_workers, in_memory)
     common: dict[str, Any] = {"num_workers": workers, "persistent_workers": workers > 0,
                               "pin_memory": torch.cuda.is_available(), "collate_fn": collate_fn}
     if train:
         return ResumableLoader(ds, batch_size=batch_size, drop_last=True, **common)
     # Lightning asks for the evaluation loaders once the process group exists.
-    sampler = EvalShards(ds) if _distributed() else None
+    sampler = EvalShards(ds) if exact_eval and _distributed() else None
     return DataLoader(ds, batch_size=eval_batch_size or batch_size, shuffle=False, drop_last=False,
                       sampler=sampler, **common)
 

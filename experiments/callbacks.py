@@ -22,6 +22,7 @@ from lightning_utilities.core.apply_func import apply_to_collection
 
 from contracts.hooks import hook
 from experiments import peak, provenance
+from experiments.fsdp import sharded
 from experiments.method import method_meta
 from experiments.resume import Interruption
 from experiments.scaling import BatchScaling
@@ -106,8 +107,11 @@ class PerfMonitor(L.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if self._flops is None:  # first step of this process: a fresh run or a resumed one
-            self._flops = self._measure_flops(pl_module, batch) or 0.0
-            self._sample = flops_sample(pl_module, batch)
+            if sharded(trainer):  # FSDP: the module cannot run outside the strategy's forward
+                self._flops = 0.0
+            else:
+                self._flops = self._measure_flops(pl_module, batch) or 0.0
+                self._sample = flops_sample(pl_module, batch)
         self._t0 = time.perf_counter()
         if self._last_end is not None and self._seen >= self.skip:
             self._wait += self._t0 - self._last_end

@@ -109,7 +109,7 @@ class PaperlabCLI(LightningCLI):
         cfg = self._sub()
         ckpt = cfg.get("ckpt_path")
         run_dir = None
-        if ckpt and Path(ckpt).is_file() and Path(ckpt).parent.name == "checkpoints":
+        if ckpt and Path(ckpt).exists() and Path(ckpt).parent.name == "checkpoints":  # a file, or a sharded folder
             candidate = Path(ckpt).resolve().parent.parent
             if (candidate / "config.yaml").exists():
                 run_dir = candidate  # resume / evaluate inside the run that wrote the checkpoint
@@ -137,7 +137,7 @@ class PaperlabCLI(LightningCLI):
         if subcommand != "fit":
             return
         ckpt = self.config[subcommand].get("ckpt_path")
-        if ckpt and Path(ckpt).is_file() and Path(ckpt).parent.name == "checkpoints":
+        if ckpt and Path(ckpt).exists() and Path(ckpt).parent.name == "checkpoints":  # a file, or a sharded folder
             saved = Path(ckpt).resolve().parent.parent / "config.yaml"
             if saved.exists():
                 self._check_same_run(self._parser(subcommand), self.config[subcommand], saved)
@@ -189,6 +189,7 @@ class PaperlabCLI(LightningCLI):
         trainer = super().instantiate_trainer(**kwargs)
         if trainer.world_size > 1 and trainer.global_rank == 0 and _launches_workers(trainer):
             os.environ[RUN_ID_ENV] = run_id  # Lightning's launcher re-runs this CLI per device: same id
+            _exported.append(RUN_ID_ENV)
         config = self._parser(self.subcommand).dump(cfg, format="yaml", skip_none=False, skip_check=True)
         recorder = RunRecorder(run_dir, experiment, run_id, yaml.safe_load(config),
                                [vars(p) if not isinstance(p, dict) else p for p in (cfg.paper or [])])
@@ -241,6 +242,7 @@ def _summary(cli: PaperlabCLI) -> None:
 
 
 _interruption: Interruption | None = None  # the running fit's, for main's stop message
+_exported: list[str] = []  # environment variables this process set for the ranks it launched
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -257,7 +259,11 @@ def main(argv: list[str] | None = None) -> None:
         if resumed != argv:  # the expanded command is the one recorded (and LightningCLI sees one source)
             sys.argv = [sys.argv[0], *resumed]
             args = resumed
-        cli = PaperlabCLI(args=args)
+        try:
+            cli = PaperlabCLI(args=args)
+        finally:  # a later fit in this process (a notebook, a test) must not reuse this run's id
+            while _exported:
+                os.environ.pop(_exported.pop(), None)
     except SIGTERMException:  # SIGTERM/SIGINT: the run saved a checkpoint; say how to go on, exit 143/130
         stop = _interruption or Interruption(Path("."))
         print(stop.message(), file=sys.stderr)

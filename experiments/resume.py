@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -179,6 +180,8 @@ class Interruption(L.Callback):
         path = self.run_dir / "checkpoints" / INTERRUPTED
         if trainer.is_global_zero and path.is_file():
             path.unlink()
+        elif trainer.is_global_zero and path.is_dir():  # a sharded (FSDP) checkpoint is a folder
+            shutil.rmtree(path)
 
     def message(self) -> str:
         name = signal.Signals(self.signum or signal.SIGTERM).name
@@ -219,7 +222,7 @@ def auto_resume_checkpoint(run_dir: Path) -> Path | None:
     not finish, its newest checkpoint; None for a new run or a finished one."""
     run_dir = Path(run_dir)
     stop = run_dir / "checkpoints" / INTERRUPTED
-    if stop.is_file():
+    if stop.exists():  # a file, or a sharded checkpoint's folder
         return stop
     hpc = sorted(run_dir.glob("hpc_ckpt_*.ckpt"), key=lambda p: int(p.stem.rsplit("_", 1)[-1]))
     if hpc:
@@ -272,7 +275,7 @@ def resume_from(run_dir: Path) -> list[str]:
     of a finished fit, which would resume into no training and no validation; it runs again instead.
     """
     stop = Path(run_dir) / "checkpoints" / INTERRUPTED
-    return ["--ckpt_path", str(stop.resolve())] if stop.is_file() else []
+    return ["--ckpt_path", str(stop.resolve())] if stop.exists() else []
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
