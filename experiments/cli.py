@@ -48,7 +48,7 @@ from experiments.wandb_extras import WandbExtras
 # paperlab TOOL ... -> <package>.main(argv); imported only when named, so `fit` pays for none of them
 TOOLS = {"bench": "experiments.bench", "baseline": "experiments.baselines", "report": "experiments.report",
          "sweep": "experiments.sweep", "reproduce": "experiments.reproduce",
-         "slurm": "experiments.slurm"}
+         "slurm": "experiments.slurm", "gpu-check": "experiments.gpu_check"}
 
 
 def new_run_id() -> str:
