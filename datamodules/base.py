@@ -137,6 +137,13 @@ class FamilyDataModule(SplitLoaders, L.LightningDataModule):
     def _check_source(cls, source: str, root: Any, **init_args: Any) -> None:
         """Raise ``DatasetError`` naming the expected layout when ``source`` is not under ``root``."""
 
+    @property
+    def skipped_files(self) -> list[str]:
+        """``"path: reason"`` of every image file ``bad_images="skip"`` dropped from the set-up splits."""
+        sources = {id(src): src for src in (getattr(ds, "base", ds) for ds in (self._train, self._val))
+                   if src is not None}  # test serves the validation source: count it once
+        return [f for src in sources.values() for f in getattr(src, "skipped_files", [])]
+
     def describe(self) -> str:
         """One line for logs and reports: which data this run reads."""
         h = self.hparams

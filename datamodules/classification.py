@@ -145,13 +145,6 @@ class ClassificationDataModule(FamilyDataModule):
         return source_classes(self._train, self._val)
 
     @property
-    def skipped_files(self) -> list[str]:
-        """``"path: reason"`` of every image file ``bad_images="skip"`` dropped from the set-up splits."""
-        sources = {id(src): src for src in (getattr(ds, "base", ds) for ds in (self._train, self._val))
-                   if src is not None}  # test serves the validation source: count it once
-        return [f for src in sources.values() for f in getattr(src, "skipped_files", [])]
-
-    @property
     def _batched(self) -> bool:
         # ShapesWorld is rendered at the input size: flip + normalise run on whole batches.
         return self.hparams.source == "shapes" and self.hparams.augment in ("none", "flip")

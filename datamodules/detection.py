@@ -26,12 +26,15 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from contracts.errors import DatasetError
+from datamodules.albu import AlbuDetection, AlbuSpec, Chain
 from datamodules.base import FamilyDataModule
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.views import ShapesDetection
 from datamodules.sources.boxes import BadBoxPolicy
 from datamodules.sources.coco import COCODetection, coco_layout_help
+from datamodules.sources.image_check import BadImagePolicy
 from datamodules.sources.voc import VOCDetection, voc_layout_help
+from datamodules.ssd_augment import SSDAugment
 
 Source = Literal["shapes", "coco", "voc"]
 _SPLITS = {"coco": ("train2017", "val2017"), "voc": ("trainval", "test"), "shapes": ("train", "val")}
@@ -97,10 +100,17 @@ class DetectionDataModule(FamilyDataModule):
         val_split: split name (default: coco ``val2017``, voc ``test``).
         image_size: side of the square input for ``resize="square"`` (and ShapesWorld's side).
         resize: "square" (every image to ``image_size``², YOLO) or "none" (R-CNNs resize inside).
-        augment: "flip" or "none" (training only).
+        augment: "flip", "none" or "ssd" (SSD's photometric distortion, zoom-out, min-IoU crop and
+            flip: ``datamodules.ssd_augment``), training only.
+        albumentations: a box/mask-aware albumentations pipeline for training images, run before
+            ``augment``: a named recipe ("yolo": YOLO v1's scale/translate and exposure/saturation
+            jitter) or a list of transforms in albumentations' serialised form (``datamodules.albu``).
         masks: load instance masks (Mask R-CNN).
         use_difficult: keep VOC difficult objects in training targets (default: dropped).
         bad_boxes: zero-area / out-of-image boxes: "skip" (counted, logged) or "error".
+        bad_images: unreadable image files: "error" (a ``DatasetError`` naming the file when read)
+            or "skip" (every file verified at setup, the bad ones dropped, logged and listed in
+            ``results.json``).
         categories: COCO category ids in label order (default: all in the file).
         batch_size: images per step.
         eval_batch_size: images per val/test step (default ``batch_size``).
@@ -124,10 +134,12 @@ class DetectionDataModule(FamilyDataModule):
         val_split: str | None = None,
         image_size: int = 96,
         resize: Literal["square", "none"] = "square",
-        augment: Literal["none", "flip"] = "flip",
+        augment: Literal["none", "flip", "ssd"] = "flip",
+        albumentations: AlbuSpec | None = None,
         masks: bool = False,
         use_difficult: bool = False,
         bad_boxes: BadBoxPolicy = "skip",
+        bad_images: BadImagePolicy = "error",
         categories: list[int] | None = None,
         batch_size: int = 16,
         eval_batch_size: int | None = None,
@@ -165,17 +177,22 @@ class DetectionDataModule(FamilyDataModule):
             view = ShapesDetection(split, h.train_size if train else h.val_size, self.world)  # type: ignore[arg-type]
             return _ShapesScenes(view, h.masks, h.cache)
         if h.source == "coco":
-            ds = COCODetection(h.root, split, masks=h.masks, categories=h.categories, bad_boxes=h.bad_boxes)
+            ds = COCODetection(h.root, split, masks=h.masks, categories=h.categories, bad_boxes=h.bad_boxes,
+                             bad_images=h.bad_images)
         else:
             roots = h.root if train else (h.val_root or ([h.root] if isinstance(h.root, str) else h.root)[0])
-            ds = VOCDetection(roots, split, bad_boxes=h.bad_boxes)
+            ds = VOCDetection(roots, split, bad_boxes=h.bad_boxes, bad_images=h.bad_images)
         self.num_classes = ds.num_classes
         return ds
 
-    def _transform(self, train: bool) -> DetectionTransform:
+    def _transform(self, train: bool) -> DetectionTransform | Chain:
         h = self.hparams
         size = h.image_size if h.resize == "square" and h.source != "shapes" else None
-        return DetectionTransform(train, h.augment if train else "none", size, train and h.use_difficult)
+        augment = h.augment if train and h.augment != "ssd" else "none"
+        last = DetectionTransform(train, augment, size, train and h.use_difficult)
+        before = [AlbuDetection(h.albumentations)] if train and h.albumentations else []
+        before += [SSDAugment(self._stats()[0])] if train and h.augment == "ssd" else []
+        return Chain(*before, last) if before else last
 
     def collate_fn(self, ds: Dataset, train: bool) -> Callable[[list], Any]:
         return collate

@@ -17,14 +17,15 @@ instead of K maps.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from jsonargparse.typing import PositiveInt
 from torch.utils.data import Dataset
 
 from contracts.errors import DatasetError
-from datamodules.base import FamilyDataModule, Split
+from datamodules.albu import AlbuPose
+from datamodules.base import FamilyDataModule, Mapped, Split
 from datamodules.pixels import PixelNormalize
 from datamodules.pose_crops import TopDownCrops
 from datamodules.shapes.pose import ShapesPose
@@ -81,6 +82,9 @@ class PoseDataModule(FamilyDataModule):
         flip: mirror half of the training crops (left/right joints swapped).
         rotation: training rotation range in degrees, +-rotation (paper: 30).
         scale: training scale jitter, 1 +- scale (paper: 0.25).
+        albumentations: a keypoint-aware albumentations pipeline for the training crops, a list of
+            transforms in albumentations' serialised form (``datamodules.albu.AlbuPose``: no flips,
+            those are ``flip``'s).
         batch_size: per-process batch size.
         eval_batch_size: val/test batch size (defaults to ``batch_size``).
         num_workers: loader processes; -1: 0 for in-memory ShapesWorld, else one per spare core.
@@ -109,6 +113,7 @@ class PoseDataModule(FamilyDataModule):
         flip: bool = True,
         rotation: float = 0.0,
         scale: float = 0.0,
+        albumentations: list[dict[str, Any]] | None = None,
         batch_size: int = 32,
         eval_batch_size: int | None = None,
         num_workers: int = -1,
@@ -175,8 +180,9 @@ class PoseDataModule(FamilyDataModule):
             return None
         h = self.hparams
         if split == "train":
-            return TopDownCrops(self._raw(True), h.input_size, self.flip_pairs, h.padding, train=True,
-                                flip=h.flip, rotation=h.rotation, scale=h.scale, torso=self._torso)
+            crops = TopDownCrops(self._raw(True), h.input_size, self.flip_pairs, h.padding, train=True,
+                                 flip=h.flip, rotation=h.rotation, scale=h.scale, torso=self._torso)
+            return Mapped(crops, AlbuPose(h.albumentations)) if h.albumentations else crops
         return TopDownCrops(self._raw(False), h.input_size, self.flip_pairs, h.padding, torso=self._torso)
 
     def collate_fn(self, ds: Dataset, train: bool) -> _Collate:

@@ -19,11 +19,13 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from contracts.errors import DatasetError
+from datamodules.albu import AlbuSegmentation, AlbuSpec, Chain
 from datamodules.base import FamilyDataModule
 from datamodules.pixels import PixelNormalize
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.store import render_columns
 from datamodules.shapes.views import ShapesSegmentation
+from datamodules.sources.image_check import BadImagePolicy
 from datamodules.sources.segmentation import (
     CarvanaSegmentation,
     PetSegmentation,
@@ -85,10 +87,17 @@ class SegmentationDataModule(FamilyDataModule):
             ShapesWorld renders at ``world.image_size``, which must equal it).
         flip: random horizontal flips in training.
         crop_scale: area range of the training random resized crop (on-disk sources).
+        albumentations: a mask-aware albumentations pipeline for training images, run before the
+            crop and flip: a named recipe ("unet_elastic": U-Net's elastic deformation, shifts,
+            rotations, flips) or a list of transforms in albumentations' serialised form
+            (``datamodules.albu``).
         batch_size: per-process batch size.
         eval_batch_size: val/test batch size (default ``batch_size``).
         num_workers: loader processes; -1: 0 for cached ShapesWorld, else one per spare core.
         val_fraction: Carvana cars held out for validation (Carvana has no labelled test split).
+        bad_images: unreadable image files: "error" (a ``DatasetError`` naming the file when read)
+            or "skip" (every file verified at setup, the bad ones dropped, logged and listed in
+            ``results.json``).
         world: ShapesWorld settings (part of a demo's claim: set them explicitly).
         train_size: ShapesWorld training images.
         val_size: ShapesWorld validation (and test) images.
@@ -105,10 +114,12 @@ class SegmentationDataModule(FamilyDataModule):
         image_size: int = 64,
         flip: bool = True,
         crop_scale: tuple[float, float] = (0.5, 1.0),
+        albumentations: AlbuSpec | None = None,
         batch_size: int = 16,
         eval_batch_size: int | None = None,
         num_workers: int = -1,
         val_fraction: float = 0.1,
+        bad_images: BadImagePolicy = "error",
         world: WorldConfig = WorldConfig(),  # noqa: B008 (frozen dataclass: a safe default)
         train_size: PositiveInt = 4000,
         val_size: PositiveInt = 500,
@@ -139,12 +150,19 @@ class SegmentationDataModule(FamilyDataModule):
         if h.source == "shapes":
             return _Cached(ShapesSegmentation("train" if train else "val", h.train_size if train else h.val_size, self.world))
         if h.source == "voc":
-            return VOCSegmentation(h.root, "train" if train else "val")
+            return VOCSegmentation(h.root, "train" if train else "val", h.bad_images)
         if h.source == "carvana":
-            return CarvanaSegmentation(h.root, "train" if train else "val", h.val_fraction)
-        return PetSegmentation(h.root, "trainval" if train else "test")
+            return CarvanaSegmentation(h.root, "train" if train else "val", h.val_fraction, h.bad_images)
+        return PetSegmentation(h.root, "trainval" if train else "test", h.bad_images)
 
-    def _transform(self, train: bool) -> _Paired | None:
+    def _transform(self, train: bool) -> _Paired | Chain | None:
+        paired = self._v2_transform(train)
+        if not (train and self.hparams.albumentations):
+            return paired
+        albu = AlbuSegmentation(self.hparams.albumentations)
+        return Chain(albu, paired) if paired else albu
+
+    def _v2_transform(self, train: bool) -> _Paired | None:
         h = self.hparams
         steps: list[v2.Transform] = []
         if h.source != "shapes":

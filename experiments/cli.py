@@ -47,8 +47,8 @@ from experiments.wandb_extras import WandbExtras
 
 # paperlab TOOL ... -> <package>.main(argv); imported only when named, so `fit` pays for none of them
 TOOLS = {"bench": "experiments.bench", "baseline": "experiments.baselines", "report": "experiments.report",
-         "sweep": "experiments.sweep", "reproduce": "experiments.reproduce",
-         "slurm": "experiments.slurm", "gpu-check": "experiments.gpu_check"}
+         "sweep": "experiments.sweep", "reproduce": "experiments.reproduce", "check-data": "experiments.check_data",
+         "predict": "experiments.predict", "slurm": "experiments.slurm", "gpu-check": "experiments.gpu_check"}
 
 
 def new_run_id() -> str:

@@ -61,7 +61,7 @@ class StepSeeds(L.Callback):
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
                              batch_idx: int) -> None:
         seed = run_seed() if self.seed is None else self.seed
-        seed_all(mix(seed, trainer.current_epoch, batch_idx, trainer.global_rank))
+        seed_all(mix(seed, trainer.current_epoch, batch_idx, trainer.global_rank), devices=True)
 
 
 class LoaderPosition(L.Callback):

@@ -36,6 +36,7 @@ from lit_modules.media import to_display
 from lit_modules.metrics.caption_media import attention_strip
 from lit_modules.metrics.means import eval_means, log_mean
 from lit_modules.nets.captioner import Captioner
+from lit_modules.nets.pretrained import resolve
 from lit_modules.optim import Optimised
 
 Batch = tuple[Tensor, Tensor, list[list[str]]]
@@ -56,7 +57,8 @@ class CaptioningModule(Optimised, L.LightningModule):
             the papers used ImageNet-pretrained GoogLeNet/VGG: give weights via ``encoder_weights``).
         encoder_width: first conv stage's channels (``encoder="conv"``).
         encoder_stages: conv stages; the attention grid is (H / 2**stages)^2.
-        encoder_weights: local state-dict file for a ResNet encoder.
+        encoder_weights: ImageNet weights of a ResNet encoder: a torchvision weight name (``IMAGENET1K_V1``,
+            fetched into torch.hub's cache when online) or a local state-dict file.
         embed_dim: word embedding size (paper: 512).
         hidden_dim: LSTM size (paper: 512 Show-Tell, 1800 on COCO for soft attention).
         attention_dim: additive attention's hidden size.
@@ -105,6 +107,8 @@ class CaptioningModule(Optimised, L.LightningModule):
         self.save_hyperparameters()
         if beam_width < 1:
             raise ConfigError(f"model.init_args.beam_width must be >= 1 (1 = greedy), got {beam_width}")
+        if encoder_weights is not None and encoder != "conv":  # the net is built at setup: fail before the data
+            resolve(encoder, encoder_weights, "model.init_args.encoder_weights")
         self.vocab: Vocabulary | None = None
         self._vocab_origin = ""
         self.net: Captioner | None = None

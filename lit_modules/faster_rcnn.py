@@ -5,7 +5,7 @@ several scales and aspect ratios at every position and regresses them to proposa
 R-CNN head pools each proposal's features (RoIPool in the paper, RoIAlign selectable), then
 classifies it and refines its box. Both train jointly (the approximate joint training of the
 paper's released code). The machinery is torchvision's; this file chooses the backbone, the
-RoI op and the paper's sizes, and loads local weights only.
+RoI op and the paper's sizes, and loads the backbone's ImageNet weights (``nets/pretrained.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ class FasterRCNNModule(DetectionModule):
         backbone: "vgg16" (paper), "resnet50_fpn" / "resnet101_fpn" (reproductions), "small" (CPU demo).
         roi_op: "pool" (RoIPool, the paper) or "align" (RoIAlign, Mask R-CNN).
         weights: local checkpoint of the whole detector (torchvision or Lightning format).
-        weights_backbone: local ImageNet state dict for the backbone.
+        weights_backbone: ImageNet weights of the backbone: a torchvision weight name (``IMAGENET1K_V1``,
+            fetched into torch.hub's cache when online) or a local state-dict file.
         width: first-stage channels of the small backbone.
         representation: box-head FC width (VGG-16 fc6/fc7: 4096).
         min_size: shorter image side after torchvision's resize (paper: 600).

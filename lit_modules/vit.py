@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from contracts.errors import ConfigError
 from lit_modules.classification import ClassificationModule
-from lit_modules.nets.vit import vit
+from lit_modules.nets.pretrained import timm_pretrained
+from lit_modules.nets.vit import timm_name, vit
 
 
 class ViTModule(ClassificationModule):
@@ -30,6 +32,10 @@ class ViTModule(ClassificationModule):
         pool: "token" (class token, paper) or "avg" (mean of patch tokens).
         stem: "patch" (the paper's linear patch embedding) or "conv" (3x3 stride-2 convolutions
             down to the same token grid, Xiao et al. 2021).
+        pretrained: start from timm's pretrained weights of the ViT with these sizes
+            (``vit_base_patch16_224`` for ViT-B/16; fetched into the Hugging Face cache when online),
+            with a new classifier for ``num_classes`` and position embeddings resampled to ``image_size``.
+        pretrained_file: a local file of those weights instead of the cache (timm's ``pretrained_cfg_overlay``).
     """
 
     def __init__(
@@ -44,8 +50,21 @@ class ViTModule(ClassificationModule):
         dropout: float = 0.0,
         pool: Literal["token", "avg"] = "token",
         stem: Literal["patch", "conv"] = "patch",
+        pretrained: bool = False,
+        pretrained_file: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
-        self.net = vit(num_classes, image_size=image_size, patch_size=patch_size, width=width,
-                       depth=depth, heads=heads, mlp_ratio=mlp_ratio, dropout=dropout, pool=pool, stem=stem)
+        if not pretrained:
+            self.net = vit(num_classes, image_size=image_size, patch_size=patch_size, width=width, depth=depth,
+                           heads=heads, mlp_ratio=mlp_ratio, dropout=dropout, pool=pool, stem=stem)
+            return
+        if stem != "patch" or pool != "token" or mlp_ratio != 4.0:
+            raise ConfigError("model.init_args.pretrained: timm's pretrained ViTs have stem 'patch', pool 'token', "
+                              "mlp_ratio 4")
+        try:
+            name = timm_name(patch_size, width, depth, heads)
+        except ValueError as e:
+            raise ConfigError(f"model.init_args.pretrained: {e}") from None
+        self.net = timm_pretrained(name, pretrained_file, "model.init_args.pretrained", num_classes=num_classes,
+                                   img_size=image_size, drop_rate=dropout)

@@ -14,6 +14,7 @@ from torch.utils.data import Dataset
 from contracts.errors import DatasetError
 from datamodules.sources.boxes import BadBoxPolicy, BoxChecker, read_rgb
 from datamodules.sources.coco_json import read_coco_json
+from datamodules.sources.image_check import BadImagePolicy, keep_readable
 
 
 def coco_layout_help(root: Path, split: str) -> str:
@@ -43,6 +44,8 @@ class COCODetection(Dataset):
         masks: also return instance masks.
         categories: category ids to keep, in label order; others raise (``None``: all in file).
         bad_boxes: "skip" (counted, logged) or "error" for zero-area / out-of-image boxes.
+        bad_images: unreadable image files: "error" (raise naming the file when read) or "skip"
+            (verified once here, dropped, logged, listed in ``skipped_files``).
         ann_file: annotation json (default ``root/annotations/instances_<split>.json``).
 
     Returns (per item):
@@ -58,7 +61,7 @@ class COCODetection(Dataset):
 
     def __init__(self, root: str | Path, split: str = "train2017", masks: bool = False,
                  categories: list[int] | None = None, bad_boxes: BadBoxPolicy = "skip",
-                 ann_file: str | Path | None = None) -> None:
+                 ann_file: str | Path | None = None, bad_images: BadImagePolicy = "error") -> None:
         self.root = Path(root)
         self.images_dir = self.root / split
         self.ann_file = Path(ann_file) if ann_file else self.root / "annotations" / f"instances_{split}.json"
@@ -71,6 +74,9 @@ class COCODetection(Dataset):
         self.classes = [names.get(c, str(c)) for c in cats]
         self.num_classes = len(cats)
         self.images = sorted(data["images"], key=lambda im: im["id"])
+        #: ``"path: reason"`` of every image dropped by ``bad_images="skip"``.
+        self.images, self.skipped_files = keep_readable(self.images, lambda im: self.images_dir / im["file_name"],
+                                                        bad_images, str(self.images_dir))
         per_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
         sizes = {im["id"]: (int(im["width"]), int(im["height"])) for im in self.images}
         check = BoxChecker(bad_boxes, self.ann_file)

@@ -11,8 +11,9 @@ the first few, and lists them (``"path: reason"``) for the run's results.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import Literal
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Literal, TypeVar
 
 from PIL import Image
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 BadImagePolicy = Literal["error", "skip"]
 # The errors PIL raises on a file it cannot parse (truncated, not an image, a decompression bomb).
 IMAGE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+T = TypeVar("T")
 
 
 def image_problem(path: str) -> str | None:
@@ -49,3 +51,16 @@ def bad_image_files(paths: Iterable[str], where: str) -> dict[str, str]:
         log.warning("%s: skipping %d unreadable image file(s) (bad_images='skip'): %s%s",
                     where, len(bad), first, " ..." if len(bad) > 3 else "")
     return bad
+
+
+def keep_readable(items: list[T], path_of: Callable[[T], Path | str], policy: BadImagePolicy,
+                  where: str) -> tuple[list[T], list[str]]:
+    """``items`` whose image file verifies (all of them with ``policy="error"``) and the skipped ``"path: reason"``.
+
+    The one ``bad_images`` step of the sources that index samples by a list (COCO images, VOC
+    ids, segmentation pairs): ``path_of`` gives an item's image file.
+    """
+    if policy == "error":
+        return items, []
+    bad = bad_image_files((str(path_of(x)) for x in items), where)
+    return [x for x in items if str(path_of(x)) not in bad], [f"{p}: {r}" for p, r in bad.items()]

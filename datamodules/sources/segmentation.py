@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from contracts.errors import DatasetError
 from datamodules.sources.boxes import read_rgb
+from datamodules.sources.image_check import BadImagePolicy, keep_readable
 from datamodules.sources.voc import VOC_CLASSES
 
 IGNORE = 255
@@ -82,13 +83,16 @@ class VOCSegmentation(Dataset):
     Args:
         root: the ``VOC2012`` folder.
         split: ``train`` or ``val`` (a file in ``ImageSets/Segmentation``).
+        bad_images: "error" or "skip" (see ``image_check``: unreadable images dropped, listed in ``skipped_files``).
     """
 
     classes = ("background", *VOC_CLASSES)
 
-    def __init__(self, root: str | Path, split: str = "train") -> None:
+    def __init__(self, root: str | Path, split: str = "train", bad_images: BadImagePolicy = "error") -> None:
         self.root = Path(root)
         self.ids = _split_ids(self.root / "ImageSets" / "Segmentation" / f"{split}.txt", voc_seg_help(self.root))
+        self.ids, self.skipped_files = keep_readable(self.ids, lambda i: self.root / "JPEGImages" / f"{i}.jpg",
+                                                     bad_images, str(self.root / "JPEGImages"))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -107,17 +111,20 @@ class CarvanaSegmentation(Dataset):
         root: folder with ``train/`` and ``train_masks/``.
         split: ``train`` or ``val``.
         val_fraction: share of cars held out.
+        bad_images: "error" or "skip" (see ``image_check``).
     """
 
     classes = ("background", "car")
 
-    def __init__(self, root: str | Path, split: str = "train", val_fraction: float = 0.1) -> None:
+    def __init__(self, root: str | Path, split: str = "train", val_fraction: float = 0.1,
+                 bad_images: BadImagePolicy = "error") -> None:
         self.root = Path(root)
         images = sorted((self.root / "train").glob("*.jpg"))
         if not images:
             raise DatasetError(f"{self.root / 'train'}: no .jpg images.\n{carvana_help(self.root)}")
         is_val = lambda p: zlib.crc32(p.stem.rsplit("_", 1)[0].encode()) % 1000 < val_fraction * 1000
         self.images = [p for p in images if is_val(p) == (split != "train")]
+        self.images, self.skipped_files = keep_readable(self.images, lambda p: p, bad_images, str(self.root / "train"))
 
     def __len__(self) -> int:
         return len(self.images)
@@ -135,14 +142,17 @@ class PetSegmentation(Dataset):
     Args:
         root: folder with ``images/`` and ``annotations/``.
         split: ``trainval`` or ``test`` (files in ``annotations/``).
+        bad_images: "error" or "skip" (see ``image_check``).
     """
 
     classes = ("background", "pet")
     _trimap = np.array([IGNORE, 1, 0, IGNORE], np.int64)  # trimap value -> class (0 is not used)
 
-    def __init__(self, root: str | Path, split: str = "trainval") -> None:
+    def __init__(self, root: str | Path, split: str = "trainval", bad_images: BadImagePolicy = "error") -> None:
         self.root = Path(root)
         self.ids = _split_ids(self.root / "annotations" / f"{split}.txt", pets_help(self.root))
+        self.ids, self.skipped_files = keep_readable(self.ids, lambda i: self.root / "images" / f"{i}.jpg",
+                                                     bad_images, str(self.root / "images"))
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 
 from contracts.errors import DatasetError
 from datamodules.sources.boxes import BadBoxPolicy, BoxChecker, read_rgb
+from datamodules.sources.image_check import BadImagePolicy, keep_readable
 
 VOC_CLASSES = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -43,6 +44,8 @@ class VOCDetection(Dataset):
         split: image set name in ``ImageSets/Main`` (``trainval``, ``test``, ...).
         classes: class names in label order.
         bad_boxes: "skip" (counted, logged) or "error" for zero-area / out-of-image boxes.
+        bad_images: unreadable image files: "error" (raise naming the file when read) or "skip"
+            (verified once here, dropped, logged, listed in ``skipped_files``).
 
     Returns (per item):
         ``(image, target)``: image uint8 (3, H, W); target ``boxes`` float32 (N, 4) xyxy,
@@ -54,7 +57,8 @@ class VOCDetection(Dataset):
     """
 
     def __init__(self, roots: str | Path | list[str | Path], split: str = "trainval",
-                 classes: tuple[str, ...] = VOC_CLASSES, bad_boxes: BadBoxPolicy = "error") -> None:
+                 classes: tuple[str, ...] = VOC_CLASSES, bad_boxes: BadBoxPolicy = "error",
+                 bad_images: BadImagePolicy = "error") -> None:
         roots = [roots] if isinstance(roots, (str, Path)) else list(roots)
         self.classes = tuple(classes)
         self.num_classes = len(self.classes)
@@ -66,6 +70,9 @@ class VOCDetection(Dataset):
                 raise DatasetError(f"{ids_file}: split file is missing.\n{voc_layout_help(root)}")
             ids = [line.split()[0] for line in ids_file.read_text().splitlines() if line.strip()]
             self.items += [(root, i) for i in ids]
+        # VOC names every image <id>.jpg (the XML's <filename> agrees); skip checks that file
+        self.items, self.skipped_files = keep_readable(self.items, lambda it: it[0] / "JPEGImages" / f"{it[1]}.jpg",
+                                                       bad_images, " + ".join(str(r) for r in roots))
 
     def __len__(self) -> int:
         return len(self.items)

@@ -15,7 +15,9 @@ Figures, all from the config's own model and batch:
 
 Output: a table on stdout and, with ``--json PATH``, the same figures as JSON.
 
-``--mode latency`` times each config's model at batch 1 instead (``experiments.bench.latency``).
+``--mode latency`` times each config's model at batch 1 instead (``experiments.bench.latency``);
+``--data`` times JPEG decoding + augmentation per loader worker, PIL against torchvision.io
+(``experiments.bench.data_bench``; no config).
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def _table(r: dict[str, Any]) -> str:
 def main(argv: list[str]) -> None:
     """``paperlab bench``: see the module docstring; ``--mode latency``: experiments.bench.latency."""
     p = argparse.ArgumentParser(prog="paperlab bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", action="append", required=True,
+    p.add_argument("--config", action="append", default=[],
                    help="config file(s), as for fit; with --mode latency, one per model to time")
     p.add_argument("--mode", choices=("train", "latency"), default="train",
                    help="train: overhead, data wait, MFU, levers; latency: images/s at batch 1 per config")
@@ -137,7 +139,25 @@ def main(argv: list[str]) -> None:
     p.add_argument("--images", type=int, default=60, help="latency mode: images timed per model")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.add_argument("--data", action="store_true",
+                   help="time JPEG decode + augmentation per worker, PIL vs torchvision.io (no --config)")
+    p.add_argument("--data_images", type=int, default=2000, help="--data: JPEGs of 500x375 to write and read")
+    p.add_argument("--data_dir", type=Path, default=Path("runs/bench-data/jpegs"),
+                   help="--data: folder of the JPEGs (written once, reused)")
+    p.add_argument("--recipe", default="alexnet", help="--data: classification recipe (datamodules.transforms)")
+    p.add_argument("--image_size", type=int, default=224, help="--data: the recipe's output side")
+    p.add_argument("--block", type=int, default=100, help="--data: images per path per round")
     args, overrides = p.parse_known_args(argv)
+    if args.data:
+        from experiments.bench import data_bench
+
+        result = data_bench.run(args.data_dir, args.data_images, args.recipe, args.image_size, args.rounds,
+                                min(args.block, args.data_images))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2))
+        return
+    if not args.config:
+        p.error("--config is required (except with --data)")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.mode == "latency":

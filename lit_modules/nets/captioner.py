@@ -50,9 +50,13 @@ def _resnet_encoder(name: str, weights: str | None) -> tuple[nn.Sequential, int]
     """A torchvision ResNet up to its last conv stage (stride 32; 224 px -> a 7x7 grid)."""
     import torchvision
 
+    from lit_modules.nets.pretrained import load_pretrained, resolve
+
+    key = "model.init_args.encoder_weights"
+    if weights is not None:
+        resolve(name, weights, key)  # before the build: a missing file stops the run at once
     net = getattr(torchvision.models, name)(weights=None)
-    if weights:  # a local state dict (no downloads): e.g. torchvision's ImageNet weights saved to a file
-        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    load_pretrained(net, name, weights, key)  # a torchvision weight name (IMAGENET1K_V1) or a local file
     dim = net.fc.in_features
     return nn.Sequential(*list(net.children())[:-2]), dim
 
@@ -81,7 +85,8 @@ class Captioner(nn.Module):
         encoder: "conv" (a small CNN trained from scratch) or a torchvision ResNet.
         encoder_width: channels of the first conv stage (``encoder="conv"``).
         encoder_stages: conv stages, each halving the grid (``encoder="conv"``).
-        encoder_weights: local state-dict file for a ResNet encoder (None: random init).
+        encoder_weights: ImageNet weights of a ResNet encoder: a torchvision weight name (``IMAGENET1K_V1``)
+            or a local state-dict file (None: random init).
         embed_dim: word (and Show-Tell image) embedding size.
         hidden_dim: LSTM state size.
         attention_dim: size of the additive attention's hidden layer.

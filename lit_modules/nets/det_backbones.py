@@ -1,9 +1,9 @@
 """Feature extractors for the R-CNN detectors: VGG-16 (Faster R-CNN paper), ResNet-FPN, a small CNN.
 
 Each builder returns a module with ``out_channels`` whose forward gives a feature map (or an
-ordered dict of FPN levels), plus the feature names and anchor sizes that suit it. Weights come
-only from a local file (an ImageNet classifier state dict in torchvision's key format); nothing
-is downloaded.
+ordered dict of FPN levels), plus the feature names and anchor sizes that suit it. ImageNet weights of VGG-16 and the ResNets
+are a torchvision weight name (``IMAGENET1K_V1``, through torch.hub's cache) or a local state dict
+in torchvision's key format (``lit_modules.nets.pretrained``).
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-import torch
 from torch import nn
 from torchvision.models import resnet50, resnet101, vgg16
 from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
 from torchvision.ops import FrozenBatchNorm2d
 
 from contracts.errors import ConfigError
+from lit_modules.nets.pretrained import load_pretrained, load_state, resolve
 
 # The RGB normalisation every torchvision ImageNet backbone was trained with ([0, 1] scale).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -37,11 +37,8 @@ def load_local(module: nn.Module, path: str | None, what: str) -> None:
     if path is None:
         return
     if not Path(path).is_file():
-        raise ConfigError(f"{what} weights file {path!r} does not exist (nothing is downloaded)")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    state = state.get("state_dict", state)
-    prefix = "net." if any(k.startswith("net.") for k in state) else ""
-    module.load_state_dict({k.removeprefix(prefix): v for k, v in state.items()})
+        raise ConfigError(f"{what} weights file {path!r} does not exist (a local file: nothing is downloaded)")
+    module.load_state_dict(load_state(path))
 
 
 def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -74,7 +71,9 @@ def build_backbone(name: BackboneName, weights_backbone: str | None = None, widt
     Args:
         name: "small" (stride 8, CPU demo), "vgg16" (conv5_3, stride 16, 512 channels: the paper),
             "resnet50_fpn" / "resnet101_fpn" (P2-P6, 256 channels: the reference reproductions).
-        weights_backbone: local state dict of the ImageNet classifier (torchvision key names).
+        weights_backbone: ImageNet classifier weights: a torchvision weight name of the architecture
+            (``IMAGENET1K_V1``; downloaded into torch.hub's cache when online) or a local state dict
+            (torchvision key names). "small" takes only a local file.
         width: first-stage channels of "small".
         trainable_layers: ResNet stages left trainable with pretrained weights (torchvision's 3);
             all train, with ordinary BatchNorm, from scratch.
@@ -83,9 +82,13 @@ def build_backbone(name: BackboneName, weights_backbone: str | None = None, widt
         body = SmallCNN(width, 8)
         load_local(body, weights_backbone, "backbone")
         return Backbone(body, ["0"], ((16, 32, 64),))
+    arch = {"vgg16": "vgg16", "resnet50_fpn": "resnet50", "resnet101_fpn": "resnet101"}[name]
+    key = "model.init_args.weights_backbone"
+    if weights_backbone is not None:
+        resolve(arch, weights_backbone, key)  # before the build: a missing file stops the run at once
     if name == "vgg16":
         net = vgg16()
-        load_local(net, weights_backbone, "backbone")
+        load_pretrained(net, arch, weights_backbone, key)
         body = net.features[:-1]  # drop pool5: conv5_3 at stride 16, as in the paper
         for layer in list(body)[:10] if weights_backbone else []:  # paper: conv1-2 stay frozen
             layer.requires_grad_(False)
@@ -93,6 +96,6 @@ def build_backbone(name: BackboneName, weights_backbone: str | None = None, widt
         return Backbone(body, ["0"], ((128, 256, 512),))
     pretrained = weights_backbone is not None
     net = (resnet50 if name == "resnet50_fpn" else resnet101)(norm_layer=FrozenBatchNorm2d if pretrained else nn.BatchNorm2d)
-    load_local(net, weights_backbone, "backbone")
+    load_pretrained(net, arch, weights_backbone, key)
     body = _resnet_fpn_extractor(net, trainable_layers if pretrained else 5)
     return Backbone(body, ["0", "1", "2", "3"], ((32,), (64,), (128,), (256,), (512,)))

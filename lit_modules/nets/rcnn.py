@@ -38,7 +38,7 @@ def build_rcnn(
         masks: build Mask R-CNN (adds the mask branch: RoI 14x14 -> FCN -> 28x28 per class).
         backbone: see ``det_backbones.build_backbone``.
         roi_op: "align" (RoIAlign) or "pool" (RoIPool) for the box and mask heads.
-        weights_backbone: local ImageNet weights for the backbone.
+        weights_backbone: ImageNet weights for the backbone (torchvision weight name or local file).
         width: first-stage channels of the small backbone.
         representation: width of the two-FC box head (4096 in VGG-16's fc6/fc7, 1024 with FPN).
         min_size / max_size: torchvision's resize of the shorter / longer side.

@@ -35,6 +35,14 @@ def _conv_embed(*, img_size: int, patch_size: int, embed_dim: int, **kwargs) -> 
                        embed_dim=embed_dim, **kwargs)
 
 
+def timm_name(patch_size: int, width: int, depth: int, heads: int) -> str:
+    """timm's name of the standard ViT with these sizes (its pretrained weights), e.g. ``vit_base_patch16_224``."""
+    sizes = {(192, 12, 3): "tiny", (384, 12, 6): "small", (768, 12, 12): "base", (1024, 24, 16): "large"}
+    if (width, depth, heads) not in sizes:
+        raise ValueError(f"no timm pretrained ViT has width {width}, depth {depth}, heads {heads}")
+    return f"vit_{sizes[width, depth, heads]}_patch{patch_size}_224"
+
+
 def vit(
     num_classes: int,
     *,

@@ -1,6 +1,7 @@
 """The resumable training loader and the resume helpers (issue #31)."""
 
 import random
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from torch.utils.data import Dataset
 
 from contracts.errors import ConfigError
 from datamodules.resumable import EpochSampler, ResumableLoader, mix
-from experiments.resume import config_changes, resume_argv
+from experiments.resume import StepSeeds, config_changes, resume_argv
 
 
 class Noisy(Dataset):
@@ -72,13 +73,16 @@ def test_batches_do_not_depend_on_workers_or_on_what_ran_before():
     assert not torch.equal(one[0], other[0])
 
 
-def test_reading_data_leaves_the_model_rng_alone():
-    loader = ResumableLoader(Noisy(), batch_size=8, seed=0, collate_fn=noisy_collate)
-    torch.manual_seed(1)
-    expected = torch.rand(3)
-    torch.manual_seed(1)
-    epoch(loader, 0)
-    assert torch.equal(torch.rand(3), expected)
+def test_model_draws_depend_on_the_step_not_on_what_ran_before():
+    seeds, trainer = StepSeeds(seed=4), SimpleNamespace(current_epoch=2, global_rank=0)
+    seeds.on_train_batch_start(trainer, None, None, 7)
+    expected = torch.rand(3), np.random.rand(), random.random()
+    epoch(ResumableLoader(Noisy(), batch_size=8, seed=0, collate_fn=noisy_collate), 0)  # data moves the RNGs
+    torch.rand(5)
+    seeds.on_train_batch_start(trainer, None, None, 7)
+    assert torch.equal(torch.rand(3), expected[0]) and (np.random.rand(), random.random()) == expected[1:]
+    seeds.on_train_batch_start(SimpleNamespace(current_epoch=2, global_rank=1), None, None, 7)
+    assert not torch.equal(torch.rand(3), expected[0])  # another rank draws other dropout masks
 
 
 def test_state_resumes_inside_an_epoch_and_after_one():
