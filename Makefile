@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PAPERLAB := $(VENV)/bin/paperlab
 export WANDB_MODE ?= offline
 
-.PHONY: setup demo test test-fast bench baseline reproduce lint clean
+.PHONY: setup demo test test-fast bench baseline reproduce gpu-check lint clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -32,6 +32,9 @@ baseline: setup  ## the trivial baselines of a demo's data family (make baseline
 
 reproduce: setup  ## every demo + every ablation sweep (shortened) -> docs/RESULTS.md; resumable
 	$(PAPERLAB) reproduce
+
+gpu-check: setup  ## bf16 training throughput, MFU and memory of ViT-B/16, ResNet-50, Faster R-CNN -> docs/GPU.md (needs CUDA)
+	$(PAPERLAB) gpu-check
 
 lint: setup
 	$(VENV)/bin/ruff check experiments lit_modules datamodules tests

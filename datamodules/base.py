@@ -199,4 +199,11 @@ class FamilyDataModule(SplitLoaders, L.LightningDataModule):
         h = self.hparams
         return make_loader(ds, train=train, batch_size=h.batch_size, eval_batch_size=h.eval_batch_size,
                            num_workers=h.num_workers, in_memory=self._in_memory(),
-                           collate_fn=self.collate_fn(ds, train))
+                           collate_fn=self.collate_fn(ds, train), exact_eval=not self._lockstep_eval())
+
+    def _lockstep_eval(self) -> bool:
+        """FSDP gathers parameters in every forward: all ranks must run the same number of evaluation
+        batches, which unpadded shards do not guarantee (see ``make_loader``)."""
+        from lightning.pytorch.strategies import FSDPStrategy
+
+        return isinstance(getattr(self.trainer, "strategy", None), FSDPStrategy)

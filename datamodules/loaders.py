@@ -6,6 +6,9 @@ no workers at all for in-memory data (ShapesWorld caches, where worker IPC only 
 and pinned memory only when a GPU is there to receive it. Training loaders are
 ``datamodules.resumable.ResumableLoader``: data order and augmentation are functions of the
 run's seed, the epoch and the sample, so a resumed run continues the uninterrupted one.
+Evaluation loaders under a process group read each sample on exactly one rank (``EvalShards``):
+Lightning's own distributed sampler pads the last shard with repeated samples, which a metric
+summed over ranks counts twice.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from datamodules.resumable import ResumableLoader
 
@@ -27,6 +31,27 @@ def auto_workers(requested: int, in_memory: bool) -> int:
     return 0 if in_memory else max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
+class EvalShards(DistributedSampler):
+    """Rank r of W reads samples r, r + W, r + 2W, ... in order: every sample once, no padding, so
+    the shards may differ by one sample. It is a ``DistributedSampler``, so Lightning keeps it
+    instead of putting its padding one in place (``use_distributed_sampler``)."""
+
+    def __init__(self, dataset: Dataset, num_replicas: int | None = None, rank: int | None = None) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=False)
+        self.indices = list(range(self.rank, len(dataset), self.num_replicas))  # type: ignore[arg-type]
+        self.num_samples = len(self.indices)
+
+    def __iter__(self):  # type: ignore[override]
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
 def make_loader(
     ds: Dataset,
     *,
@@ -36,15 +61,21 @@ def make_loader(
     num_workers: int = -1,
     in_memory: bool = False,
     collate_fn: Callable[[list], Any] | None = None,
+    exact_eval: bool = True,
 ) -> DataLoader:
     """A shuffled (seed, epoch)-ordered, drop-last resumable loader for training; an ordered full one
-    for evaluation."""
+    for evaluation, each sample on one rank (``EvalShards``) unless ``exact_eval`` is off: FSDP needs
+    as many batches on every rank, so there Lightning's padding sampler stays (a split that does not
+    divide by the world size then counts up to W - 1 samples twice)."""
     workers = auto_workers(num_workers, in_memory)
     common: dict[str, Any] = {"num_workers": workers, "persistent_workers": workers > 0,
                               "pin_memory": torch.cuda.is_available(), "collate_fn": collate_fn}
     if train:
         return ResumableLoader(ds, batch_size=batch_size, drop_last=True, **common)
-    return DataLoader(ds, batch_size=eval_batch_size or batch_size, shuffle=False, drop_last=False, **common)
+    # Lightning asks for the evaluation loaders once the process group exists.
+    sampler = EvalShards(ds) if exact_eval and _distributed() else None
+    return DataLoader(ds, batch_size=eval_batch_size or batch_size, shuffle=False, drop_last=False,
+                      sampler=sampler, **common)
 
 
 class SplitLoaders:

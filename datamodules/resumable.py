@@ -71,11 +71,14 @@ class EpochSampler(DistributedSampler):
     of one epoch's permutation (a mid-epoch resume); ``set_epoch`` to another epoch cancels it.
     """
 
-    def __init__(self, dataset: Dataset, seed: int, drop_last: bool = True) -> None:
+    def __init__(self, dataset: Dataset, seed: int, drop_last: bool = True, num_replicas: int | None = None,
+                 rank: int | None = None) -> None:
         distributed = dist.is_available() and dist.is_initialized()
-        super().__init__(dataset, num_replicas=dist.get_world_size() if distributed else 1,
-                         rank=dist.get_rank() if distributed else 0, shuffle=True, seed=seed,
-                         drop_last=drop_last)
+        if num_replicas is None:
+            num_replicas = dist.get_world_size() if distributed else 1
+        if rank is None:
+            rank = dist.get_rank() if distributed else 0
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=drop_last)
         self._skip: tuple[int, int] | None = None  # (epoch, indices to leave out of it)
 
     def skip(self, epoch: int, count: int) -> None:

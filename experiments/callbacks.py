@@ -22,8 +22,10 @@ from lightning_utilities.core.apply_func import apply_to_collection
 
 from contracts.hooks import hook
 from experiments import peak, provenance
+from experiments.fsdp import sharded
 from experiments.method import method_meta
 from experiments.resume import Interruption
+from experiments.scaling import BatchScaling
 
 RESULTS_VERSION = 1
 
@@ -105,8 +107,11 @@ class PerfMonitor(L.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if self._flops is None:  # first step of this process: a fresh run or a resumed one
-            self._flops = self._measure_flops(pl_module, batch) or 0.0
-            self._sample = flops_sample(pl_module, batch)
+            if sharded(trainer):  # FSDP: the module cannot run outside the strategy's forward
+                self._flops = 0.0
+            else:
+                self._flops = self._measure_flops(pl_module, batch) or 0.0
+                self._sample = flops_sample(pl_module, batch)
         self._t0 = time.perf_counter()
         if self._last_end is not None and self._seen >= self.skip:
             self._wait += self._t0 - self._last_end
@@ -169,6 +174,11 @@ class PerfMonitor(L.Callback):
             logger.log_metrics(latency, step=trainer.global_step)
 
 
+def _batch_info(trainer: L.Trainer) -> dict[str, Any]:
+    scaling = next((cb for cb in trainer.callbacks if isinstance(cb, BatchScaling)), None)
+    return dict(scaling.info) if scaling is not None else {}
+
+
 def peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
@@ -206,7 +216,8 @@ class RunRecorder(L.Callback):
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 logger.experiment.config.update(
-                    {"resolved_config": self.config, "provenance": self.provenance, "paper": self.paper},
+                    {"resolved_config": self.config, "provenance": self.provenance, "paper": self.paper,
+                     "batch": _batch_info(trainer)},
                     allow_val_change=True,
                 )
 
@@ -264,6 +275,7 @@ class RunRecorder(L.Callback):
             "precision": str(trainer.precision),
             "world_size": trainer.world_size,
         })
+        meta.update(_batch_info(trainer))  # per-device and effective batch, the lr used (experiments.scaling)
         skipped = hook(dm, "skipped_files")
         if skipped:  # bad_images=skip: the files this run did not see, so a table can say so
             meta.update({"skipped_files": list(skipped), "skipped_count": len(skipped)})
@@ -273,8 +285,8 @@ class RunRecorder(L.Callback):
                 "epochs": trainer.current_epoch,
                 "global_step": trainer.global_step,
                 "train_time_s": meta.get("train_time_s", 0.0) + time.perf_counter() - (self._fit_start or 0),
-                "effective_batch": (loader_bs or 0) * trainer.world_size * trainer.accumulate_grad_batches,
             })
+            meta.setdefault("effective_batch", (loader_bs or 0) * trainer.world_size * trainer.accumulate_grad_batches)
         wandb = old.get("wandb", {})
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):

@@ -31,15 +31,25 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from contracts.errors import ConfigError
 from contracts.hooks import hook
 from experiments.callbacks import PerfMonitor, RunRecorder
+from experiments.launch import RUN_ID_ENV, RunDirectory, launcher_run_id, slurm_batch_job
 from experiments.paper import PaperRef
-from experiments.resume import Interruption, LoaderPosition, StepSeeds, config_changes, resume_argv
+from experiments.resume import (
+    Interruption,
+    LoaderPosition,
+    StepSeeds,
+    auto_resume_checkpoint,
+    config_changes,
+    resume_argv,
+)
+from experiments.scaling import BatchScaling, LrScaling
 from experiments.user_errors import user_error
 from experiments.wandb_extras import WandbExtras
 
 # paperlab TOOL ... -> <package>.main(argv); imported only when named, so `fit` pays for none of them
 TOOLS = {"bench": "experiments.bench", "baseline": "experiments.baselines", "report": "experiments.report",
          "sweep": "experiments.sweep", "reproduce": "experiments.reproduce", "check-data": "experiments.check_data",
-         "predict": "experiments.predict", "explain": "experiments.explain"}
+         "predict": "experiments.predict", "explain": "experiments.explain", "slurm": "experiments.slurm",
+         "gpu-check": "experiments.gpu_check"}
 
 
 def new_run_id() -> str:
@@ -77,11 +87,18 @@ class PaperlabCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_argument("--experiment", type=str | None, default=None,
                             help="Run group name (default: <method>-<config stem>).")
-        parser.add_argument("--run_id", type=str | None, default=None, help="Run id (default: random).")
+        parser.add_argument("--run_id", type=str | None, default=None,
+                            help="Run id (default: the launcher's job id under SLURM or torchrun --rdzv-id, "
+                                 "else random; experiments.launch).")
         parser.add_argument("--runs_dir", type=str, default="runs", help="Root of the run folders.")
         parser.add_argument("--wandb_project", type=str, default="paperlab", help="W&B project.")
         parser.add_argument("--paper", type=list[PaperRef], default=[],
                             help="The paper's reported numbers this config reproduces.")
+        parser.add_argument("--reference_batch", type=int | None, default=None,
+                            help="The effective batch the paper's learning rate belongs to (a paper config sets it).")
+        parser.add_argument("--lr_scaling", type=LrScaling, default="none",
+                            help="Scale the learning rate to this run's effective batch: none, linear or sqrt "
+                                 "(against --reference_batch; experiments.scaling).")
         parser.add_argument("--save_every_n_steps", type=int | None, default=None,
                             help="Also checkpoint every N training steps (checkpoints/step=N.ckpt, the newest "
                                  "kept), so a killed run resumes inside an epoch; SIGTERM/SIGINT always save one.")
@@ -93,14 +110,22 @@ class PaperlabCLI(LightningCLI):
         cfg = self._sub()
         ckpt = cfg.get("ckpt_path")
         run_dir = None
-        if ckpt and Path(ckpt).is_file() and Path(ckpt).parent.name == "checkpoints":
+        if ckpt and Path(ckpt).exists() and Path(ckpt).parent.name == "checkpoints":  # a file, or a sharded folder
             candidate = Path(ckpt).resolve().parent.parent
             if (candidate / "config.yaml").exists():
                 run_dir = candidate  # resume / evaluate inside the run that wrote the checkpoint
         if run_dir is None:
             configs = [str(c) for c in (cfg.get("config") or [])]
             experiment = cfg.experiment or experiment_name(configs)
-            run_dir = Path(cfg.runs_dir) / experiment / (cfg.run_id or new_run_id())
+            # every process of a launch must name the same folder before a process group exists
+            launched = None if cfg.run_id else launcher_run_id()
+            run_dir = Path(cfg.runs_dir) / experiment / (cfg.run_id or launched or new_run_id())
+            if launched and self.subcommand == "fit" and not ckpt:
+                # a requeued SLURM job or restarted torchrun worker of this run: continue it
+                found = auto_resume_checkpoint(run_dir)
+                if found is not None:
+                    cfg.ckpt_path = str(found.resolve())
+                    print(f"paperlab: resuming {run_dir} from {found}", file=sys.stderr, flush=True)
         self.run_dir = run_dir
         cfg.trainer.default_root_dir = str(run_dir)
         self._check_data(cfg)
@@ -113,7 +138,7 @@ class PaperlabCLI(LightningCLI):
         if subcommand != "fit":
             return
         ckpt = self.config[subcommand].get("ckpt_path")
-        if ckpt and Path(ckpt).is_file() and Path(ckpt).parent.name == "checkpoints":
+        if ckpt and Path(ckpt).exists() and Path(ckpt).parent.name == "checkpoints":  # a file, or a sharded folder
             saved = Path(ckpt).resolve().parent.parent / "config.yaml"
             if saved.exists():
                 self._check_same_run(self._parser(subcommand), self.config[subcommand], saved)
@@ -149,22 +174,34 @@ class PaperlabCLI(LightningCLI):
         assert run_dir is not None
         experiment, run_id = run_dir.parent.name, run_dir.name
         if cfg.trainer.get("logger") is None and not cfg.trainer.get("fast_dev_run"):
-            run_dir.mkdir(parents=True, exist_ok=True)
+            # No folder yet: only global rank 0 creates it (RunRecorder.setup), W&B's run (rank 0's
+            # logger.experiment) and results.json; the other ranks create nothing.
             kwargs["logger"] = WandbLogger(
                 project=cfg.wandb_project, name=f"{experiment}/{run_id}", id=run_id,
                 save_dir=str(run_dir), resume="allow", group=experiment,
             )
+        slurm = slurm_batch_job(os.environ) and self.subcommand == "fit"
+        if slurm and not cfg.trainer.get("plugins"):
+            # paperlab's stop saves at a step boundary and requeues (experiments.resume); Lightning's
+            # auto-requeue would save from inside the signal handler, mid-step
+            from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+            kwargs["plugins"] = [SLURMEnvironment(auto_requeue=False)]
         trainer = super().instantiate_trainer(**kwargs)
+        if trainer.world_size > 1 and trainer.global_rank == 0 and _launches_workers(trainer):
+            os.environ[RUN_ID_ENV] = run_id  # Lightning's launcher re-runs this CLI per device: same id
+            _exported.append(RUN_ID_ENV)
         config = self._parser(self.subcommand).dump(cfg, format="yaml", skip_none=False, skip_check=True)
         recorder = RunRecorder(run_dir, experiment, run_id, yaml.safe_load(config),
                                [vars(p) if not isinstance(p, dict) else p for p in (cfg.paper or [])])
         global _interruption
-        _interruption = Interruption(run_dir)
+        _interruption = Interruption(run_dir, requeue=slurm)
         _interruption.install()
         # Order matters: StepSeeds reseeds after PerfMonitor's first-step FLOPs count; the
         # interruption's checkpoint exists before the recorder writes ``interrupted``.
-        trainer.callbacks[:0] = [PerfMonitor(), StepSeeds(), LoaderPosition(), _interruption, recorder,
-                                 WandbExtras(recorder)]
+        scaling = BatchScaling(cfg.get("lr_scaling") or "none", cfg.get("reference_batch"))
+        trainer.callbacks[:0] = [RunDirectory(run_dir, [recorder, _interruption]), scaling, PerfMonitor(), StepSeeds(),
+                                 LoaderPosition(), _interruption, recorder, WandbExtras(recorder)]
         # Absolute, so a resume from another working directory or path spelling finds the same folder
         # (ModelCheckpoint forgets its last/best files when the dirpath string changes).
         checkpoints = str((run_dir / "checkpoints").resolve())
@@ -178,6 +215,16 @@ class PaperlabCLI(LightningCLI):
                 cb.save_last = True
         self.recorder = recorder
         return trainer
+
+
+def _launches_workers(trainer: L.Trainer) -> bool:
+    """Whether this process will start the other ranks itself (Lightning's subprocess launcher), so
+    that they inherit its environment; not under torchrun or SLURM, which start every rank."""
+    from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
+
+    launcher = getattr(trainer.strategy, "launcher", None)
+    env = trainer.strategy.cluster_environment if hasattr(trainer.strategy, "cluster_environment") else None
+    return isinstance(launcher, _SubprocessScriptLauncher) and not getattr(env, "creates_processes_externally", True)
 
 
 def _summary(cli: PaperlabCLI) -> None:
@@ -196,6 +243,7 @@ def _summary(cli: PaperlabCLI) -> None:
 
 
 _interruption: Interruption | None = None  # the running fit's, for main's stop message
+_exported: list[str] = []  # environment variables this process set for the ranks it launched
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -212,7 +260,11 @@ def main(argv: list[str] | None = None) -> None:
         if resumed != argv:  # the expanded command is the one recorded (and LightningCLI sees one source)
             sys.argv = [sys.argv[0], *resumed]
             args = resumed
-        cli = PaperlabCLI(args=args)
+        try:
+            cli = PaperlabCLI(args=args)
+        finally:  # a later fit in this process (a notebook, a test) must not reuse this run's id
+            while _exported:
+                os.environ.pop(_exported.pop(), None)
     except SIGTERMException:  # SIGTERM/SIGINT: the run saved a checkpoint; say how to go on, exit 143/130
         stop = _interruption or Interruption(Path("."))
         print(stop.message(), file=sys.stderr)

@@ -11,13 +11,23 @@
   (removed when the resumed run finishes),
   marks results.json ``interrupted`` and the CLI prints the command that resumes the run and exits
   128 + signal number (143, 130). A second Ctrl-C stops at once.
+* SLURM pre-emption (``sbatch --signal=SIGUSR1@90 --requeue``, ``paperlab slurm``): SIGUSR1 stops the run
+  the same way (``interrupted.ckpt`` at a step boundary), then rank 0 runs ``scontrol requeue <job>``;
+  the requeued job has the same job id, hence the same run folder (``experiments.launch``), and
+  ``auto_resume_checkpoint`` picks the stop's checkpoint up without a ``--ckpt_path``. Lightning's own
+  auto-requeue is switched off (``SLURMEnvironment(auto_requeue=False)`` in the CLI): it saves from
+  inside the signal handler, in the middle of a step, which a resume cannot continue exactly.
 * ``resume_argv``: ``paperlab fit --resume <run folder>`` -> the run's own config and newest checkpoint.
 * ``config_changes``: what a resume may not change (anything but the trainer's length and devices).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +121,10 @@ class Interruption(L.Callback):
     current step by raising ``SIGTERMException``).
     """
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, requeue: bool = False) -> None:
         self.run_dir = Path(run_dir)
+        self.requeue = requeue  # a SLURM batch job: SIGUSR1 stops, saves and requeues the job
+        self.requeued: str | None = None  # the job id scontrol requeued
         self.signum: int | None = None
         self.checkpoint: Path | None = None
         self.epoch = self.step = 0
@@ -120,6 +132,16 @@ class Interruption(L.Callback):
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self._on_sigterm)
         signal.signal(signal.SIGINT, self._on_sigint)
+        if self.requeue:
+            signal.signal(signal.SIGUSR1, self._on_sigusr1)
+
+    def _on_sigusr1(self, signum: int, frame: Any) -> None:
+        """SLURM's warning before pre-emption or the time limit: stop after this step, as SIGTERM."""
+        if self.signum is None:
+            self.signum = signum
+        handler = signal.getsignal(signal.SIGTERM)
+        if callable(handler):
+            handler(signal.SIGTERM, frame)
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         if self.signum is None:
@@ -150,22 +172,65 @@ class Interruption(L.Callback):
         path = self.run_dir / "checkpoints" / INTERRUPTED
         trainer.save_checkpoint(path)  # every rank calls it; the strategy writes once
         self.checkpoint = path
+        if self.requeue and self.signum == signal.SIGUSR1 and trainer.is_global_zero:
+            self.requeued = requeue_slurm_job()
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """The run is whole again: the stop's checkpoint would only be mistaken for the newest."""
         path = self.run_dir / "checkpoints" / INTERRUPTED
         if trainer.is_global_zero and path.is_file():
             path.unlink()
+        elif trainer.is_global_zero and path.is_dir():  # a sharded (FSDP) checkpoint is a folder
+            shutil.rmtree(path)
 
     def message(self) -> str:
         name = signal.Signals(self.signum or signal.SIGTERM).name
         where = f"epoch {self.epoch}, step {self.step}"
         if self.checkpoint is None:
             return f"paperlab: {name}: stopped at {where}, nothing to resume (not fitting)"
+        if self.requeued:
+            return (f"paperlab: {name}: stopped at {where}; requeued SLURM job {self.requeued}, which resumes "
+                    f"{self.run_dir} (or: paperlab fit --resume {self.run_dir})")
         return f"paperlab: {name}: stopped at {where}; resume with: paperlab fit --resume {self.run_dir}"
 
     def exit_code(self) -> int:
         return EXIT_CODES.get(signal.Signals(self.signum or signal.SIGTERM), 128 + int(self.signum or 15))
+
+
+def requeue_slurm_job() -> str | None:
+    """``scontrol requeue <job>`` (``<array job>_<task>`` for an array task); the job id, or None."""
+    if os.environ.get("SLURM_ARRAY_JOB_ID") and os.environ.get("SLURM_ARRAY_TASK_ID"):
+        job = f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}"
+    else:
+        job = os.environ.get("SLURM_JOB_ID", "")
+    if not job:
+        return None
+    try:
+        done = subprocess.run(["scontrol", "requeue", job], check=False, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        print(f"paperlab: scontrol requeue {job} failed: {e}", flush=True)
+        return None
+    if done.returncode != 0:
+        print(f"paperlab: scontrol requeue {job} failed ({done.returncode}): {done.stderr.strip()}", flush=True)
+        return None
+    return job
+
+
+def auto_resume_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint a relaunched job of the same run continues from (SLURM requeue, torchrun restart):
+    the stop's ``interrupted.ckpt``, else Lightning's newest ``hpc_ckpt_N.ckpt``, else, for a run that did
+    not finish, its newest checkpoint; None for a new run or a finished one."""
+    run_dir = Path(run_dir)
+    stop = run_dir / "checkpoints" / INTERRUPTED
+    if stop.exists():  # a file, or a sharded checkpoint's folder
+        return stop
+    hpc = sorted(run_dir.glob("hpc_ckpt_*.ckpt"), key=lambda p: int(p.stem.rsplit("_", 1)[-1]))
+    if hpc:
+        return hpc[-1]
+    results = run_dir / "results.json"
+    if results.is_file() and json.loads(results.read_text()).get("state") == "finished":
+        return None
+    return latest_checkpoint(run_dir)
 
 
 def resume_argv(argv: list[str]) -> list[str]:
@@ -210,7 +275,7 @@ def resume_from(run_dir: Path) -> list[str]:
     of a finished fit, which would resume into no training and no validation; it runs again instead.
     """
     stop = Path(run_dir) / "checkpoints" / INTERRUPTED
-    return ["--ckpt_path", str(stop.resolve())] if stop.is_file() else []
+    return ["--ckpt_path", str(stop.resolve())] if stop.exists() else []
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:

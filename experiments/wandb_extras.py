@@ -21,6 +21,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from contracts.hooks import hook
 from experiments.callbacks import RunRecorder, batch_size_of
+from experiments.fsdp import sharded
 
 
 def _wandb_run(trainer: L.Trainer) -> Any | None:
@@ -57,7 +58,7 @@ class WandbExtras(L.Callback):
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         if (batch_idx != 0 or trainer.sanity_checking or trainer.current_epoch == self._media_epoch
-                or not trainer.is_global_zero):
+                or not trainer.is_global_zero or sharded(trainer)):
             return
         wandb_media = hook(pl_module, "wandb_media")
         if wandb_media is None:
@@ -84,3 +85,4 @@ class WandbExtras(L.Callback):
         for alias, c in checkpoints.items():
             art.add_file(c["path"], name=f"{alias}.ckpt")
         run.log_artifact(art, aliases=["latest", *checkpoints])
+

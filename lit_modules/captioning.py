@@ -34,6 +34,7 @@ from contracts.vocab import EOS, PAD, Vocabulary
 from lit_modules.losses.captioning import caption_cross_entropy, doubly_stochastic
 from lit_modules.media import to_display
 from lit_modules.metrics.caption_media import attention_strip
+from lit_modules.metrics.means import eval_means, log_mean
 from lit_modules.nets.captioner import Captioner
 from lit_modules.nets.pretrained import resolve
 from lit_modules.optim import Optimised
@@ -112,6 +113,7 @@ class CaptioningModule(Optimised, L.LightningModule):
         self._vocab_origin = ""
         self.net: Captioner | None = None
         self.val_bleu, self.test_bleu = bleu_metrics("val/"), bleu_metrics("test/")
+        self.eval_means = eval_means("loss", "ce", "attention_reg")  # exact over ranks with unequal shards
 
     # --- vocabulary: from the data at setup, from the checkpoint on load -----------------------
 
@@ -179,12 +181,18 @@ class CaptioningModule(Optimised, L.LightningModule):
             # The paper sums the word NLL over each caption; ce is a per-word mean, so the term is
             # divided by the words per caption to keep the paper's balance at the same lambda.
             loss = loss + self.hparams.doubly_stochastic * reg / words.sum(1).float().mean().clamp_min(1)
-            self.log(f"{stage}/attention_reg", reg, sync_dist=stage != "train", batch_size=len(images))
-        self.log(f"{stage}/ce", ce, sync_dist=stage != "train", batch_size=len(images))
+            self._log_part(stage, "attention_reg", reg, len(images))
+        self._log_part(stage, "ce", ce, len(images))
         if not torch.isfinite(loss):
             raise FloatingPointError(f"captioning {stage} loss is {float(loss)} at epoch {self.current_epoch}, "
                                      f"step {self.global_step}: training diverged (lower model.init_args.lr?)")
         return loss
+
+    def _log_part(self, stage: str, name: str, value: Tensor, count: int) -> None:
+        if stage == "train":
+            self.log(f"train/{name}", value, batch_size=count)
+        else:
+            log_mean(self, self.eval_means, stage, name, value, count)
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         images, tokens, _ = batch
@@ -194,7 +202,7 @@ class CaptioningModule(Optimised, L.LightningModule):
 
     def _eval_step(self, batch: Batch, metrics: MetricCollection, stage: str) -> list[str]:
         images, tokens, references = batch
-        self.log(f"{stage}/loss", self._loss(images, tokens, stage), sync_dist=True, batch_size=len(images))
+        log_mean(self, self.eval_means, stage, "loss", self._loss(images, tokens, stage), len(images))
         hyps = [self.vocab.decode(ids) for ids in self.decode(images).tolist()]
         metrics.update(hyps, references)
         self.log_dict(metrics, prog_bar=stage == "val", batch_size=len(images))

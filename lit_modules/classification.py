@@ -17,6 +17,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from lit_modules.data_checks import check_matches_data
 from lit_modules.media import to_display
+from lit_modules.metrics.means import eval_means, log_mean
 from lit_modules.optim import Optimised
 
 
@@ -66,6 +67,7 @@ class ClassificationModule(Optimised, L.LightningModule):
         self.val_acc5 = MulticlassAccuracy(num_classes, top_k=top5, average="micro")
         self.test_acc1 = MulticlassAccuracy(num_classes, top_k=1, average="micro")
         self.test_acc5 = MulticlassAccuracy(num_classes, top_k=top5, average="micro")
+        self.eval_means = eval_means("loss")  # exact over ranks with unequal shards
 
     def setup(self, stage: str) -> None:
         check_matches_data(self)
@@ -99,7 +101,7 @@ class ClassificationModule(Optimised, L.LightningModule):
         acc1, acc5 = (self.val_acc1, self.val_acc5) if stage == "val" else (self.test_acc1, self.test_acc5)
         acc1(logits, labels)
         acc5(logits, labels)
-        self.log(f"{stage}/loss", F.cross_entropy(logits, labels), sync_dist=True)
+        log_mean(self, self.eval_means, stage, "loss", F.cross_entropy(logits, labels), labels.numel())
         self.log(f"{stage}/acc1", acc1, prog_bar=True)
         self.log(f"{stage}/acc5", acc5)
 

@@ -61,5 +61,6 @@ class DCGAN(GANModule):
     def configure_optimizers(self):
         h = self.hparams
         betas = (h.beta1, 0.999)
-        return [make_optimizer(self.generator.parameters(), "adam", h.lr, betas=betas),
-                make_optimizer(self.critic.parameters(), "adam", h.lr, betas=betas)]
+        lr = h.lr * getattr(self, "lr_scale", 1.0)  # experiments.scaling
+        return [make_optimizer(self.generator.parameters(), "adam", lr, betas=betas),
+                make_optimizer(self.critic.parameters(), "adam", lr, betas=betas)]

@@ -12,6 +12,7 @@ from typing import Literal
 
 import lightning as L
 import numpy as np
+import torch.distributed as dist
 from lightning.pytorch.loggers import WandbLogger
 from torch import Tensor
 from torchmetrics.detection import MeanAveragePrecision
@@ -27,9 +28,39 @@ IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10).tolist()
 REC_THRESHOLDS = np.linspace(0.0, 1.0, 101).tolist()
 
 
+class ShardedMeanAveragePrecision(MeanAveragePrecision):
+    """torchmetrics' mAP, synchronised when the ranks scored different numbers of images.
+
+    Its states are lists with one entry per image, and torchmetrics gathers them entry by entry,
+    which needs as many images on every rank (a split that does not divide by the world size hangs
+    or crashes in the gather). Here each rank's lists go whole through ``all_gather_object`` and are
+    interleaved back into the split's order (``datamodules.loaders.EvalShards`` gives rank r the
+    images r, r + W, ...), so the mAP is the one-process mAP, ties between equal scores included.
+    """
+
+    def _sync_dist(self, dist_sync_fn=None, process_group=None) -> None:
+        group = process_group or self.process_group
+        size = dist.get_world_size(group)
+        mine = {attr: [_to_cpu(x) for x in getattr(self, attr)] for attr in self._reductions}
+        everyone: list[dict | None] = [None] * size
+        dist.all_gather_object(everyone, mine, group=group)
+        for attr in self._reductions:
+            lists = [d[attr] for d in everyone]  # type: ignore[index]
+            merged = [lst[j] for j in range(max(map(len, lists), default=0)) for lst in lists if j < len(lst)]
+            setattr(self, attr, [_to_device(x, self.device) for x in merged])
+
+
+def _to_cpu(x):
+    return x.cpu() if isinstance(x, Tensor) else x
+
+
+def _to_device(x, device):
+    return x.to(device) if isinstance(x, Tensor) else x
+
+
 def map_metric(masks: bool) -> MeanAveragePrecision:
     # pycocotools is the backend installed here (faster_coco_eval is not)
-    return MeanAveragePrecision(iou_type=("bbox", "segm") if masks else "bbox", backend="pycocotools",
+    return ShardedMeanAveragePrecision(iou_type=("bbox", "segm") if masks else "bbox", backend="pycocotools",
                                 iou_thresholds=IOU_THRESHOLDS, rec_thresholds=REC_THRESHOLDS)
 
 
@@ -118,6 +149,7 @@ class DetectionModule(Optimised, L.LightningModule):
 
     def _log_map(self, metric: MeanAveragePrecision, stage: str) -> None:
         r = metric.compute()
+        # compute() gathered every rank's images: the same value on every rank, which the mean keeps
         for kind, prefix in (("bbox_", ""), ("segm_", "segm_")) if self.masks else (("", ""),):
             self.log(f"{stage}/{prefix}map", r[f"{kind}map"].float(), sync_dist=True)
             self.log(f"{stage}/{prefix}map50", r[f"{kind}map_50"].float(), sync_dist=True, prog_bar=not prefix)

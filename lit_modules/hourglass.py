@@ -22,6 +22,7 @@ from contracts.errors import ConfigError
 from lit_modules.data_checks import check_matches_data, datamodule_of
 from lit_modules.losses.heatmap import heatmap_mse
 from lit_modules.media import to_display
+from lit_modules.metrics.means import eval_means, log_mean
 from lit_modules.metrics.pck import PCK, PCKh
 from lit_modules.metrics.pose_media import draw_skeletons
 from lit_modules.nets.hourglass import StackedHourglass
@@ -76,6 +77,7 @@ class HourglassModule(Optimised, L.LightningModule):
         self.net = StackedHourglass(num_joints, num_stacks, channels, depth, stride)
         self.val_pck, self.test_pck = PCK(0.1), PCK(0.1)
         self.val_pckh, self.test_pckh = PCKh(0.5), PCKh(0.5)
+        self.eval_means = eval_means("loss")  # exact over ranks with unequal shards
         self.flip_perm: list[int] = list(range(num_joints))
 
     def setup(self, stage: str) -> None:
@@ -114,7 +116,7 @@ class HourglassModule(Optimised, L.LightningModule):
         pred = decode_heatmaps(heat, self.hparams.stride)  # (B, K, 3)
         pck, pckh = (self.val_pck, self.val_pckh) if stage == "val" else (self.test_pck, self.test_pckh)
         pck(pred, keypoints, pck_norm)
-        self.log(f"{stage}/loss", heatmap_mse(heat, target, weights), sync_dist=True)
+        log_mean(self, self.eval_means, stage, "loss", heatmap_mse(heat, target, weights), len(images))
         self.log(f"{stage}/pck@0.1", pck, prog_bar=True)
         if getattr(datamodule_of(self), "has_head_size", False):
             pckh(pred, keypoints, head_size)

@@ -104,7 +104,8 @@ class Optimised:
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp, trainer = self.hparams, self.trainer  # type: ignore[attr-defined]
-        opt = make_optimizer(self.optimizer_groups(), hp.optimizer, hp.lr, momentum=hp.get("momentum", 0.9))
+        lr = hp.lr * getattr(self, "lr_scale", 1.0)  # experiments.scaling: lr_scaling for the effective batch
+        opt = make_optimizer(self.optimizer_groups(), hp.optimizer, lr, momentum=hp.get("momentum", 0.9))
         return schedule(opt, schedule=hp.get("schedule", "cosine"), total_steps=trainer.estimated_stepping_batches,
                         epochs=trainer.max_epochs or 1, warmup_epochs=hp.get("warmup_epochs", 0.0),
                         step_epochs=hp.get("step_epochs") if hp.get("schedule") == "step" else None,

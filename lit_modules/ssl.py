@@ -28,7 +28,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from contracts.batches import check_two_views
 from contracts.errors import ConfigError
 from lit_modules.data_checks import check_matches_data
-from lit_modules.losses.gather import gather_no_grad
+from lit_modules.losses.gather import gather_uneven
 from lit_modules.metrics.knn import knn_scores
 from lit_modules.nets import ssl as ssl_nets
 from lit_modules.nets.ssl import Encoder
@@ -133,7 +133,7 @@ class SSLModule(Optimised, L.LightningModule):
             if not self._bank:
                 raise ConfigError("the kNN monitor needs a bank: validation loader 0 (labelled training images) was empty")
             feats_bank, labels_bank = (torch.cat(t) for t in zip(*self._bank))
-            self._bank_all = gather_no_grad(feats_bank), gather_no_grad(labels_bank)
+            self._bank_all = gather_uneven(feats_bank), gather_uneven(labels_bank)  # shards may differ by one
         linear, knn = (self.val_linear, self.val_knn) if stage == "val" else (self.test_linear, self.test_knn)
         linear(self.probe(feats), labels)
         knn(knn_scores(feats, *self._bank_all, self.hparams.num_classes, self.hparams.knn_k,

@@ -21,6 +21,7 @@ from lit_modules.data_checks import check_matches_data
 from lit_modules.losses.dice import dice_loss
 from lit_modules.media import to_display
 from lit_modules.metrics.boundary import BoundaryAccuracy
+from lit_modules.metrics.means import eval_means, log_mean
 from lit_modules.nets.unet import UNet
 from lit_modules.optim import Optimised
 
@@ -81,6 +82,7 @@ class UNetModule(Optimised, L.LightningModule):
         self.save_hyperparameters()
         self.net = UNet(num_classes, 3, depth, width, up, skips, batch_norm)
         self.val_metrics = seg_metrics(num_classes, "val/")
+        self.eval_means = eval_means("loss")  # exact over ranks with unequal shards
         self.test_metrics = seg_metrics(num_classes, "test/")
 
     def setup(self, stage: str) -> None:
@@ -108,7 +110,7 @@ class UNetModule(Optimised, L.LightningModule):
     def _eval_step(self, batch: tuple[Tensor, Tensor], metrics: MetricCollection, stage: str) -> None:
         images, masks = batch
         logits = self(images)
-        self.log(f"{stage}/loss", self._loss(logits, masks), sync_dist=True)
+        log_mean(self, self.eval_means, stage, "loss", self._loss(logits, masks), len(images))
         metrics.update(logits.argmax(1), masks)
         self.log_dict(metrics, prog_bar=stage == "val")
 

@@ -113,5 +113,6 @@ class WGAN(GANModule):
 
     def configure_optimizers(self):
         # Two optimisers at a constant rate, as both papers (no schedule).
-        return [make_optimizer(net.parameters(), self.opt_name, self.lr, betas=self.betas or (0.9, 0.999))
+        lr = self.lr * getattr(self, "lr_scale", 1.0)  # experiments.scaling
+        return [make_optimizer(net.parameters(), self.opt_name, lr, betas=self.betas or (0.9, 0.999))
                 for net in (self.generator, self.critic)]

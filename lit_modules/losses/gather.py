@@ -44,3 +44,21 @@ def gather_no_grad(x: Tensor) -> Tensor:
     out = [torch.empty_like(x) for _ in range(size)]
     dist.all_gather(out, x.contiguous())
     return torch.cat(out, 0)  # (W*N, ...)
+
+
+@torch.no_grad()
+def gather_uneven(x: Tensor) -> Tensor:
+    """All-gather ``x`` ``(N_r, ...)`` whose first size may differ per process (evaluation shards of
+    a split that does not divide by the world size) into ``(sum N_r, ...)``, rank order."""
+    _, size = world()
+    if size == 1:
+        return x
+    n = torch.tensor([x.shape[0]], device=x.device)
+    counts = [torch.zeros_like(n) for _ in range(size)]
+    dist.all_gather(counts, n)
+    most = int(max(c.item() for c in counts))
+    padded = torch.zeros((most, *x.shape[1:]), dtype=x.dtype, device=x.device)
+    padded[: x.shape[0]] = x
+    out = [torch.empty_like(padded) for _ in range(size)]
+    dist.all_gather(out, padded)
+    return torch.cat([o[: int(c.item())] for o, c in zip(out, counts, strict=True)], 0)

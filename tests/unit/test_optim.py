@@ -143,3 +143,11 @@ def test_hyper_parameters_hold_base_and_method_arguments():
     assert m.hparams.lr == 0.5 and m.hparams.width == 0.25 and m.hparams.schedule == "step"
     again = AlexNetModule(**m.hparams)
     assert dict(again.hparams) == dict(m.hparams)
+
+
+def test_lr_scaling_rules():
+    from experiments.scaling import lr_factor
+
+    assert lr_factor(512, 256, "linear") == 2.0
+    assert lr_factor(1024, 256, "sqrt") == 2.0
+    assert lr_factor(512, 256, "none") == 1.0 and lr_factor(512, None, "linear") == 1.0
