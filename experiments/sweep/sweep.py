@@ -1,5 +1,7 @@
 """``paperlab sweep FILE [--parallel N] [--wandb] [--runs-dir DIR] [--report METRIC] [--dry-run]``: ablations as sweeps.
 
+Also ``[--nproc-per-node N]`` or ``[--slurm --nodes N --gpus-per-node G --time T ...]``: trials on many processes.
+
 FILE is W&B sweep YAML. The base run lives in ``command``, so the very same file also works
 with ``wandb sweep FILE`` + ``wandb agent`` (no paperlab-only keys)::
 
@@ -32,6 +34,11 @@ and full-length trials never mix.
 ``--wandb`` registers the file with ``wandb.sweep`` and runs ``wandb.agent`` with a function that
 launches the same subprocess with the agent's parameters and run id. It needs
 ``WANDB_MODE=online``: offline W&B cannot host a sweep.
+
+``--nproc-per-node N`` runs each trial under ``torchrun --standalone`` (local and W&B agent);
+``--slurm --nodes N --gpus-per-node G --time T`` submits one array job whose task i runs
+``--trial-index i``: trial i alone, through ``srun``, resumed from its ``interrupted.ckpt`` when the
+task was requeued. Both add their trainer settings to the trial ids (docs/RUNS.md, "Many GPUs and nodes").
 
 Bad input (unknown key, empty ``values``, a parameter the CLI rejects: checked once with
 ``--print_config`` on the first trial) exits 2 before anything is written.
