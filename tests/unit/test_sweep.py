@@ -441,3 +441,18 @@ def test_a_requeued_array_task_resumes_its_trial(tmp_path):
     state = json.loads((runs / s.name / "trial_state" / f"{trials[1].id}.json").read_text())
     assert state["trials"][trials[1].id]["attempts"] == 2 and state["trials"][trials[1].id]["status"] == "done"
     assert sw.run_index(s, trials, 1, runs, launcher) == 0 and len(commands) == 2  # done: not run again
+
+
+def test_the_wandb_agent_launches_its_trials_under_torchrun_too(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setattr(sw, "check_cli", lambda *a: None)
+    seen: list[list[str]] = []
+    monkeypatch.setattr(sw, "launch", lambda cmd, run_dir: (seen.append(cmd), (0, ""))[1])
+
+    def run_wandb(sweep, runs_dir, state, sweep_id, launcher):  # the agent's call, without W&B
+        return sw.run_trial(sweep, sw.Trial("agentrun", {"seed_everything": 0}), runs_dir, state, launcher) != 0
+    monkeypatch.setattr(sw, "run_wandb", run_wandb)
+    with pytest.raises(SystemExit):  # the fake launcher wrote no results.json
+        sw.main([str(sweep_file(tmp_path)), "--wandb", "--nproc-per-node", "2", "--runs-dir", str(tmp_path / "runs")])
+    assert seen[0][2:5] == ["torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    assert "--trainer.devices=2" in seen[0] and seen[0][seen[0].index("--run_id") + 1] == "agentrun"
