@@ -278,6 +278,8 @@ def ablation(sweep: Sweep, trials: list[Trial], runs_dir: Path) -> list[dict[str
 
 
 def _label(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:  # no trial ran (a W&B agent that got none)
+        return []
     keys = [k for k in rows[0]["setting"] if len({cli_value(r["setting"].get(k)) for r in rows}) > 1]
     leaves = [k.rsplit(".", 1)[-1] for k in keys]
     names = [leaf if leaves.count(leaf) == 1 else k for k, leaf in zip(keys, leaves)]
