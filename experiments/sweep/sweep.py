@@ -1,5 +1,7 @@
 """``paperlab sweep FILE [--parallel N] [--wandb] [--runs-dir DIR] [--report METRIC] [--dry-run]``: ablations as sweeps.
 
+Also ``[--nproc-per-node N]`` or ``[--slurm --nodes N --gpus-per-node G --time T ...]``: trials on many processes.
+
 FILE is W&B sweep YAML. The base run lives in ``command``, so the very same file also works
 with ``wandb sweep FILE`` + ``wandb agent`` (no paperlab-only keys)::
 
@@ -33,6 +35,11 @@ and full-length trials never mix.
 launches the same subprocess with the agent's parameters and run id. It needs
 ``WANDB_MODE=online``: offline W&B cannot host a sweep.
 
+``--nproc-per-node N`` runs each trial under ``torchrun --standalone`` (local and W&B agent);
+``--slurm --nodes N --gpus-per-node G --time T`` submits one array job whose task i runs
+``--trial-index i``: trial i alone, through ``srun``, resumed from its ``interrupted.ckpt`` when the
+task was requeued. Both add their trainer settings to the trial ids (docs/RUNS.md, "Many GPUs and nodes").
+
 Bad input (unknown key, empty ``values``, a parameter the CLI rejects: checked once with
 ``--print_config`` on the first trial) exits 2 before anything is written.
 """
@@ -45,6 +52,7 @@ import csv
 import dataclasses
 import json
 import os
+import shlex
 import sys
 import threading
 import time
@@ -58,6 +66,9 @@ import yaml
 from experiments.callbacks import RunRecorder
 from experiments.children import run_child, stop_children_on_sigterm
 from experiments.resume import resume_from
+from experiments.slurm import add_options as add_slurm_options
+from experiments.slurm import check as check_slurm
+from experiments.slurm import sbatch_header, submit, trainer_args
 from experiments.sweep.stats import (
     mean_std,
     welch_ci,
@@ -125,8 +136,30 @@ def launch(cmd: list[str], run_dir: Path) -> tuple[int, str]:
     return rc, err.read_text(errors="replace")[-2000:]
 
 
-def run_trial(sweep: Sweep, trial: Trial, runs_dir: Path, state: State,
-              launcher: Callable[[list[str], Path], tuple[int, str]] = launch) -> int:
+Launcher = Callable[[list[str], Path], tuple[int, str]]
+
+
+def torchrun(nproc: int, launcher: Launcher = launch) -> Launcher:
+    """Each trial as ``torchrun --standalone --nproc-per-node N -m experiments fit ...``.
+
+    ``--standalone`` rendezvous on a free local port, so parallel trials never collide; its
+    rendezvous id is random, which names nothing: the trial's ``--run_id`` names the run folder
+    for every rank (``experiments.launch``)."""
+    def run(cmd: list[str], run_dir: Path) -> tuple[int, str]:
+        return launcher([cmd[0], "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+                         *cmd[1:]], run_dir)
+    return run
+
+
+def srun(launcher: Launcher = launch) -> Launcher:
+    """Each trial as ``srun python -m experiments fit ...``: one task per GPU of the job's allocation
+    (Lightning reads the ranks from ``SLURM_PROCID``), SIGUSR1 from ``--signal`` reaching every task."""
+    def run(cmd: list[str], run_dir: Path) -> tuple[int, str]:
+        return launcher(["srun", *cmd], run_dir)
+    return run
+
+
+def run_trial(sweep: Sweep, trial: Trial, runs_dir: Path, state: State, launcher: Launcher = launch) -> int:
     """Launch one trial and record the outcome; returns its return code."""
     attempts = state.data["trials"].get(trial.id, {}).get("attempts", 0) + 1
     state.update(trial.id, params=trial.params, status="running", attempts=attempts)
@@ -159,7 +192,7 @@ def _threads_per_trial(parallel: int) -> Iterator[None]:
 
 
 def run_local(sweep: Sweep, trials: list[Trial], runs_dir: Path, state: State, parallel: int = 1,
-              launcher: Callable[[list[str], Path], tuple[int, str]] = launch) -> int:
+              launcher: Launcher = launch) -> int:
     """Run the trials not yet done, ``parallel`` at a time; returns the number that failed."""
     todo = []
     for t in trials:
@@ -188,7 +221,7 @@ def run_local(sweep: Sweep, trials: list[Trial], runs_dir: Path, state: State, p
 
 
 def run_wandb(sweep: Sweep, runs_dir: Path, state: State, sweep_id: str | None,
-              launcher: Callable[[list[str], Path], tuple[int, str]] = launch) -> int:
+              launcher: Launcher = launch) -> int:
     """Register the sweep (unless joining ``sweep_id``) and run one W&B agent in this process."""
     import wandb
 
@@ -245,6 +278,8 @@ def ablation(sweep: Sweep, trials: list[Trial], runs_dir: Path) -> list[dict[str
 
 
 def _label(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:  # no trial ran (a W&B agent that got none)
+        return []
     keys = [k for k in rows[0]["setting"] if len({cli_value(r["setting"].get(k)) for r in rows}) > 1]
     leaves = [k.rsplit(".", 1)[-1] for k in keys]
     names = [leaf if leaves.count(leaf) == 1 else k for k, leaf in zip(keys, leaves)]
@@ -296,6 +331,68 @@ def write_ablation(sweep: Sweep, rows: list[dict[str, Any]], folder: Path,
     return md
 
 
+# ----------------------------------------------------------------------------- one trial, SLURM arrays
+
+def run_index(sweep: Sweep, trials: list[Trial], index: int, runs_dir: Path, launcher: Launcher = launch) -> int:
+    """``--trial-index I``: trial I alone (what array task I runs); 0 when it is (or was) done.
+
+    A trial stopped by a signal (SLURM's SIGUSR1 before the time limit or a pre-emption) left
+    ``interrupted.ckpt``; the requeued task relaunches it with ``--ckpt_path`` (``run_trial``). The
+    CLI's own auto-resume does not apply here: it is for launcher-made run ids, and the trial's is explicit.
+    Array tasks run at once on different nodes, so each records its state in its own file.
+    """
+    if not 0 <= index < len(trials):
+        raise SweepError(f"--trial-index {index}: the sweep has {len(trials)} trials (0 .. {len(trials) - 1})")
+    trial = trials[index]
+    if is_done(runs_dir / sweep.name / trial.id):
+        print(f"{trial.id} already done", flush=True)
+        return 0
+    state = State(runs_dir / sweep.name / "trial_state" / f"{trial.id}.json")
+    state.data.update(sweep=sweep.name, index=index)
+    return run_trial(sweep, trial, runs_dir, state, launcher)
+
+
+def array_script(args: argparse.Namespace, sweep: Sweep, trials: list[Trial]) -> str:
+    """The sbatch array script: task i runs ``paperlab sweep FILE --trial-index i`` with this job's shape."""
+    lines = sbatch_header(args, args.job_name or f"paperlab-sweep-{sweep.name}", array=len(trials))
+    lines += ["# Task i runs trial i in runs/<sweep>/<trial id>/; a requeued task resumes its trial's interrupted.ckpt.",
+              *[f"#   {i}: {t.id} " + " ".join(f"{k}={cli_value(v)}" for k, v in t.params.items())
+                for i, t in enumerate(trials)],
+              "export WANDB_MODE=${WANDB_MODE:-offline}",
+              f"export OMP_NUM_THREADS={args.cpus_per_task}",
+              ""]
+    cmd = [args.python, "-m", "experiments", "sweep", str(args.file), "--runs-dir", str(args.runs_dir),
+           "--nodes", str(args.nodes), "--gpus-per-node", str(args.gpus_per_node)]
+    for o in args.set:
+        cmd += ["--set", o]
+    lines.append(" ".join(shlex.quote(a) for a in cmd) + ' --trial-index "$SLURM_ARRAY_TASK_ID"')
+    return "\n".join(lines) + "\n"
+
+
+def cluster_overrides(args: argparse.Namespace) -> list[str]:
+    """``--set`` overrides of the trials' processes; part of the trial ids, as the world size sets the
+    effective batch: ``--nproc-per-node N`` (torchrun here) or ``--nodes``/``--gpus-per-node`` (SLURM)."""
+    cluster = args.slurm or args.nodes is not None or args.gpus_per_node is not None
+    if args.nproc_per_node < 1:
+        raise SweepError("--nproc-per-node must be >= 1")
+    if cluster and args.nproc_per_node > 1:
+        raise SweepError("--nproc-per-node runs trials under torchrun here; on SLURM use --nodes and --gpus-per-node")
+    if args.wandb and (args.slurm or args.trial_index is not None):
+        raise SweepError("--wandb runs a W&B agent here; --slurm and --trial-index run the local trial list")
+    if not cluster:
+        return [f"trainer.devices={args.nproc_per_node}", "trainer.strategy=ddp"] if args.nproc_per_node > 1 else []
+    args.nodes = 1 if args.nodes is None else args.nodes
+    args.gpus_per_node = 1 if args.gpus_per_node is None else args.gpus_per_node
+    try:
+        if args.slurm:
+            check_slurm(args, "paperlab sweep --slurm")
+        elif args.nodes < 1 or args.gpus_per_node < 0:
+            raise SweepError("--nodes must be >= 1 and --gpus-per-node >= 0")
+    except ValueError as e:
+        raise SweepError(str(e).removeprefix("paperlab sweep --slurm: ")) from e
+    return [f"{k}={v}" for k, v in trainer_args(args.nodes, args.gpus_per_node)]
+
+
 # ----------------------------------------------------------------------------- entry point
 
 def end_validation(args: list[str]) -> list[str]:
@@ -344,10 +441,19 @@ def main(argv: list[str] | None = None) -> None:
                     help="override added to every trial's base arguments (repeatable)")
     ap.add_argument("--report", action="append", default=[], metavar="METRIC",
                     help="also tabulate this logged metric over the same trials, e.g. val/boundary_acc (repeatable)")
-    ap.add_argument("--dry-run", action="store_true", help="validate and list the trials, run nothing")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="validate and list the trials (with --slurm: print the array script), run nothing")
+    ap.add_argument("--nproc-per-node", type=int, default=1,
+                    help="run each trial under torchrun with N processes (trainer.devices=N, ddp)")
+    ap.add_argument("--slurm", action="store_true",
+                    help="submit one SLURM array job, task i running trial i (needs --time)")
+    ap.add_argument("--trial-index", type=int, default=None,
+                    help="run only trial I of the list (what SLURM array task I runs)")
+    add_slurm_options(ap.add_argument_group("SLURM (with --slurm; --nodes/--gpus-per-node also with --trial-index)"))
+    ap.set_defaults(nodes=None, gpus_per_node=None)
     args = ap.parse_args(argv)
     try:
-        sweep = with_overrides(load_sweep(args.file), args.set)
+        sweep = with_overrides(load_sweep(args.file), [*args.set, *cluster_overrides(args)])
         if args.wandb and os.environ.get("WANDB_MODE", "online") in ("offline", "disabled", "dryrun"):
             raise SweepError("--wandb needs the W&B server, and WANDB_MODE=offline cannot host a sweep; "
                              "run locally (without --wandb) or set WANDB_MODE=online after `wandb login`")
@@ -358,11 +464,30 @@ def main(argv: list[str] | None = None) -> None:
         state_path = args.runs_dir / sweep.name / "sweep_state.json"
         digest = check_digest(sweep)
         cached = state_path.exists() and json.loads(state_path.read_text()).get("checked") == digest
+        if args.trial_index is not None:  # an array task: checked when the array was submitted
+            launcher = srun(launch) if "SLURM_JOB_ID" in os.environ else launch
+            launcher = torchrun(args.nproc_per_node, launcher) if args.nproc_per_node > 1 else launcher
+            sys.exit(run_index(sweep, trials, args.trial_index, args.runs_dir, launcher))
         if not cached:
             check_cli(sweep, trials[0], args.runs_dir)
     except SweepError as e:
         print(f"paperlab sweep: error: {e}", file=sys.stderr)
         sys.exit(2)
+    if args.slurm:
+        script = array_script(args, sweep, trials)
+        if args.dry_run:
+            print(script, end="")
+        else:
+            try:
+                submit(script, Path("runs/slurm") / f"{args.job_name or 'paperlab-sweep-' + sweep.name}.sbatch")
+            except ValueError as e:
+                print(f"paperlab sweep: error: {e}", file=sys.stderr)
+                sys.exit(2)
+            shape = f"--nodes {args.nodes} --gpus-per-node {args.gpus_per_node}"
+            print(f"status: paperlab sweep {args.file} {shape} --dry-run; when all are done, the same without "
+                  "--dry-run writes the ablation table")
+        return
+    launcher = torchrun(args.nproc_per_node, launch) if args.nproc_per_node > 1 else launch
     if args.dry_run:
         for t in trials:
             status = "done" if is_done(args.runs_dir / sweep.name / t.id) else "to run"
@@ -375,13 +500,13 @@ def main(argv: list[str] | None = None) -> None:
         if args.parallel > 1:
             print(f"note: one W&B agent per process; start {args.parallel - 1} more with --sweep-id")
         try:
-            failed = run_wandb(sweep, args.runs_dir, state, args.sweep_id)
+            failed = run_wandb(sweep, args.runs_dir, state, args.sweep_id, launcher)
         except SweepError as e:
             print(f"paperlab sweep: error: {e}", file=sys.stderr)
             sys.exit(2)
         trials = [Trial(tid, t["params"]) for tid, t in state.data["trials"].items() if "params" in t]
     else:
-        failed = run_local(sweep, trials, args.runs_dir, state, args.parallel)
+        failed = run_local(sweep, trials, args.runs_dir, state, args.parallel, launcher)
     rows = ablation(sweep, trials, args.runs_dir)
     extra = [(s, ablation(s, trials, args.runs_dir)) for s in
              (dataclasses.replace(sweep, metric=m) for m in args.report if m != sweep.metric)]

@@ -345,3 +345,114 @@ def test_wandb_agent_runs_the_same_subprocess_with_the_agents_parameters(tmp_pat
     assert [c[c.index("--run_id") + 1] for c in commands] == ["wb1", "wb2"]
     assert commands[1][-2:] == ["--model.init_args.lrn=false", "--seed_everything=0"]
     assert set(state.data["trials"]) == {"wb1", "wb2"}
+
+
+# ----------------------------------------------------------------------------- trials on many processes
+
+def test_nproc_per_node_runs_each_trial_under_torchrun_as_its_own_trials(tmp_path, monkeypatch):
+    path = sweep_file(tmp_path)
+    monkeypatch.setattr(sw, "check_cli", lambda *a: None)
+    seen: list[list[str]] = []
+    monkeypatch.setattr(sw, "launch", lambda cmd, run_dir: (seen.append(cmd), (1, "no training here"))[1])
+    with pytest.raises(SystemExit):
+        sw.main([str(path), "--runs-dir", str(tmp_path / "runs"), "--nproc-per-node", "2"])
+    plain = {t.id for t in sw.enumerate_trials(sw.load_sweep(path))}
+    assert len(seen) == len(plain)
+    for cmd in seen:
+        assert cmd[:6] == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                           "-m"]
+        assert cmd[6:8] == ["experiments", "fit"]
+        assert "--trainer.devices=2" in cmd and "--trainer.strategy=ddp" in cmd
+        # the world size sets the effective batch: these are other trials than the 1-process ones
+        assert cmd[cmd.index("--run_id") + 1] not in plain
+
+
+def test_cluster_options_that_cannot_go_together_exit_2(tmp_path, capsys):
+    path = str(sweep_file(tmp_path))
+    for argv, message in (([path, "--slurm", "--nodes", "2"], "--time"),
+                          ([path, "--slurm", "--time", "1:00:00", "--nproc-per-node", "2"], "--gpus-per-node"),
+                          ([path, "--nodes", "0", "--trial-index", "0"], "--nodes")):
+        with pytest.raises(SystemExit) as e:
+            sw.main([*argv, "--runs-dir", str(tmp_path / "runs")])
+        assert e.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_slurm_array_script_runs_trial_i_in_task_i(tmp_path, capsys, monkeypatch):
+    path = sweep_file(tmp_path)
+    monkeypatch.setattr(sw, "check_cli", lambda *a: None)
+    runs = tmp_path / "runs"
+    shape = ["--nodes", "2", "--gpus-per-node", "4", "--set", "trainer.max_epochs=1", "--runs-dir", str(runs)]
+    sw.main([str(path), "--slurm", "--time", "02:00:00", "--partition", "p", "--account", "a", "--dry-run", *shape])
+    text = capsys.readouterr().out
+    head = [line for line in text.splitlines() if line.startswith("#SBATCH")]
+    n = len(sw.enumerate_trials(sw.load_sweep(path)))
+    for want in (f"--array=0-{n - 1}", "--nodes=2", "--ntasks-per-node=4", "--gpus-per-node=4", "--time=02:00:00",
+                 "--partition=p", "--account=a", "--signal=SIGUSR1@90", "--requeue"):
+        assert f"#SBATCH {want}" in head, want
+    assert not runs.exists()  # a dry run writes nothing
+    run = [line for line in text.splitlines() if "--trial-index" in line]
+    assert len(run) == 1 and run[0].endswith('--trial-index "$SLURM_ARRAY_TASK_ID"')
+    task_argv = run[0].split()[4:-2]  # python -m experiments sweep | FILE ... | --trial-index $I
+    listed = [line.split()[2] for line in text.splitlines() if line.startswith("#   ")]
+    assert len(listed) == n
+
+    # task i, in its allocation: trial i (the id listed in the script) through srun
+    monkeypatch.setenv("SLURM_JOB_ID", "77")
+    seen: list[list[str]] = []
+    monkeypatch.setattr(sw, "launch", lambda cmd, run_dir: (seen.append(cmd), (0, ""))[1])
+    for i in (0, n - 1):
+        seen.clear()
+        with pytest.raises(SystemExit) as e:
+            sw.main([*task_argv, "--trial-index", str(i)])
+        assert e.value.code != 0  # the fake launcher wrote no results.json
+        assert len(seen) == 1 and seen[0][:2] == ["srun", sys.executable]
+        cmd = seen[0]
+        assert cmd[cmd.index("--run_id") + 1] == listed[i]
+        for part in ("--trainer.num_nodes=2", "--trainer.devices=4", "--trainer.strategy=ddp",
+                     "--trainer.accelerator=gpu", "--trainer.max_epochs=1"):
+            assert part in cmd, part
+    with pytest.raises(SystemExit) as e:
+        sw.main([*task_argv, "--trial-index", str(n)])
+    assert e.value.code == 2
+
+
+def test_a_requeued_array_task_resumes_its_trial(tmp_path):
+    """SIGUSR1 before the time limit: the trial saved interrupted.ckpt and the job was requeued; the
+    trial's run id is explicit (no CLI auto-resume), so the task itself passes --ckpt_path."""
+    s = sw.load_sweep(sweep_file(tmp_path))
+    trials, runs = sw.enumerate_trials(s), tmp_path / "runs"
+    commands: list[list[str]] = []
+
+    def launcher(cmd, run_dir):
+        commands.append(cmd)
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        if "--ckpt_path" not in cmd:
+            (run_dir / "checkpoints" / "interrupted.ckpt").write_bytes(b"")
+            return 138, "paperlab: SIGUSR1: stopped at epoch 0, step 3; requeued SLURM job 5_1"
+        fake_results(run_dir, 0.5)
+        return 0, ""
+
+    assert sw.run_index(s, trials, 1, runs, launcher) == 138
+    stop = runs / s.name / trials[1].id / "checkpoints" / "interrupted.ckpt"
+    assert "--ckpt_path" not in commands[0] and commands[0][commands[0].index("--run_id") + 1] == trials[1].id
+    assert sw.run_index(s, trials, 1, runs, launcher) == 0  # the requeued task
+    assert commands[1][-2:] == ["--ckpt_path", str(stop.resolve())]
+    state = json.loads((runs / s.name / "trial_state" / f"{trials[1].id}.json").read_text())
+    assert state["trials"][trials[1].id]["attempts"] == 2 and state["trials"][trials[1].id]["status"] == "done"
+    assert sw.run_index(s, trials, 1, runs, launcher) == 0 and len(commands) == 2  # done: not run again
+
+
+def test_the_wandb_agent_launches_its_trials_under_torchrun_too(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setattr(sw, "check_cli", lambda *a: None)
+    seen: list[list[str]] = []
+    monkeypatch.setattr(sw, "launch", lambda cmd, run_dir: (seen.append(cmd), (0, ""))[1])
+
+    def run_wandb(sweep, runs_dir, state, sweep_id, launcher):  # the agent's call, without W&B
+        return sw.run_trial(sweep, sw.Trial("agentrun", {"seed_everything": 0}), runs_dir, state, launcher) != 0
+    monkeypatch.setattr(sw, "run_wandb", run_wandb)
+    with pytest.raises(SystemExit):  # the fake launcher wrote no results.json
+        sw.main([str(sweep_file(tmp_path)), "--wandb", "--nproc-per-node", "2", "--runs-dir", str(tmp_path / "runs")])
+    assert seen[0][2:5] == ["torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    assert "--trainer.devices=2" in seen[0] and seen[0][seen[0].index("--run_id") + 1] == "agentrun"
