@@ -31,10 +31,10 @@ from torchmetrics.text import BLEUScore
 
 from contracts.errors import ConfigError
 from contracts.vocab import EOS, PAD, Vocabulary
+from lit_modules.eval_means import eval_means, log_mean
 from lit_modules.losses.captioning import caption_cross_entropy, doubly_stochastic
 from lit_modules.media import to_display
 from lit_modules.metrics.caption_media import attention_strip
-from lit_modules.metrics.means import eval_means, log_mean
 from lit_modules.nets.captioner import Captioner
 from lit_modules.nets.pretrained import resolve
 from lit_modules.optim import Optimised

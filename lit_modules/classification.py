@@ -16,8 +16,8 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from lit_modules.data_checks import check_matches_data
+from lit_modules.eval_means import eval_means, log_mean
 from lit_modules.media import to_display
-from lit_modules.metrics.means import eval_means, log_mean
 from lit_modules.optim import Optimised
 
 

@@ -20,9 +20,9 @@ from torch import Tensor
 
 from contracts.errors import ConfigError
 from lit_modules.data_checks import check_matches_data, datamodule_of
+from lit_modules.eval_means import eval_means, log_mean
 from lit_modules.losses.heatmap import heatmap_mse
 from lit_modules.media import to_display
-from lit_modules.metrics.means import eval_means, log_mean
 from lit_modules.metrics.pck import PCK, PCKh
 from lit_modules.metrics.pose_media import draw_skeletons
 from lit_modules.nets.hourglass import StackedHourglass

@@ -18,10 +18,10 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassF1Score, MulticlassJaccardIndex
 
 from lit_modules.data_checks import check_matches_data
+from lit_modules.eval_means import eval_means, log_mean
 from lit_modules.losses.dice import dice_loss
 from lit_modules.media import to_display
 from lit_modules.metrics.boundary import BoundaryAccuracy
-from lit_modules.metrics.means import eval_means, log_mean
 from lit_modules.nets.unet import UNet
 from lit_modules.optim import Optimised
 

@@ -4,7 +4,8 @@
 then averages the ranks' means: with shards of unequal size (a split that does not divide by the
 world size) that weights the samples of the smaller shard more. A ``MeanMetric`` keeps the sum and
 the count, which the ranks add up, so the logged value is the mean over the split whatever the
-world size.
+world size. It logs through the LightningModule, so it lives beside the modules, not in the
+Lightning-free ``metrics/`` folder.
 """
 
 from __future__ import annotations
