@@ -81,6 +81,22 @@ def paperlab_in_process(*args: str, cwd: Path) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def validate_on_one_and_two(config: str, data: list[str], epochs: int, tmp_path: Path) -> tuple[dict, dict]:
+    """Fit ``config`` briefly, then ``paperlab validate`` its last checkpoint on one process and on two
+    (configs/trainer/ddp.yaml on the CPU); the two results.json records, read after each validation."""
+    fit = run_paperlab("fit", "--config", config, "--trainer.max_epochs", str(epochs), *data, cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr[-4000:]
+    experiment = f"{Path(config).parent.name}-{Path(config).stem}"
+    ckpt = tmp_path / "runs" / experiment / results_of(fit)["run_id"] / "checkpoints" / "last.ckpt"
+    one = run_paperlab("validate", "--config", config, *data, "--ckpt_path", str(ckpt), cwd=tmp_path)
+    assert one.returncode == 0, one.stderr[-4000:]
+    r1 = results_of(one)  # both validations update the same run's results.json: read it now
+    two = run_paperlab("validate", "--config", str(ROOT / "configs/trainer/ddp.yaml"), "--config", config,
+                       "--trainer.accelerator", "cpu", *data, "--ckpt_path", str(ckpt), cwd=tmp_path)
+    assert two.returncode == 0, two.stderr[-4000:]
+    return r1, results_of(two)
+
+
 def results_of(proc: subprocess.CompletedProcess) -> dict:
     """The results.json named by the CLI's last line ``results: <path>``."""
     last = proc.stdout.strip().splitlines()[-1]

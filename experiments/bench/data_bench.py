@@ -17,7 +17,6 @@ columns are medians over rounds of the per-round ratios, so machine noise hits b
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from PIL import Image
 from torchvision.io import ImageReadMode, decode_jpeg, read_file
 
 from datamodules.transforms import build_transforms
+from experiments.provenance import cpu_model
 
 
 def write_jpeg_folder(root: Path, images: int, size: tuple[int, int] = (500, 375), classes: int = 10) -> list[Path]:
@@ -79,16 +79,6 @@ def measure(paths: list[Path], recipe: str, image_size: int, rounds: int, block:
         for name in names[r % len(names):] + names[: r % len(names)]:
             rates[name].append(_rate(ways[name], chunk))
     return rates
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def table(rates: dict[str, list[float]]) -> str:

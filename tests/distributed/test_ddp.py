@@ -3,7 +3,7 @@ process on a split that does not divide by the world size (datamodules.loaders.E
 
 import pytest
 
-from tests.conftest import ROOT, results_of, run_paperlab
+from tests.conftest import ROOT, validate_on_one_and_two
 
 DEMO = str(ROOT / "configs/alexnet/demo.yaml")
 # 201 val samples, 50 per batch: the ranks read 101 and 100 (a padding sampler would count one twice).
@@ -14,17 +14,7 @@ DATA = ["--data.init_args.train_size", "256", "--data.init_args.val_size", "201"
 
 @pytest.mark.distributed
 def test_ddp_validation_equals_single_process(tmp_path):
-    fit = run_paperlab("fit", "--config", DEMO, "--trainer.max_epochs", "2", *DATA, cwd=tmp_path)
-    assert fit.returncode == 0, fit.stderr[-4000:]
-    ckpt = tmp_path / "runs" / "alexnet-demo" / results_of(fit)["run_id"] / "checkpoints" / "last.ckpt"
-
-    one = run_paperlab("validate", "--config", DEMO, *DATA, "--ckpt_path", str(ckpt), cwd=tmp_path)
-    assert one.returncode == 0, one.stderr[-4000:]
-    r1 = results_of(one)  # both validations update the same run's results.json: read it now
-    two = run_paperlab("validate", "--config", str(ROOT / "configs/trainer/ddp.yaml"), "--config", DEMO,
-                       "--trainer.accelerator", "cpu", *DATA, "--ckpt_path", str(ckpt), cwd=tmp_path)
-    assert two.returncode == 0, two.stderr[-4000:]
-    r2 = results_of(two)
+    r1, r2 = validate_on_one_and_two(DEMO, DATA, 2, tmp_path)
     assert r2["meta"]["world_size"] == 2 and r1["meta"]["world_size"] == 1
     assert r2["run_id"] == r1["run_id"] and len(list((tmp_path / "runs" / "alexnet-demo").iterdir())) == 1
     # torchmetrics sums correct counts over ranks: identical, not merely close.

@@ -4,7 +4,7 @@ score one image twice). Classification (201 images) is tests/distributed/test_dd
 
 import pytest
 
-from tests.conftest import ROOT, results_of, run_paperlab
+from tests.conftest import ROOT, validate_on_one_and_two
 
 DEMO = str(ROOT / "configs/yolo/demo.yaml")
 DATA = ["--data.init_args.train_size", "256", "--data.init_args.val_size", "51",
@@ -15,17 +15,7 @@ DATA = ["--data.init_args.train_size", "256", "--data.init_args.val_size", "51",
 
 @pytest.mark.distributed
 def test_ddp_detection_map_equals_single_process(tmp_path):
-    fit = run_paperlab("fit", "--config", DEMO, "--trainer.max_epochs", "3", *DATA, cwd=tmp_path)
-    assert fit.returncode == 0, fit.stderr[-4000:]
-    ckpt = tmp_path / "runs" / "yolo-demo" / results_of(fit)["run_id"] / "checkpoints" / "last.ckpt"
-
-    one = run_paperlab("validate", "--config", DEMO, *DATA, "--ckpt_path", str(ckpt), cwd=tmp_path)
-    assert one.returncode == 0, one.stderr[-4000:]
-    r1 = results_of(one)
-    two = run_paperlab("validate", "--config", str(ROOT / "configs/trainer/ddp.yaml"), "--config", DEMO,
-                       "--trainer.accelerator", "cpu", *DATA, "--ckpt_path", str(ckpt), cwd=tmp_path)
-    assert two.returncode == 0, two.stderr[-4000:]
-    r2 = results_of(two)
+    r1, r2 = validate_on_one_and_two(DEMO, DATA, 3, tmp_path)
     assert r2["meta"]["world_size"] == 2 and r1["meta"]["world_size"] == 1
     assert r1["metrics"]["val/map50"] > 0  # a detector that finds something, so a counted-twice image shows
     for key in ("val/map50", "val/map"):
