@@ -7,9 +7,13 @@ about the same model and data.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import lightning as L
+import torch
 
+from contracts.errors import ConfigError
 from experiments.cli import PaperlabCLI
 
 
@@ -27,3 +31,32 @@ def build(configs: list[str], overrides: list[str]) -> tuple[L.LightningModule, 
     finally:
         sys.argv = argv
     return cli.model, cli.datamodule, str(cli.trainer.precision)
+
+
+def load_weights(module: L.LightningModule, ckpt_path: str | Path,
+                 ignore: Callable[[str], bool] = lambda key: False,
+                 check: Callable[[dict], None] | None = None) -> dict:
+    """Load a Lightning checkpoint's weights into ``module`` built from the config; returns the checkpoint.
+
+    The module's ``on_load_checkpoint`` runs first (the captioner rebuilds its vocabulary's net there).
+    A missing file, an unreadable one, or keys that do not fit (other than those ``ignore`` accepts)
+    are the user's ``ConfigError``, naming the file; ``check(state_dict)`` may refuse it first with
+    a more precise one.
+    """
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise ConfigError(f"--ckpt_path {ckpt_path}: no such file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise ConfigError(f"--ckpt_path {ckpt_path} is not a readable checkpoint: {e}") from e
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise ConfigError(f"--ckpt_path {ckpt_path} holds no state_dict (not a Lightning checkpoint)")
+    if check is not None:
+        check(ckpt["state_dict"])
+    module.on_load_checkpoint(ckpt)
+    missing, unexpected = module.load_state_dict(ckpt["state_dict"], strict=False)
+    other = [k for k in [*missing, *unexpected] if not ignore(k)]
+    if other:
+        raise ConfigError(f"--ckpt_path {ckpt_path} does not fit {type(module).__name__} of the config: {other[:4]}")
+    return ckpt

@@ -18,7 +18,7 @@ import yaml
 from torch import Tensor, nn
 
 from contracts.errors import ConfigError
-from experiments.build import build
+from experiments.build import build, load_weights
 from lit_modules.classification import ClassificationModule
 
 
@@ -75,25 +75,13 @@ def pick_layer(model: PixelModel, name: str | None) -> tuple[str, nn.Module]:
 
 
 def load_checkpoint(module: L.LightningModule, ckpt_path: str) -> None:
-    """Load a Lightning checkpoint's weights into ``module``; a mismatch is the user's ``ConfigError``."""
-    path = Path(ckpt_path)
-    if not path.is_file():
-        raise ConfigError(f"--ckpt_path {ckpt_path} is not a file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:
-        raise ConfigError(f"--ckpt_path {ckpt_path} is not a readable checkpoint: {e}") from e
-    weights = state.get("state_dict") if isinstance(state, dict) else None
-    if weights is None:
-        raise ConfigError(f"--ckpt_path {ckpt_path} holds no state_dict (not a Lightning checkpoint)")
-    if not any(k.startswith("net.") for k in weights):
-        raise ConfigError(f"--ckpt_path {ckpt_path}: its module has no classification net "
-                          f"(keys start {sorted({k.split('.')[0] for k in weights})})")
-    missing, unexpected = module.load_state_dict(weights, strict=False)
-    missing = [k for k in missing if k.startswith("net.")]
-    if missing or unexpected:
-        raise ConfigError(f"--ckpt_path {ckpt_path} does not fit {type(module).__name__} of the config: "
-                          f"missing {missing[:3]}, unexpected {unexpected[:3]}")
+    """Load a checkpoint of the config's classifier into ``module``; any other module's is a ``ConfigError``."""
+    def has_net(weights: dict) -> None:
+        if not any(k.startswith("net.") for k in weights):
+            raise ConfigError(f"--ckpt_path {ckpt_path}: its module has no classification net "
+                              f"(keys start {sorted({k.split('.')[0] for k in weights})})")
+
+    load_weights(module, ckpt_path, ignore=lambda key: not key.startswith("net."), check=has_net)
 
 
 def load_classifier(configs: list[str], ckpt_path: str, overrides: Sequence[str] = ()

@@ -39,21 +39,14 @@ from datamodules.classification import ClassificationDataModule
 from datamodules.detection import DetectionDataModule
 from datamodules.pose import PoseDataModule
 from datamodules.segmentation import SegmentationDataModule
-from experiments.build import build
+from experiments.build import build, load_weights
 from experiments.predict import formats
 
 
 def load(model: torch.nn.Module, ckpt_path: Path) -> None:
-    if not ckpt_path.is_file():
-        raise ConfigError(f"--ckpt_path {ckpt_path}: no such file")
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    model.on_load_checkpoint(ckpt)  # e.g. the captioner rebuilds its vocabulary's net here
     # Built without pretrained weights, a ResNet backbone has BatchNorm where training had torchvision's
     # FrozenBatchNorm2d: the same in eval mode, with one buffer more (num_batches_tracked). Nothing else may differ.
-    missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=False)
-    other = [k for k in [*missing, *unexpected] if not k.endswith("num_batches_tracked")]
-    if other:
-        raise ConfigError(f"--ckpt_path {ckpt_path} does not fit the config's model: {other[:4]}")
+    load_weights(model, ckpt_path, ignore=lambda key: key.endswith("num_batches_tracked"))
 
 
 def _source(ds: Any) -> Any:
