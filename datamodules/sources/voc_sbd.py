@@ -15,7 +15,7 @@ Training sets (``train_set``):
 * ``train_aug`` (DeepLab's and most later work's): SBD train + SBD val + VOC 2012 seg train, minus
   VOC 2012 seg val, 10,582 images. An id with a VOC 2012 annotation (VOC train) takes it (finer,
   with the void border); the others take SBD's.
-* ``sbd_train`` (FCN, Long et al. 2015, Sec. 4.2: "the 8498 PASCAL training images" of SBD):
+* ``sbd_train`` (FCN, Long et al. 2015, "Experimental framework": the 8,498 PASCAL training images of SBD):
   SBD's train.txt with SBD labels. Some of these images are in VOC 2012 val, so pair it with
   ``seg11valid``, not ``voc2012_val``.
 

@@ -97,19 +97,21 @@ def test_check_data_on_camvid_and_voc_sbd_names_each_bad_file(tmp_path):
     assert code == 2 and f"val: split: {voc}/VOCdevkit/VOC2012/ImageSets/Segmentation/val.txt: split file is missing" in out
 
 
-def test_fit_on_camvid_with_an_unknown_class_value_stops_with_one_line(tmp_path):
+def test_fit_on_camvid_trains_then_stops_on_an_unknown_class_value_with_one_line(tmp_path):
     from tests.conftest import paperlab_in_process
     from tests.unit.test_seg_sources_real import H, W, _camvid_all
 
     root = tmp_path / "CamVid"
     _camvid_all(root)
+    args = ("fit", "--config", str(ROOT / "configs/trainer/smoke.yaml"), "--config", str(ROOT / "configs/unet/demo.yaml"),
+            "--data.init_args.source", "camvid", "--data.init_args.root", str(root),
+            "--data.init_args.image_size", "[16, 24]", "--data.init_args.batch_size", "2",
+            "--data.init_args.num_workers", "0", "--model.init_args.num_classes", "11")
+    code, _, err = paperlab_in_process(*args, cwd=tmp_path)  # one train + one val batch, void pixels ignored
+    assert code == 0, err[-3000:]
     bad = root / "valannot/0001TP_00val0.png"
     Image.fromarray(np.full((H, W), 40, np.uint8), mode="L").save(bad)
-    code, _, err = paperlab_in_process(
-        "fit", "--config", str(ROOT / "configs/unet/demo.yaml"), "--data.init_args.source", "camvid",
-        "--data.init_args.root", str(root), "--data.init_args.image_size", "16", "--data.init_args.batch_size", "2",
-        "--data.init_args.num_workers", "0", "--model.init_args.num_classes", "11", "--trainer.max_epochs", "1",
-        cwd=tmp_path)
+    code, _, err = paperlab_in_process(*args, cwd=tmp_path)
     assert code == 2, err[-3000:]
     last = err.strip().splitlines()[-1]  # (wandb may warn above it)
     assert last == f"paperlab: error: {bad}: class values [40] outside 0..10 (11 = void).", err[-3000:]

@@ -193,3 +193,15 @@ def test_ignored_pixels_change_neither_loss_nor_miou():
 
     assert miou(logits) == miou(other)
     assert (logits.argmax(1) != other.argmax(1))[:, :3].any()  # the predictions there did differ
+
+
+def test_bad_images_skip_drops_and_lists_unreadable_images(tmp_path):
+    _camvid_all(tmp_path / "camvid")
+    broken = tmp_path / "camvid/train/0001TP_00train1.png"
+    broken.write_bytes(broken.read_bytes()[:40])  # truncated
+    ds = CamVidSegmentation(tmp_path / "camvid", "train", bad_images="skip")
+    assert [p[0].name for p in ds.pairs] == ["0001TP_00train0.png"] and ds.skipped_files[0].startswith(str(broken))
+    _voc_sbd(tmp_path / "voc")
+    (tmp_path / "voc/benchmark_RELEASE/dataset/img/2007_00000d.jpg").write_bytes(b"not a jpeg")
+    ds = VOCSBDSegmentation(tmp_path / "voc", True, bad_images="skip")
+    assert [p[0].stem for p in ds.pairs] == ["2007_00000a", "2007_00000b", "2007_00000e"] and len(ds.skipped_files) == 1
