@@ -1,10 +1,11 @@
 """One datamodule for semantic segmentation: ShapesWorld, PASCAL VOC 2012 (+ SBD), CamVid, Carvana, Oxford-IIIT Pet.
 
 Batch contract (every source yields it): ``(images, masks)`` with images float32 (B, 3, H, W)
-normalised and masks int64 (B, H, W) holding 0..num_classes-1 (0 = background) and 255 =
-ignore. Augmentations move images and masks together (``torchvision.transforms.v2`` with
-``tv_tensors.Mask``: nearest-neighbour for masks): random horizontal flip, and for on-disk
-data a random resized crop to ``image_size`` (evaluation: a plain resize).
+normalised and masks int64 (B, H, W) holding 0..num_classes-1 (0 = background where the source
+has one; CamVid's 0 is sky) and 255 = ignore. Augmentations move images and masks together
+(``torchvision.transforms.v2`` with ``tv_tensors.Mask``: nearest-neighbour for masks): random
+horizontal flip, and for on-disk data a random resized crop to ``image_size`` (evaluation: a
+plain resize).
 Sources with their own ignore label serve it as 255 (VOC's void border, CamVid's void 11, the
 Pet trimap border); the family's loss and metrics skip 255 (``lit_modules.unet``).
 """

@@ -20,9 +20,36 @@ from datamodules.segmentation import SegmentationDataModule
 from datamodules.sources.camvid import CamVidSegmentation
 from datamodules.sources.voc_sbd import VOCSBDSegmentation
 from lit_modules.unet import IGNORE, UNetModule, seg_metrics
-from tests.unit.test_segmentation import _jpg, _palette_png
+from tests.unit.test_segmentation import _jpg
 
 H, W = 12, 16
+
+
+def _voc_palette() -> list[int]:
+    """The VOC devkit's colour map (labelcolormap.m): class bits spread over the high bits of R, G, B."""
+    palette = []
+    for c in range(256):
+        r = g = b = 0
+        for shift in range(8):
+            r |= ((c >> 0) & 1) << (7 - shift)
+            g |= ((c >> 1) & 1) << (7 - shift)
+            b |= ((c >> 2) & 1) << (7 - shift)
+            c >>= 3
+        palette += [r, g, b]
+    return palette
+
+
+def _palette_png(path: Path, mask: np.ndarray) -> None:
+    """A SegmentationClass PNG as the devkit writes it: mode P with the VOC colour map (255 = (224, 224, 192))."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im = Image.fromarray(mask.astype(np.uint8), mode="P")
+    im.putpalette(_voc_palette())
+    im.save(path)
+
+
+def test_voc_palette_is_the_devkits():
+    pal = np.array(_voc_palette()).reshape(256, 3)
+    assert pal[1].tolist() == [128, 0, 0] and pal[15].tolist() == [192, 128, 128] and pal[255].tolist() == [224, 224, 192]
 
 
 def _mask(seed: int, high: int, void: int | None = None) -> np.ndarray:
