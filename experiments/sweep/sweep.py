@@ -39,6 +39,10 @@ launches the same subprocess with the agent's parameters and run id. It needs
 ``--slurm --nodes N --gpus-per-node G --time T`` submits one array job whose task i runs
 ``--trial-index i``: trial i alone, through ``srun``, resumed from its ``interrupted.ckpt`` when the
 task was requeued. Both add their trainer settings to the trial ids (docs/RUNS.md, "Many GPUs and nodes").
+``--slurm --wandb`` registers the sweep (or joins ``--sweep-id``) and submits an array job whose every
+task is a W&B agent for one trial (``--wandb --sweep-id ID --count 1``, the trial through ``srun``); a
+requeued task relaunches its own trial, which resumes its ``interrupted.ckpt`` and W&B run, instead of
+asking the agent for a new one (``trial_state/task-<array job>_<task>.json`` remembers it).
 
 Bad input (unknown key, empty ``values``, a parameter the CLI rejects: checked once with
 ``--print_config`` on the first trial) exits 2 before anything is written.
@@ -220,16 +224,45 @@ def run_local(sweep: Sweep, trials: list[Trial], runs_dir: Path, state: State, p
     return failed
 
 
+def register_wandb(sweep: Sweep, sweep_id: str | None) -> str:
+    """``sweep_id``, or the id W&B gives the sweep file when registering it."""
+    import wandb
+
+    if sweep_id:
+        return sweep_id
+    try:
+        return wandb.sweep(sweep=sweep.raw, project=sweep.raw.get("project") or "paperlab",
+                           entity=sweep.raw.get("entity"))
+    except wandb.errors.Error as e:
+        raise SweepError(f"W&B refused the sweep: {e}") from e
+
+
+def array_task_file(runs_dir: Path, sweep: Sweep, env: dict[str, str] | os._Environ = os.environ) -> Path | None:
+    """Where a SLURM array task running a W&B agent remembers its trial (None outside an array task)."""
+    job, task = env.get("SLURM_ARRAY_JOB_ID"), env.get("SLURM_ARRAY_TASK_ID")
+    return runs_dir / sweep.name / "trial_state" / f"task-{job}_{task}.json" if job and task else None
+
+
 def run_wandb(sweep: Sweep, runs_dir: Path, state: State, sweep_id: str | None,
-              launcher: Launcher = launch) -> int:
-    """Register the sweep (unless joining ``sweep_id``) and run one W&B agent in this process."""
+              launcher: Launcher = launch, count: int | None = None) -> int:
+    """Register the sweep (unless joining ``sweep_id``) and run one W&B agent in this process for
+    ``count`` trials (default: the sweep's ``run_cap``; an array task: 1).
+
+    In a SLURM array task the trial the agent handed out is written down first; the requeued task
+    (pre-emption, time limit) finds it unfinished and relaunches it, same run id and parameters, so it
+    resumes its ``interrupted.ckpt`` and W&B run; the agent is not asked again."""
     import wandb
 
     project, entity = sweep.raw.get("project") or "paperlab", sweep.raw.get("entity")
-    try:
-        sweep_id = sweep_id or wandb.sweep(sweep=sweep.raw, project=project, entity=entity)
-    except wandb.errors.Error as e:
-        raise SweepError(f"W&B refused the sweep: {e}") from e
+    task = array_task_file(runs_dir, sweep)
+    if task is not None and task.exists():
+        mine = json.loads(task.read_text())
+        if is_done(runs_dir / sweep.name / mine["id"]):
+            print(f"{mine['id']} already done (array task {task.stem})", flush=True)
+            return 0
+        print(f"array task {task.stem}: relaunching its trial {mine['id']}", flush=True)
+        return int(run_trial(sweep, Trial(mine["id"], mine["params"]), runs_dir, state, launcher) != 0)
+    sweep_id = register_wandb(sweep, sweep_id)
     print(f"W&B sweep {sweep_id}; more agents: paperlab sweep {sweep.path} --wandb --sweep-id {sweep_id}")
     failed = []
 
@@ -238,12 +271,16 @@ def run_wandb(sweep: Sweep, runs_dir: Path, state: State, sweep_id: str | None,
         # subprocess inherits both, so its wandb.init joins the sweep as that run.
         given = yaml.safe_load(Path(os.environ["WANDB_SWEEP_PARAM_PATH"]).read_text()) or {}
         params = {k: given[k]["value"] for k in sweep.parameters if k in given}
-        rc = run_trial(sweep, Trial(os.environ["WANDB_RUN_ID"], params), runs_dir, state, launcher)
+        run_id = os.environ["WANDB_RUN_ID"]
+        if task is not None:
+            task.parent.mkdir(parents=True, exist_ok=True)
+            task.write_text(json.dumps({"id": run_id, "params": params, "sweep_id": sweep_id}, default=str))
+        rc = run_trial(sweep, Trial(run_id, params), runs_dir, state, launcher)
         if rc:
             failed.append(rc)
             raise RuntimeError(f"trial exited with {rc}")  # the agent marks the run failed
 
-    wandb.agent(sweep_id, function=trial, project=project, entity=entity, count=sweep.run_cap)
+    wandb.agent(sweep_id, function=trial, project=project, entity=entity, count=count or sweep.run_cap)
     return len(failed)
 
 
@@ -352,8 +389,11 @@ def run_index(sweep: Sweep, trials: list[Trial], index: int, runs_dir: Path, lau
     return run_trial(sweep, trial, runs_dir, state, launcher)
 
 
-def array_script(args: argparse.Namespace, sweep: Sweep, trials: list[Trial]) -> str:
-    """The sbatch array script: task i runs ``paperlab sweep FILE --trial-index i`` with this job's shape."""
+def array_script(args: argparse.Namespace, sweep: Sweep, trials: list[Trial], sweep_id: str | None = None) -> str:
+    """The sbatch array script: task i runs ``paperlab sweep FILE --trial-index i`` with this job's shape;
+    with ``sweep_id`` (``--wandb``), every task is a W&B agent of that sweep for one trial."""
+    if sweep_id is not None:
+        return wandb_array_script(args, sweep, len(trials), sweep_id)
     lines = sbatch_header(args, args.job_name or f"paperlab-sweep-{sweep.name}", array=len(trials))
     lines += ["# Task i runs trial i in runs/<sweep>/<trial id>/; a requeued task resumes its trial's interrupted.ckpt.",
               *[f"#   {i}: {t.id} " + " ".join(f"{k}={cli_value(v)}" for k, v in t.params.items())
@@ -369,6 +409,26 @@ def array_script(args: argparse.Namespace, sweep: Sweep, trials: list[Trial]) ->
     return "\n".join(lines) + "\n"
 
 
+def wandb_array_script(args: argparse.Namespace, sweep: Sweep, tasks: int, sweep_id: str) -> str:
+    """``tasks`` array tasks, each ``paperlab sweep FILE --wandb --sweep-id ID --count 1``: one W&B agent
+    that runs one trial through ``srun`` (the agent's process is the batch step; the trial's ranks
+    are the job's tasks). Not ``wandb agent --count 1 ID`` itself: that runs the sweep file's
+    ``command`` once on the batch host, without ``srun``, the trial's run id or the requeue record."""
+    lines = sbatch_header(args, args.job_name or f"paperlab-sweep-{sweep.name}", array=tasks)
+    lines += [f"# Each task is a W&B agent of sweep {sweep_id} for one trial, in runs/<sweep>/<W&B run id>/;",
+              "# a requeued task relaunches its own trial (trial_state/task-<array job>_<task>.json).",
+              "export WANDB_MODE=online  # a W&B sweep needs the server",
+              f"export OMP_NUM_THREADS={args.cpus_per_task}",
+              ""]
+    cmd = [args.python, "-m", "experiments", "sweep", str(args.file), "--runs-dir", str(args.runs_dir),
+           "--nodes", str(args.nodes), "--gpus-per-node", str(args.gpus_per_node)]
+    for o in args.set:
+        cmd += ["--set", o]
+    cmd += ["--wandb", "--sweep-id", sweep_id, "--count", "1"]
+    lines.append(" ".join(shlex.quote(a) for a in cmd))
+    return "\n".join(lines) + "\n"
+
+
 def cluster_overrides(args: argparse.Namespace) -> list[str]:
     """``--set`` overrides of the trials' processes; part of the trial ids, as the world size sets the
     effective batch: ``--nproc-per-node N`` (torchrun here) or ``--nodes``/``--gpus-per-node`` (SLURM)."""
@@ -377,8 +437,8 @@ def cluster_overrides(args: argparse.Namespace) -> list[str]:
         raise SweepError("--nproc-per-node must be >= 1")
     if cluster and args.nproc_per_node > 1:
         raise SweepError("--nproc-per-node runs trials under torchrun here; on SLURM use --nodes and --gpus-per-node")
-    if args.wandb and (args.slurm or args.trial_index is not None):
-        raise SweepError("--wandb runs a W&B agent here; --slurm and --trial-index run the local trial list")
+    if args.wandb and args.trial_index is not None:
+        raise SweepError("--trial-index runs trial I of the local list; with --wandb the agent picks the trials")
     if not cluster:
         return [f"trainer.devices={args.nproc_per_node}", "trainer.strategy=ddp"] if args.nproc_per_node > 1 else []
     args.nodes = 1 if args.nodes is None else args.nodes
@@ -436,6 +496,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--parallel", type=int, default=1, help="trials run at the same time (local)")
     ap.add_argument("--wandb", action="store_true", help="register with W&B and run a W&B agent")
     ap.add_argument("--sweep-id", default=None, help="with --wandb: join this existing W&B sweep")
+    ap.add_argument("--count", type=int, default=None,
+                    help="with --wandb: trials this agent runs (default run_cap); with --slurm: array tasks")
     ap.add_argument("--runs-dir", type=Path, default=Path("runs"), help="root of the run folders")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override added to every trial's base arguments (repeatable)")
@@ -454,7 +516,10 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     try:
         sweep = with_overrides(load_sweep(args.file), [*args.set, *cluster_overrides(args)])
-        if args.wandb and os.environ.get("WANDB_MODE", "online") in ("offline", "disabled", "dryrun"):
+        if args.count is not None and args.count < 1:
+            raise SweepError("--count must be >= 1")
+        dry_submit = args.slurm and args.dry_run and not args.sweep_id  # prints the script, registers nothing
+        if args.wandb and not dry_submit and os.environ.get("WANDB_MODE", "online") in ("offline", "disabled", "dryrun"):
             raise SweepError("--wandb needs the W&B server, and WANDB_MODE=offline cannot host a sweep; "
                              "run locally (without --wandb) or set WANDB_MODE=online after `wandb login`")
         if sweep.method == "bayes" and not args.wandb:
@@ -474,7 +539,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"paperlab sweep: error: {e}", file=sys.stderr)
         sys.exit(2)
     if args.slurm:
-        script = array_script(args, sweep, trials)
+        sweep_id = None
+        if args.wandb:
+            try:
+                tasks = args.count or len(enumerate_trials(sweep))  # grid: every point; random/bayes: run_cap
+                trials = [Trial(str(i), {}) for i in range(tasks)]
+                sweep_id = "<sweep id>" if args.dry_run and not args.sweep_id else register_wandb(sweep, args.sweep_id)
+            except SweepError as e:
+                print(f"paperlab sweep: error: {e}", file=sys.stderr)
+                sys.exit(2)
+        script = array_script(args, sweep, trials, sweep_id)
         if args.dry_run:
             print(script, end="")
         else:
@@ -484,15 +558,23 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"paperlab sweep: error: {e}", file=sys.stderr)
                 sys.exit(2)
             shape = f"--nodes {args.nodes} --gpus-per-node {args.gpus_per_node}"
-            print(f"status: paperlab sweep {args.file} {shape} --dry-run; when all are done, the same without "
-                  "--dry-run writes the ablation table")
+            if sweep_id is not None:
+                print(f"W&B sweep {sweep_id}: its page shows the trials; run folders: {args.runs_dir / sweep.name}/")
+            else:
+                print(f"status: paperlab sweep {args.file} {shape} --dry-run; when all are done, the same without "
+                      "--dry-run writes the ablation table")
         return
     launcher = torchrun(args.nproc_per_node, launch) if args.nproc_per_node > 1 else launch
+    if args.wandb and "SLURM_JOB_ID" in os.environ:  # an array task's agent: the trial's ranks are the job's tasks
+        launcher = srun(launcher)
     if args.dry_run:
         for t in trials:
             status = "done" if is_done(args.runs_dir / sweep.name / t.id) else "to run"
             print(f"{t.id} [{status}] {' '.join(trial_command(sweep, t, args.runs_dir)[3:])}")
         return
+    task = array_task_file(args.runs_dir, sweep) if args.wandb else None
+    if task is not None:  # array tasks run at once on different nodes: each its own state file
+        state_path = task.with_name(f"{task.stem}-state.json")
     state = State(state_path)
     state.data.update(sweep=sweep.name, file=str(args.file), method=sweep.method, checked=digest)
     state.save()
@@ -500,10 +582,12 @@ def main(argv: list[str] | None = None) -> None:
         if args.parallel > 1:
             print(f"note: one W&B agent per process; start {args.parallel - 1} more with --sweep-id")
         try:
-            failed = run_wandb(sweep, args.runs_dir, state, args.sweep_id, launcher)
+            failed = run_wandb(sweep, args.runs_dir, state, args.sweep_id, launcher, args.count)
         except SweepError as e:
             print(f"paperlab sweep: error: {e}", file=sys.stderr)
             sys.exit(2)
+        if task is not None:  # one trial of many: the table is the sweep's, on W&B
+            sys.exit(1 if failed else 0)
         trials = [Trial(tid, t["params"]) for tid, t in state.data["trials"].items() if "params" in t]
     else:
         failed = run_local(sweep, trials, args.runs_dir, state, args.parallel, launcher)

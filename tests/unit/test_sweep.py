@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -449,10 +450,81 @@ def test_the_wandb_agent_launches_its_trials_under_torchrun_too(tmp_path, monkey
     seen: list[list[str]] = []
     monkeypatch.setattr(sw, "launch", lambda cmd, run_dir: (seen.append(cmd), (0, ""))[1])
 
-    def run_wandb(sweep, runs_dir, state, sweep_id, launcher):  # the agent's call, without W&B
+    def run_wandb(sweep, runs_dir, state, sweep_id, launcher, count=None):  # the agent's call, without W&B
         return sw.run_trial(sweep, sw.Trial("agentrun", {"seed_everything": 0}), runs_dir, state, launcher) != 0
     monkeypatch.setattr(sw, "run_wandb", run_wandb)
     with pytest.raises(SystemExit):  # the fake launcher wrote no results.json
         sw.main([str(sweep_file(tmp_path)), "--wandb", "--nproc-per-node", "2", "--runs-dir", str(tmp_path / "runs")])
     assert seen[0][2:5] == ["torch.distributed.run", "--standalone", "--nproc-per-node=2"]
     assert "--trainer.devices=2" in seen[0] and seen[0][seen[0].index("--run_id") + 1] == "agentrun"
+
+
+def test_slurm_wandb_array_tasks_are_one_trial_agents_and_a_requeued_task_resumes_its_trial(tmp_path, monkeypatch,
+                                                                                         capsys):
+    """``--slurm --wandb``: the sweep is registered once, every array task runs ``--wandb --sweep-id ID
+    --count 1`` (fake sbatch); a task's agent trial goes through srun, and the requeued task relaunches
+    that trial (same W&B run id, --ckpt_path of its stop) without asking the agent for another."""
+    path = sweep_file(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setattr(sw, "check_cli", lambda *a: None)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text(f'#!/bin/sh\ncp "$1" {tmp_path / "submitted.sbatch"}\necho "Submitted batch job 500"\n')
+    (bin_dir / "sbatch").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    registered: list[dict] = []
+    handed: list[int] = []
+
+    def agent(sweep_id, function, project, entity, count):  # what pyagent does for one trial
+        assert sweep_id == "sw9" and count == 1
+        handed.append(count)
+        param_file = tmp_path / "config-wb7.yaml"
+        param_file.write_text(yaml.safe_dump({"model.init_args.lrn": {"value": False}, "seed_everything": {"value": 2}}))
+        monkeypatch.setenv("WANDB_RUN_ID", "wb7")
+        monkeypatch.setenv("WANDB_SWEEP_PARAM_PATH", str(param_file))
+        with contextlib.suppress(RuntimeError):  # a failed trial: the agent marks the run failed and goes on
+            function()
+
+    fake = types.SimpleNamespace(sweep=lambda sweep, project, entity: (registered.append(sweep), "sw9")[1],
+                                 agent=agent, errors=types.SimpleNamespace(Error=RuntimeError))
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    runs = tmp_path / "runs"
+    sw.main([str(path), "--slurm", "--wandb", "--nodes", "2", "--gpus-per-node", "4", "--time", "01:00:00",
+             "--runs-dir", str(runs)])
+    assert len(registered) == 1 and "Submitted batch job 500" in capsys.readouterr().out
+    text = (tmp_path / "submitted.sbatch").read_text()
+    n = len(sw.enumerate_trials(sw.load_sweep(path)))
+    assert f"#SBATCH --array=0-{n - 1}" in text and "#SBATCH --requeue" in text
+    (task_line,) = [line for line in text.splitlines() if "-m experiments sweep" in line]
+    assert task_line.endswith("--wandb --sweep-id sw9 --count 1") and "--trial-index" not in task_line
+    task_argv = task_line.split()[4:]  # python -m experiments sweep | FILE ...
+
+    # array task 3 of job 500: the agent's one trial, through srun; SIGUSR1 stops it and requeues the task
+    for key, value in {"SLURM_JOB_ID": "503", "SLURM_ARRAY_JOB_ID": "500", "SLURM_ARRAY_TASK_ID": "3"}.items():
+        monkeypatch.setenv(key, value)
+    seen: list[list[str]] = []
+
+    def launch(cmd, run_dir):
+        seen.append(cmd)
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        if "--ckpt_path" not in cmd:
+            (run_dir / "checkpoints" / "interrupted.ckpt").write_bytes(b"")
+            return 138, "paperlab: SIGUSR1: stopped at epoch 0, step 3; requeued SLURM job 500_3"
+        fake_results(run_dir, 0.5)
+        return 0, ""
+
+    monkeypatch.setattr(sw, "launch", launch)
+    with pytest.raises(SystemExit) as e:
+        sw.main(task_argv)
+    assert e.value.code == 1 and handed == [1]
+    assert seen[0][:2] == ["srun", sys.executable] and seen[0][seen[0].index("--run_id") + 1] == "wb7"
+    assert "--trainer.num_nodes=2" in seen[0] and seen[0][-2:] == ["--model.init_args.lrn=false", "--seed_everything=2"]
+
+    with pytest.raises(SystemExit) as e:  # the requeued task (same array job and task id)
+        sw.main(task_argv)
+    assert e.value.code == 0 and handed == [1]  # the agent was not asked again
+    stop = runs / "lrn" / "wb7" / "checkpoints" / "interrupted.ckpt"
+    assert seen[1][seen[1].index("--run_id") + 1] == "wb7" and seen[1][-2:] == ["--ckpt_path", str(stop.resolve())]
+    assert sw.is_done(runs / "lrn" / "wb7")
+    assert not (runs / "lrn" / "sweep_state.json").exists()  # tasks on other nodes: each its own state file
