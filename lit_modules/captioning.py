@@ -181,8 +181,9 @@ class CaptioningModule(Optimised, L.LightningModule):
             # The paper sums the word NLL over each caption; ce is a per-word mean, so the term is
             # divided by the words per caption to keep the paper's balance at the same lambda.
             loss = loss + self.hparams.doubly_stochastic * reg / words.sum(1).float().mean().clamp_min(1)
-            self._log_part(stage, "attention_reg", reg, len(images))
-        self._log_part(stage, "ce", ce, len(images))
+            self._log_part(stage, "attention_reg", reg, len(images))  # a per-image mean
+        # a per-word mean: evaluation weights it by the batch's words (exact over any batches and ranks)
+        self._log_part(stage, "ce", ce, len(images) if stage == "train" else int((targets != PAD).sum()))
         if not torch.isfinite(loss):
             raise FloatingPointError(f"captioning {stage} loss is {float(loss)} at epoch {self.current_epoch}, "
                                      f"step {self.global_step}: training diverged (lower model.init_args.lr?)")
@@ -202,7 +203,10 @@ class CaptioningModule(Optimised, L.LightningModule):
 
     def _eval_step(self, batch: Batch, metrics: MetricCollection, stage: str) -> list[str]:
         images, tokens, references = batch
-        log_mean(self, self.eval_means, stage, "loss", self._loss(images, tokens, stage), len(images))
+        # Weighted by the batch's words, as ce: the mean over the split's words whatever the batches
+        # (and the ranks' shards); with the attention regulariser its per-batch term is not exact.
+        words = int((tokens[:, 1:] != PAD).sum())
+        log_mean(self, self.eval_means, stage, "loss", self._loss(images, tokens, stage), words)
         hyps = [self.vocab.decode(ids) for ids in self.decode(images).tolist()]
         metrics.update(hyps, references)
         self.log_dict(metrics, prog_bar=stage == "val", batch_size=len(images))

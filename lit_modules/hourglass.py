@@ -116,7 +116,9 @@ class HourglassModule(Optimised, L.LightningModule):
         pred = decode_heatmaps(heat, self.hparams.stride)  # (B, K, 3)
         pck, pckh = (self.val_pck, self.val_pckh) if stage == "val" else (self.test_pck, self.test_pckh)
         pck(pred, keypoints, pck_norm)
-        log_mean(self, self.eval_means, stage, "loss", heatmap_mse(heat, target, weights), len(images))
+        # a mean over the batch's labelled joints: weighted by them, it is the split's mean whatever the
+        # batches and the ranks' shards
+        log_mean(self, self.eval_means, stage, "loss", heatmap_mse(heat, target, weights), int(weights.sum()))
         self.log(f"{stage}/pck@0.1", pck, prog_bar=True)
         if getattr(datamodule_of(self), "has_head_size", False):
             pckh(pred, keypoints, head_size)
