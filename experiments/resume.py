@@ -28,11 +28,13 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+import torch.distributed as dist
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torchmetrics import Metric
 
@@ -77,6 +79,7 @@ class LoaderPosition(L.Callback):
 
     KEY = "paperlab_train_loader"
     METRICS = "paperlab_epoch_metrics"
+    RANK_METRICS = "paperlab_epoch_metrics_per_rank"  # several processes: each rank's own, in rank order
 
     def __init__(self) -> None:
         self._pending: dict[str, Any] = {}
@@ -87,11 +90,25 @@ class LoaderPosition(L.Callback):
             return
         checkpoint[self.KEY] = position = loader.state_dict()
         if 0 < position["batches"] < len(loader):  # inside an epoch: its metrics are half-way
-            checkpoint[self.METRICS] = {name: {k: _detached(v) for k, v in m.metric_state.items()}
-                                        for name, m in pl_module.named_modules() if isinstance(m, Metric)}
+            states = {name: {k: _detached(v) for k, v in m.metric_state.items()}
+                      for name, m in pl_module.named_modules() if isinstance(m, Metric)}
+            if trainer.world_size > 1 and dist.is_available() and dist.is_initialized():
+                # Each rank's metrics count its own shard's batches; rank 0 writes the file, so it
+                # carries them all (every rank builds the checkpoint: Trainer.save_checkpoint).
+                ranks: list[Any] = [None] * trainer.world_size
+                dist.all_gather_object(ranks, states)
+                checkpoint[self.RANK_METRICS] = ranks
+            else:
+                checkpoint[self.METRICS] = states
 
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
         self._pending = {k: checkpoint[k] for k in (self.KEY, self.METRICS) if k in checkpoint}
+        ranks = checkpoint.get(self.RANK_METRICS)
+        if ranks is not None and len(ranks) == trainer.world_size:
+            self._pending[self.METRICS] = ranks[trainer.global_rank]
+        elif ranks is not None and trainer.is_global_zero:  # another world size: other shards
+            print(f"paperlab: resuming on {trainer.world_size} processes a stop made on {len(ranks)}: the "
+                  "interrupted epoch's running training metrics start from zero", file=sys.stderr, flush=True)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         loader = trainer.train_dataloader
@@ -116,9 +133,16 @@ def _to(v: Any, device: torch.device) -> Any:
 class Interruption(L.Callback):
     """Turns SIGTERM/SIGINT into a clean stop with a checkpoint (see the module docstring).
 
-    ``install()`` puts the handlers in place before the trainer starts; Lightning adds its own SIGTERM
-    handler in front of them (it sets ``trainer.received_sigterm``, and the loops stop after the
-    current step by raising ``SIGTERMException``).
+    ``install()`` puts the handlers in place before the trainer starts. They only note the signal.
+    While fitting, every rank's flag is all-reduced after each training step (``on_train_batch_end``,
+    which every rank reaches in step), and only then is Lightning's ``received_sigterm`` set, on every
+    rank at once: the loops raise ``SIGTERMException`` at the end of that same step everywhere, and
+    rank 0 writes the checkpoint. Lightning 2.6's own SIGTERM handler is replaced (``setup``): it calls
+    ``dist.broadcast`` from inside the signal handler, i.e. at whatever point of the step the signal
+    lands, which pairs with a different collective on the other ranks (a hang, or a rank that stops
+    alone). A single process, and any run outside fitting (validate, test, predict: the evaluation
+    shards may differ by a batch, so no per-batch collective there), sets ``received_sigterm`` in the
+    handler as Lightning does: the loop stops after the batch in progress.
     """
 
     def __init__(self, run_dir: Path, requeue: bool = False) -> None:
@@ -128,6 +152,8 @@ class Interruption(L.Callback):
         self.signum: int | None = None
         self.checkpoint: Path | None = None
         self.epoch = self.step = 0
+        self._trainer: L.Trainer | None = None
+        self._passed_on = False
 
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self._on_sigterm)
@@ -146,6 +172,36 @@ class Interruption(L.Callback):
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         if self.signum is None:
             self.signum = signum
+        trainer = self._trainer
+        if trainer is not None and (trainer.world_size == 1 or trainer.state.fn != "fit"):
+            trainer._signal_connector.received_sigterm = True  # nobody to agree with: stop after this step
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        """Put ``_pass_on`` in the place of Lightning's SIGTERM notifier (it registers its handlers
+        after ``setup``, composed with ours), so that no collective runs inside a signal handler."""
+        self._trainer = trainer
+        trainer._signal_connector._sigterm_notifier_fn = self._pass_on  # type: ignore[method-assign]
+
+    def _pass_on(self, signum: int, frame: Any) -> None:
+        """What Lightning's notifier does but the broadcast: the first signal goes on to the ranks that
+        Lightning's own launcher started (``kill <rank 0>`` stops all of them)."""
+        launcher = self._trainer.strategy.launcher if self._trainer is not None else None
+        if not self._passed_on and launcher is not None:
+            self._passed_on = True
+            launcher.kill(signum)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        """The ranks agree to stop after this step if any of them got the signal."""
+        stop = self.signum is not None
+        if trainer.world_size > 1 and dist.is_available() and dist.is_initialized():
+            flag = torch.tensor([int(stop)], device=trainer.strategy.root_device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            stop = bool(flag.item())
+        if stop:
+            if self.signum is None:  # another rank's signal (a launcher that signals rank 0 only)
+                self.signum = signal.SIGTERM
+            trainer._signal_connector.received_sigterm = True  # the loop raises SIGTERMException now
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if self.signum is not None:  # the second Ctrl-C: stop now, no checkpoint
