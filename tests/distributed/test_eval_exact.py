@@ -25,7 +25,10 @@ def test_ddp_detection_map_equals_single_process(tmp_path):
 
 
 # (config, overrides, epochs, metrics that must be > 0 so that a sample scored twice would show, the
-# metrics compared). Tiny models and splits: each case is one short fit and two validations.
+# metrics compared). Tiny models and splits: each case is one short fit and two validations. The tiny
+# captioner reaches BLEU-1/2 only (BLEU-3/4 are 0 after 2 epochs on 256 images): BLEU-n sums its n-gram
+# counts over ranks the same way for every n. Not compared: U-Net's val/loss, whose soft Dice term is
+# computed per batch (docs/RUNS.md, "Exact evaluation").
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.check_val_every_n_epoch", "1"]
 FAMILIES = {
     "segmentation": ("unet/demo", ["--data.init_args.train_size", "64", "--data.init_args.val_size", "33",
@@ -39,7 +42,7 @@ FAMILIES = {
     "captioning": ("show_tell/demo", ["--data.init_args.train_size", "256", "--data.init_args.val_size", "33",
                                       "--data.init_args.batch_size", "32", "--data.init_args.eval_batch_size", "8",
                                       "--model.init_args.media_images", "0"],
-                   2, ("val/bleu1", "val/bleu4"), ("val/bleu1", "val/bleu2", "val/bleu3", "val/bleu4", "val/ce", "val/loss")),
+                   2, ("val/bleu1", "val/bleu2"), ("val/bleu1", "val/bleu2", "val/bleu3", "val/bleu4", "val/ce", "val/loss")),
     "ssl": ("simclr/demo", ["--data.init_args.train_size", "64", "--data.init_args.val_size", "33",
                             "--data.init_args.bank_size", "45", "--data.init_args.batch_size", "32",
                             "--data.init_args.eval_batch_size", "8", "--model.init_args.width", "8",
