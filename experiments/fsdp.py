@@ -7,6 +7,12 @@ one FSDP unit, sharded over the processes (``FULL_SHARD``: parameters, gradients
 and, with ``checkpoint_activations``, recomputes its activations in backward instead of keeping them.
 ``state_dict_type="sharded"`` writes a checkpoint folder with one shard per process, which the same
 strategy loads back (``--ckpt_path`` the folder); ``"full"`` gathers a single file on rank 0.
+
+BatchNorm running statistics (the ViT demos' conv stem) are buffers, which FSDP neither shards nor
+keeps equal: each rank would update its own from its own batches, validate with them, and the
+checkpoint would keep rank 0's, so a reloaded model scored differently from the one validated during
+the fit. As DDP does (``broadcast_buffers``), rank 0's statistics go to every rank before each
+training step and each validation or test.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Literal
 
+import torch.distributed as dist
 from lightning.pytorch.strategies import FSDPStrategy
 from torch import nn
 
@@ -67,3 +74,23 @@ class PaperFSDP(FSDPStrategy):
                                                  device_id=torch.device("cpu"), **self.kwargs)
                 self.kwargs.pop("auto_wrap_policy", None)  # applied: Lightning would warn it is ignored
         return super()._setup_model(model)
+
+    def _norm_statistics_from_rank_zero(self) -> None:
+        if self.world_size < 2 or self.model is None or not dist.is_initialized():
+            return
+        for module in self.model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                for buffer in module.buffers(recurse=False):
+                    dist.broadcast(buffer, src=0)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        super().on_train_batch_start(batch, batch_idx)
+        self._norm_statistics_from_rank_zero()
+
+    def on_validation_start(self) -> None:
+        super().on_validation_start()
+        self._norm_statistics_from_rank_zero()
+
+    def on_test_start(self) -> None:
+        super().on_test_start()
+        self._norm_statistics_from_rank_zero()
