@@ -154,6 +154,7 @@ class Interruption(L.Callback):
         self.epoch = self.step = 0
         self._trainer: L.Trainer | None = None
         self._passed_on = False
+        self._group: Any = None  # the process group of the per-step stop flag
 
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self._on_sigterm)
@@ -190,13 +191,19 @@ class Interruption(L.Callback):
             self._passed_on = True
             launcher.kill(signum)
 
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Several processes: the stop flag travels on the CPU (gloo), so agreeing on it each step never
+        waits for the accelerator's queue (an NCCL flag read back with ``.item()`` would, every step)."""
+        if trainer.world_size > 1 and dist.is_available() and dist.is_initialized():
+            self._group = dist.group.WORLD if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
+
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
         """The ranks agree to stop after this step if any of them got the signal."""
         stop = self.signum is not None
-        if trainer.world_size > 1 and dist.is_available() and dist.is_initialized():
-            flag = torch.tensor([int(stop)], device=trainer.strategy.root_device)
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        if self._group is not None:
+            flag = torch.tensor([int(stop)])  # CPU: a host-side all-reduce of one int, no device sync
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=self._group)
             stop = bool(flag.item())
         if stop:
             if self.signum is None:  # another rank's signal (a launcher that signals rank 0 only)
