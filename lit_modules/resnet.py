@@ -39,6 +39,7 @@ class ResNetModule(ClassificationModule):
         residual: the shortcuts; False gives the plain net of Figure 6 (CIFAR family only).
         batch_norm: BN after every conv (the paper); False for the BatchNorm ablation.
         width: first-stage channels of the CIFAR family (16 = paper).
+        stem_stride: CIFAR family: stride of the stem conv (1 = paper; 2 runs 64 px input at 32 px cost).
         weights: ImageNet family only: torchvision weights (``IMAGENET1K_V1`` or a local state dict).
         milestones: epochs at which ``schedule="step"`` divides the lr by 10 (the paper's CIFAR
             recipe: 32k and 48k of 64k iterations = epochs 82 and 123 of 164 at batch 128);
@@ -53,6 +54,7 @@ class ResNetModule(ClassificationModule):
         residual: bool = True,
         batch_norm: bool = True,
         width: int = 16,
+        stem_stride: int = 1,
         weights: str | None = None,
         milestones: list[int] | None = None,
         **kwargs: Any,
@@ -61,7 +63,8 @@ class ResNetModule(ClassificationModule):
         if family == "cifar":
             if weights is not None:
                 raise ConfigError("model.init_args.weights: torchvision has no CIFAR ResNet weights (family: cifar)")
-            self.net = CifarResNet(depth, num_classes, residual=residual, batch_norm=batch_norm, width=width)
+            self.net = CifarResNet(depth, num_classes, residual=residual, batch_norm=batch_norm, width=width,
+                                   stem_stride=stem_stride)
         else:
             if depth not in IMAGENET_DEPTHS:
                 raise ConfigError(f"model.init_args.depth: {depth!r} is not an ImageNet ResNet depth "

@@ -70,15 +70,17 @@ class CifarResNet(nn.Module):
         residual: identity/option-A shortcuts (the ResNet); False: the plain net of Figure 6.
         batch_norm: BN after every conv (the paper); False: convs with biases (the BN ablation).
         width: channels of the first stage (16 in the paper; the stages use width, 2x, 4x).
+        stem_stride: stride of the 3x3 stem conv (1 in the paper); 2 gives 64 px input the paper's
+            32/16/8 maps at the cost of 32 px input.
 
     Input ``(B, 3, H, W)`` (H, W = 32 in the paper, any size works), output ``(B, num_classes)``.
     """
 
     def __init__(self, depth: int = 20, num_classes: int = 10, *, residual: bool = True,
-                 batch_norm: bool = True, width: int = 16) -> None:
+                 batch_norm: bool = True, width: int = 16, stem_stride: int = 1) -> None:
         super().__init__()
         n = blocks_per_stage(depth)
-        self.stem = nn.Sequential(nn.Conv2d(3, width, 3, 1, 1, bias=not batch_norm),
+        self.stem = nn.Sequential(nn.Conv2d(3, width, 3, stem_stride, 1, bias=not batch_norm),
                                   nn.BatchNorm2d(width) if batch_norm else nn.Identity(), nn.ReLU(inplace=True))
         layers: list[nn.Module] = []
         channels = width
@@ -96,5 +98,5 @@ class CifarResNet(nn.Module):
                     nn.init.zeros_(m.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.stages(self.stem(x))  # (B, 4*width, H/4, W/4)
+        x = self.stages(self.stem(x))  # (B, 4*width, H/(4*stem_stride), W/(4*stem_stride))
         return self.fc(x.mean((2, 3)))  # global average pool (B, 4*width) -> (B, num_classes)
