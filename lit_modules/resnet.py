@@ -77,6 +77,13 @@ class ResNetModule(ClassificationModule):
             load_pretrained(self.net, f"resnet{depth}", weights, "model.init_args.weights", head="fc.")
         self.train_loss_mean = MeanMetric()
 
+    @staticmethod
+    def method_name(hparams: dict[str, Any]) -> str:
+        """The report's Method column: "ResNet-20", "Plain-56" (Figure 6's names), "+ no BN" for the ablation."""
+        depth = hparams.get("depth", 20)
+        name = f"ResNet-{depth}" if hparams.get("residual", True) else f"Plain-{depth}"
+        return name if hparams.get("batch_norm", True) else f"{name}, no BN"
+
     def on_train_epoch_end(self) -> None:
         # After the epoch's validation, so that it saw the whole epoch's mean; not at the epoch's
         # start, where it would wipe the half epoch a mid-epoch resume put back (experiments.resume).

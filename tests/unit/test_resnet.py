@@ -82,3 +82,8 @@ def test_cli_bad_depth_one_line_exit_2(tmp_path):
                                        "--model.init_args.depth", "21", cwd=tmp_path)
     assert code == 2
     assert "model.init_args.depth: 21 is not a CIFAR ResNet depth 6n+2" in err and "Traceback" not in err
+
+
+def test_method_name_follows_figure_6():
+    assert ResNetModule.method_name({"depth": 56, "residual": False}) == "Plain-56"
+    assert ResNetModule.method_name({"depth": 20, "residual": True, "batch_norm": False}) == "ResNet-20, no BN"
