@@ -12,7 +12,7 @@ and, per setting (the parameters but the seed), writes
   the seeds that reached it, and how many did.
 
 python -m experiments.report.sweep_curves configs/sweeps/resnet_plain_vs_residual.yaml \
-    --metric train/loss_mean --out docs/figures/resnet-plain-vs-residual [--runs-dir runs]
+    --metric train/loss_mean --out docs/figures/resnet-plain-vs-residual [--runs-dir runs] [--set K=V]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.sweep.stats import mean_std
+from experiments.sweep.sweep import with_overrides
 from experiments.sweep.sweep_spec import SEED, Sweep, cli_value, enumerate_trials, load_sweep
 
 
@@ -51,8 +52,9 @@ def first_step(pts: list[tuple[int, float]], level: float, below: bool) -> int |
 
 def level_table(groups: dict[str, list[dict[str, Any]]], metric: str, level: float, below: bool) -> str:
     sign = "≤" if below else "≥"
-    lines = [f"| setting | first step with {metric} {sign} {level:g}, mean ± std | reached (seeds) | "
-             f"last {metric}, mean ± std |", "|---|---|---|---|"]
+    header = (f"| setting | first step with {metric} {sign} {level:g}, mean ± std | reached (seeds) | "
+              f"last {metric}, mean ± std |")
+    lines = [header, "|---|---|---|---|"]
     for label, runs in groups.items():
         steps = [s for r in runs if (s := first_step(points(r, metric), level, below)) is not None]
         m, sd = mean_std([float(s) for s in steps])
@@ -102,8 +104,10 @@ def main(argv: list[str] | None = None) -> None:
                     help="table of the first step reaching VALUE (repeatable)")
     ap.add_argument("--below", action="store_true", help="--level means <= VALUE (losses)")
     ap.add_argument("--out", type=Path, required=True, help="folder for the figures")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="the trials run with these `paperlab sweep --set` overrides (they change the trial ids)")
     args = ap.parse_args(argv)
-    sweep = load_sweep(args.file)
+    sweep = with_overrides(load_sweep(args.file), args.set)
     groups = settings(sweep, args.runs_dir)
     for metric in args.metric:
         print(f"figure: {plot(groups, metric, args.out, f'{sweep.name}: {metric} (thin: seeds, bold: mean)')}")
