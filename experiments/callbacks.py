@@ -185,6 +185,12 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
+# Training figures that are whole-epoch values when a validation runs, so they can join ``history``:
+# a running epoch mean (lit_modules.resnet), unlike ``train/loss`` (the last step) or ``train/acc1``
+# (logged after the validation, so one epoch behind).
+HISTORY_TRAIN_KEYS = ("train/loss_mean",)
+
+
 class RunRecorder(L.Callback):
     """Writes ``results.json`` in the run folder and sends the config + provenance to W&B.
 
@@ -243,7 +249,7 @@ class RunRecorder(L.Callback):
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.state.fn == "fit" and not trainer.sanity_checking:
             point = {k: float(v) for k, v in trainer.callback_metrics.items()
-                     if k.startswith("val/") and v.numel() == 1}
+                     if (k.startswith("val/") or k in HISTORY_TRAIN_KEYS) and v.numel() == 1}
             elapsed = self._time_before + time.perf_counter() - (self._fit_start or time.perf_counter())
             self.history.append({"epoch": trainer.current_epoch, "global_step": trainer.global_step,
                                  "time_s": round(elapsed, 2), **point})
