@@ -26,6 +26,8 @@ class LeNetModule(ClassificationModule):
         full_c3: C3 wired to all six S2 maps instead of the paper's Table I.
     """
 
+    method_label = "LeNet-5"
+
     def __init__(self, num_classes: int = 10, in_channels: int = 1, full_c3: bool = False, **kwargs: Any) -> None:
         super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
         self.net = LeNet5(num_classes, in_channels=in_channels, full_c3=full_c3)

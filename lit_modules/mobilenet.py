@@ -33,6 +33,8 @@ class MobileNetModule(ClassificationModule):
         dropout: before the classifier (0 = none).
     """
 
+    method_label = "MobileNet v1"
+
     def __init__(self, num_classes: int = 1000, alpha: float = 1.0, separable: bool = True, dropout: float = 0.0,
                  **kwargs: Any) -> None:
         if alpha not in ALPHAS:
