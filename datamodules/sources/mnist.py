@@ -12,7 +12,7 @@ import gzip
 import struct
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torchvision.datasets.mnist import read_image_file, read_label_file
@@ -104,8 +104,8 @@ class MNISTSource(torch.utils.data.Dataset):
             and labels of different counts, labels outside 0-9.
     """
 
-    classes = [str(d) for d in range(10)]
-    num_classes = 10
+    classes: ClassVar[list[str]] = [str(d) for d in range(10)]
+    num_classes: ClassVar[int] = 10
 
     def __init__(self, root: str | Path, split: Literal["train", "test"] = "train", pad: int = 0) -> None:
         folder = mnist_raw_folder(root)

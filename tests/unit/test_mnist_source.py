@@ -83,8 +83,8 @@ def test_mnist_datamodule_batches_are_one_channel_32px(mnist_root):
 
 
 def test_grayscale_shapes_batches_are_the_luma_of_the_colour_ones():
-    kw = dict(source="shapes", image_size=32, augment="none", batch_size=4, train_size=4, val_size=4,
-              world={"image_size": 32}, cache=False)
+    kw = {"source": "shapes", "image_size": 32, "augment": "none", "batch_size": 4, "train_size": 4,
+          "val_size": 4, "world": {"image_size": 32}, "cache": False}
     colour, gray = ClassificationDataModule(**kw), ClassificationDataModule(grayscale=True, **kw)
     for dm in (colour, gray):
         dm.setup("fit")
