@@ -142,3 +142,12 @@ def test_alexnet_defaults_unchanged_by_the_stem_arguments():
         default, explicit = AlexNet(1000), AlexNet(1000, stem_kernel=11, conv2_stride=1)
     assert n_params(default) == n_params(explicit)
     assert default.features[0].kernel_size == (11, 11) and default.features[4].stride == (1, 1)
+
+
+def test_high_frequency_share_separates_smooth_from_checkerboard_filters():
+    from lit_modules.zfnet import high_frequency_share
+
+    y, x = torch.meshgrid(torch.arange(7.0), torch.arange(7.0), indexing="ij")
+    smooth = torch.exp(-((x - 3) ** 2 + (y - 3) ** 2) / 8).expand(4, 3, 7, 7)  # a blob
+    checker = ((x + y) % 2 * 2 - 1).expand(4, 3, 7, 7)  # the highest frequency there is
+    assert high_frequency_share(smooth) < 0.1 < 0.9 < high_frequency_share(checker)
