@@ -1,6 +1,6 @@
 """MobileNet v1's width multipliers side by side: mult-adds, parameters and CPU latency at batch 1.
 
-``python -m experiments.bench.mobilenet_alpha [--size 32] [--images 200] [--classes 8]`` builds the
+``python -m experiments.bench.mobilenet_alpha [--size 64] [--images 200] [--classes 8]`` builds the
 demo's net (``configs/mobilenet/demo.yaml``) at alpha 1.0, 0.75, 0.5, 0.25 and, for the paper's
 Table 4, the 0.5 net with full convolutions, and times them in this one process, interleaved
 (image i on every net, then image i + 1: ``experiments.bench.latency.fps``), so a busy machine
@@ -20,7 +20,7 @@ from lit_modules.nets.mobilenet import ALPHAS, MobileNetV1, mult_adds
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m experiments.bench.mobilenet_alpha", description=__doc__.split("\n\n")[0])
-    p.add_argument("--size", type=int, default=32, help="input side (the demo: 32)")
+    p.add_argument("--size", type=int, default=64, help="input side (the demo: 64)")
     p.add_argument("--images", type=int, default=200, help="batch-1 forward passes per net")
     p.add_argument("--classes", type=int, default=8)
     args = p.parse_args(argv)
