@@ -1,7 +1,8 @@
 """One datamodule for the classification family: ShapesWorld, ImageFolder trees and CIFAR.
 
 Batch contract (every source yields it, so a module never knows where its data came from):
-``(images, labels)`` with images float32 ``(B, 3, H, W)`` normalised, labels int64 ``(B,)``.
+``(images, labels)`` with images float32 ``(B, 3, H, W)`` normalised, labels int64 ``(B,)``;
+``(B, 1, H, W)`` for the grayscale sources (MNIST, ShapesWorld with ``grayscale``).
 With ``ten_crop`` the test loader yields images ``(B, 10, 3, H, W)`` (the AlexNet protocol),
 which ``ClassificationModule`` averages.
 
@@ -30,6 +31,7 @@ from datamodules.shapes.views import ShapesClassification
 from datamodules.sources.cifar import CIFARSource, cifar_download_help
 from datamodules.sources.image_check import BadImagePolicy
 from datamodules.sources.imagefolder import ImageFolderSource, imagefolder_layout_help
+from datamodules.sources.mnist import MNISTSource, mnist_layout_help, mnist_raw_folder
 from datamodules.transforms import (
     CIFAR10_MEAN,
     CIFAR10_STD,
@@ -39,7 +41,9 @@ from datamodules.transforms import (
     ten_crop,
 )
 
-Source = Literal["shapes", "imagefolder", "cifar10", "cifar100"]
+Source = Literal["shapes", "imagefolder", "cifar10", "cifar100", "mnist"]
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, PIL's convert("L")
+GRAY_SHAPES_STATS = ((0.5,), (0.25,))
 
 
 class _BatchFlipNormalize:
@@ -49,8 +53,8 @@ class _BatchFlipNormalize:
     step in the main process; on the whole batch they cost ~2 %.
     """
 
-    def __init__(self, flip: bool, mean, std) -> None:
-        self.flip = flip
+    def __init__(self, flip: bool, mean, std, gray: bool = False) -> None:
+        self.flip, self.gray = flip, gray
         self.normalize = PixelNormalize(mean, std)
 
     def __call__(self, samples):
@@ -59,6 +63,8 @@ class _BatchFlipNormalize:
         if self.flip:
             mask = torch.rand(len(images)) < 0.5
             images = torch.where(mask.view(-1, 1, 1, 1), images.flip(3), images)
+        if self.gray and images.shape[1] == 3:  # (B, 3, H, W) -> (B, 1, H, W)
+            images = (images * torch.tensor(_LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
         return self.normalize(images), labels
 
 
@@ -77,7 +83,8 @@ class ClassificationDataModule(FamilyDataModule):
 
     Args:
         source: "shapes" (embedded, generated), "imagefolder" (``root/train``, ``root/val``),
-            "cifar10" / "cifar100" (official python batches under ``root``).
+            "cifar10" / "cifar100" (official python batches under ``root``), "mnist" (raw idx
+            files, ``datamodules.sources.mnist``; 1 channel, padded to ``image_size``).
         root: dataset folder for the on-disk sources.
         image_size: network input side.
         augment: training augmentation recipe (``datamodules.transforms``): "alexnet" (crop,
@@ -95,10 +102,14 @@ class ClassificationDataModule(FamilyDataModule):
         bad_images: unreadable image files of "imagefolder": "error" (a ``DatasetError`` naming
             the file when it is read) or "skip" (each file verified once at setup, bad ones
             dropped, logged once and listed in ``skipped_files``).
+        grayscale: serve ShapesWorld as 1-channel luma images ``(B, 1, H, W)`` (LeNet-5's input);
+            with the "none"/"flip" recipes only.
     """
 
-    dataset_names: ClassVar[dict[str, str]] = {"shapes": "ShapesWorld", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
-    source_stats: ClassVar[dict[str, Stats]] = {"cifar10": (CIFAR10_MEAN, CIFAR10_STD), "cifar100": (CIFAR10_MEAN, CIFAR10_STD)}
+    dataset_names: ClassVar[dict[str, str]] = {"shapes": "ShapesWorld", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
+                                               "mnist": "MNIST"}
+    source_stats: ClassVar[dict[str, Stats]] = {"cifar10": (CIFAR10_MEAN, CIFAR10_STD), "cifar100": (CIFAR10_MEAN, CIFAR10_STD),
+                                                "mnist": ((0.1307,), (0.3081,))}
 
     def __init__(
         self,
@@ -116,17 +127,25 @@ class ClassificationDataModule(FamilyDataModule):
         val_size: PositiveInt = 1000,
         cache: bool = True,
         bad_images: BadImagePolicy = "error",
+        grayscale: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.world = as_world(world, image_size if source == "shapes" else None)
+        if grayscale and not (source == "shapes" and augment in SIZE_KEEPING_RECIPES):
+            raise ConfigError(f"data.init_args.grayscale=true needs source 'shapes' with augment 'none' or 'flip' "
+                              f"(got source={source!r}, augment={augment!r}; 'mnist' is grayscale already)")
         self.check_data(source, root)
         self.num_classes: int | None = len(self.world.kinds) if source == "shapes" else None
 
     @classmethod
     def _check_source(cls, source: str, root: str | None, **_: object) -> None:
         """Fail before any model is built when an on-disk dataset is not there."""
-        if source == "imagefolder":
+        if source == "mnist":
+            if not root or mnist_raw_folder(root) is None:
+                raise DatasetError(f"data.init_args.root={root!r} holds no MNIST idx files.\n"
+                                   f"{mnist_layout_help(Path(root or 'data'))}")
+        elif source == "imagefolder":
             path = Path(root or "")
             if not root or not (path / "train").is_dir():
                 raise DatasetError(f"data.init_args.root={root!r} has no train/ folder.\n{imagefolder_layout_help(path)}")
@@ -158,7 +177,7 @@ class ClassificationDataModule(FamilyDataModule):
     @property
     def _batched(self) -> bool:
         # ShapesWorld is rendered at the input size: flip + normalise run on whole batches.
-        return self.hparams.source == "shapes" and self.hparams.augment in ("none", "flip")
+        return self.hparams.source in ("shapes", "mnist") and self.hparams.augment in ("none", "flip")
 
     def _raw(self, train: bool) -> Dataset:
         h = self.hparams
@@ -166,6 +185,8 @@ class ClassificationDataModule(FamilyDataModule):
             view = ShapesClassification("train" if train else "val", h.train_size if train else h.val_size,
                                         self.world)
             return rendered_pairs(view) if h.cache else view
+        if h.source == "mnist":  # the paper's 32x32 field: 28x28 digits padded (2 px each side)
+            return MNISTSource(h.root, "train" if train else "test", pad=max(0, (h.image_size - 28) // 2))
         if h.source == "imagefolder":
             return ImageFolderSource(h.root, "train" if train else h.val_split, bad_images=h.bad_images)
         return CIFARSource(h.root, "train" if train else "test", 10 if h.source == "cifar10" else 100)
@@ -193,10 +214,13 @@ class ClassificationDataModule(FamilyDataModule):
         if not self._batched or (h.ten_crop and ds is self._test):  # 10-crop batches are float already
             return None
         mean, std = self._stats()
-        return _BatchFlipNormalize(train and h.augment == "flip", mean, std)
+        return _BatchFlipNormalize(train and h.augment == "flip", mean, std, gray=h.grayscale)
+
+    def _stats(self):
+        return GRAY_SHAPES_STATS if self.hparams.grayscale else super()._stats()
 
     def _in_memory(self) -> bool:
-        return self.hparams.source == "shapes" and self.hparams.cache
+        return self.hparams.source == "mnist" or (self.hparams.source == "shapes" and self.hparams.cache)
 
 
 def _resize_normalize(image_size: int, mean, std) -> v2.Compose:

@@ -22,7 +22,7 @@ class PixelNormalize:
     """
 
     def __init__(self, mean: Sequence[float], std: Sequence[float], channel_dim: int = -3) -> None:
-        shape = (3,) + (1,) * (-channel_dim - 1)  # broadcasts over the axes after the channels
+        shape = (-1,) + (1,) * (-channel_dim - 1)  # 3 or 1 channels; broadcasts over the axes after them
         self.mean = torch.tensor(mean).view(shape) * 255
         self.std = torch.tensor(std).view(shape) * 255
 

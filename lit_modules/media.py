@@ -9,12 +9,14 @@ from torch import Tensor
 
 
 def to_display(images: Tensor) -> np.ndarray:
-    """Normalised images ``(B, 3, H, W)`` -> uint8 ``(B, H, W, 3)``, each stretched to its own range.
+    """Normalised images ``(B, 3, H, W)`` (or grayscale ``(B, 1, H, W)``) -> uint8 ``(B, H, W, 3)``, each
+    stretched to its own range.
 
     The module does not know the dataset's mean/std; a per-image stretch shows what the network
     saw without it.
     """
     x = images.detach().float().cpu()
+    x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x  # grayscale: the same grey in R, G, B
     lo = x.amin(dim=(1, 2, 3), keepdim=True)
     hi = x.amax(dim=(1, 2, 3), keepdim=True)
     x = (x - lo) / (hi - lo).clamp_min(1e-6)

@@ -24,6 +24,8 @@ class AlexNet(nn.Module):
         fc_dim: hidden FC width (4096 in the paper).
         stem_stride: stride of the 11x11 conv1 (4 in the paper; 2 keeps detail on 64 px input).
         pool_output: side of the adaptive pool before the classifier (6 at 224 px in the paper).
+        stem_kernel: side of conv1's kernel (11 in the paper; ZFNet's fix: 7, with stride 2).
+        conv2_stride: stride of conv2 (1 in the paper; ZFNet: 2, keeping 6x6 before the FCs at 224 px).
 
     Input ``(B, 3, H, W)`` float, output ``(B, num_classes)`` logits.
     """
@@ -40,6 +42,8 @@ class AlexNet(nn.Module):
         fc_dim: int = 4096,
         stem_stride: int = 4,
         pool_output: int = 6,
+        stem_kernel: int = 11,
+        conv2_stride: int = 1,
     ) -> None:
         super().__init__()
         c1, c2, c3, c4, c5 = (max(8, round(c * width)) for c in (96, 256, 384, 384, 256))
@@ -53,8 +57,10 @@ class AlexNet(nn.Module):
             return nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0) if lrn else nn.Identity()
 
         self.features = nn.Sequential(
-            nn.Conv2d(3, c1, 11, stride=stem_stride, padding=2), nn.ReLU(inplace=True), norm(), pool(),
-            nn.Conv2d(c1, c2, 5, padding=2, groups=g), nn.ReLU(inplace=True), norm(), pool(),
+            # padding 2 for 11x11 (torchvision's 55x55 at 224 px), 1 for ZFNet's 7x7 (the paper's 110x110)
+            nn.Conv2d(3, c1, stem_kernel, stride=stem_stride, padding=2 if stem_kernel == 11 else 1),
+            nn.ReLU(inplace=True), norm(), pool(),
+            nn.Conv2d(c1, c2, 5, stride=conv2_stride, padding=2, groups=g), nn.ReLU(inplace=True), norm(), pool(),
             nn.Conv2d(c2, c3, 3, padding=1), nn.ReLU(inplace=True),
             nn.Conv2d(c3, c4, 3, padding=1, groups=g), nn.ReLU(inplace=True),
             nn.Conv2d(c4, c5, 3, padding=1, groups=g), nn.ReLU(inplace=True), pool(),

@@ -1,0 +1,51 @@
+"""MobileNet v1 — "MobileNets: Efficient Convolutional Neural Networks for Mobile Vision
+Applications" (Howard et al. 2017).
+
+The idea: factor each convolution into a depthwise 3x3 (one filter per channel) and a pointwise
+1x1 that mixes channels, which costs 8-9x fewer mult-adds for about 1 % of accuracy (paper Table
+4), then trade accuracy for cost smoothly with two knobs: the width multiplier alpha (channels)
+and the resolution multiplier rho (the input side, 224 rho: ``data.init_args.image_size``). The
+net is ``lit_modules.nets.mobilenet.MobileNetV1``; ``separable: false`` is the paper's full-conv
+control. Each run records its mult-adds per image as ``val/mult_adds_m`` (millions, at the
+validation images' size) so a sweep's table carries the cost beside the accuracy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from contracts.errors import ConfigError
+from lit_modules.classification import ClassificationModule
+from lit_modules.nets.mobilenet import ALPHAS, MobileNetV1, mult_adds
+
+
+class MobileNetModule(ClassificationModule):
+    """MobileNet v1 classifier (``configs/mobilenet/imagenet.yaml``: the paper's 1.0 MobileNet-224).
+
+    The optimisation arguments (lr ... channels_last) are ``ClassificationModule``'s.
+
+    Args:
+        num_classes: classes in the data.
+        alpha: width multiplier, one of 1.0, 0.75, 0.5, 0.25 (paper Table 6).
+        separable: depthwise-separable convolutions (the paper); False: full 3x3 convolutions.
+        dropout: before the classifier (0 = none).
+    """
+
+    method_label = "MobileNet v1"
+
+    def __init__(self, num_classes: int = 1000, alpha: float = 1.0, separable: bool = True, dropout: float = 0.0,
+                 **kwargs: Any) -> None:
+        if alpha not in ALPHAS:
+            raise ConfigError(f"model.init_args.alpha={alpha} is not one of the paper's width multipliers "
+                              f"{', '.join(map(str, ALPHAS))}")
+        super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
+        self.net = MobileNetV1(num_classes, alpha=alpha, separable=separable, dropout=dropout)
+        self._mult_adds: float | None = None
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        super().validation_step(batch, batch_idx)
+        if self._mult_adds is None:
+            self._mult_adds = mult_adds(self.net, batch[0].shape[-1]) / 1e6
+        self.log("val/mult_adds_m", self._mult_adds)
