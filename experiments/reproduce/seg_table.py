@@ -108,8 +108,8 @@ def _si(v: float, unit: str = "") -> str:
 def table(result: dict) -> list[str]:
     """The page section's lines."""
     h, w = result["image"]
-    lines = ["| Net | Epochs | val/miou | val/boundary_acc | Params | FLOPs (fwd, bs 1) | Peak activations (bs 1) "
-             "| Latency bs 1 | Run |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [("| Net | Epochs | val/miou | val/boundary_acc | Params | FLOPs (fwd, bs 1) | Peak activations (bs 1) "
+             "| Latency bs 1 | Run |"), "|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         q = (f"{r['val/miou']:.3f} | {r['val/boundary_acc']:.3f}" if "val/miou" in r else "not trained | —")
         lines.append(f"| {r['label']} | {r['epochs'] or '—'} | {q} | {_si(r['params'])} | {_si(r['flops'])} | "

@@ -18,9 +18,9 @@ def conv_bn_relu(cin: int, cout: int, dilation: int = 1) -> list[nn.Module]:
             nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
-def stage_widths(width: int, stages: int = 5) -> list[int]:
-    """Output channels of each stage: ``width`` doubling per stage (VGG: 64 ... 512, capped there)."""
-    return [width * 2**i for i in range(stages)]
+def stage_widths(width: int, stages: int = 5, cap: int = 512) -> list[int]:
+    """Output channels of each stage: ``width`` doubling per stage up to ``cap`` (VGG-16: 64, 128, 256, 512, 512)."""
+    return [min(width * 2**i, cap) for i in range(stages)]
 
 
 def conv_stages(width: int, stages: int = 5, convs: int = 2, in_channels: int = 3,
