@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     if fnmatch.fnmatch(SEG_STEP, args.only):
         selected += 1
         print(f"{SEG_STEP} ...", flush=True)
-    seg = seg_result(runs, ROOT, compute=fnmatch.fnmatch(SEG_STEP, args.only))
+    seg = seg_result(runs, args.configs.resolve().parent, compute=fnmatch.fnmatch(SEG_STEP, args.only))
     if not selected:
         print(f"paperlab reproduce: error: nothing matches --only {args.only!r}", file=sys.stderr)
         sys.exit(2)

@@ -69,11 +69,14 @@ def _quality(model: torch.nn.Module, batches: list, num_classes: int) -> dict[st
     return {k: float(v) for k, v in metrics.compute().items()}
 
 
-def measure(runs: Path, root: Path) -> dict:
-    """Every row measured in this process; returns the JSON the page is written from."""
+def measure(runs: Path, root: Path) -> dict | None:
+    """Every row whose config is under ``root`` measured in this process; the JSON the page is written
+    from (None: no segmentation config there, e.g. a reproduce of another configs folder)."""
     torch.manual_seed(0)
     models, rows, val = [], [], None
     for label, config, overrides, where in ROWS:
+        if not (root / config).is_file():
+            continue
         model, dm, _ = build([str(root / config)], overrides)
         if val is None:  # every row is on the same world: one validation set
             dm.setup("validate")
@@ -93,7 +96,9 @@ def measure(runs: Path, root: Path) -> dict:
         row["peak_act_bytes"] = forward_peak_bytes(model, x)
         models.append(model)
         rows.append(row)
-    for row, f in zip(rows, fps(models, batch1_inputs(val, LATENCY_IMAGES))):
+    if not rows:
+        return None
+    for row, f in zip(rows, fps(models, batch1_inputs(val, LATENCY_IMAGES)), strict=True):
         row["latency_ms"] = 1000.0 / f
     return {"rows": rows, "threads": torch.get_num_threads(), "image": list(val[0][0].shape[-2:])}
 
@@ -124,9 +129,13 @@ def table(result: dict) -> list[str]:
 
 
 def seg_result(runs: Path, root: Path, compute: bool) -> dict | None:
-    """The cached measurement in ``runs/seg_table.json``; measured again when ``compute``."""
+    """The cached measurement in ``runs/seg_table.json``; measured again when ``compute``.
+
+    Args:
+        root: the folder holding ``configs/`` (the rows' configs are relative to it).
+    """
     path = runs / "seg_table.json"
-    if compute:
+    if compute and (result := measure(runs, root)) is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(measure(runs, root), indent=1))
+        path.write_text(json.dumps(result, indent=1))
     return json.loads(path.read_text()) if path.exists() else None

@@ -30,3 +30,11 @@ def test_table_marks_untrained_rows():
     lines = table({"rows": rows, "threads": 1, "image": [64, 64]})
     assert lines[2] == "| SegNet | 10 | 0.812 | 0.700 | 2.36 M | 287.57 M | 1.06 MiB | 7.00 ms | `runs/x` |"
     assert lines[3].startswith("| U-Net (depth 4) | — | not trained | — | 1.94 M |")
+
+
+def test_no_segmentation_configs_no_table(tmp_path):
+    from experiments.reproduce.seg_table import seg_result
+
+    (tmp_path / "configs/alexnet").mkdir(parents=True)  # a reproduce of another configs folder
+    assert seg_result(tmp_path / "runs", tmp_path, compute=True) is None
+    assert not (tmp_path / "runs/seg_table.json").exists()
