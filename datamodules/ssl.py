@@ -166,6 +166,19 @@ class SSLDataModule(FamilyDataModule):
                 self._val = STL10Source(h.root, "test")
         self._bank = Subset(bank, range(min(h.bank_size, len(bank))))
 
+    @property
+    def class_names(self) -> list[str] | None:
+        """ShapesWorld kinds (the held-out labels of the probe and kNN); None for on-disk sources."""
+        return list(self.world.kinds) if self.hparams.source == "shapes" else None
+
+    def object_masks(self, indices: list[int]) -> torch.Tensor:
+        """Masks of the labelled objects of evaluation samples ``indices``, bool ``(N, H, W)``."""
+        h = self.hparams
+        if h.source != "shapes":
+            raise ConfigError(f"data.init_args.source={h.source!r} has no object masks (only 'shapes' has)")
+        view = ShapesUnlabeled("val", h.val_size, self.world)
+        return torch.stack([view.object_mask(i) for i in indices])
+
     def collate_fn(self, ds: Dataset, train: bool) -> _TwoViewCollate | _EvalCollate | None:
         return self._collate_train if train else self._collate_eval
 

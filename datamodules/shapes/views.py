@@ -180,3 +180,13 @@ class ShapesUnlabeled(_LabelledImageView):
 
     def label(self, scene: Scene) -> int:
         return max(scene.objects, key=lambda o: o.size).label
+
+    def object_mask(self, index: int) -> torch.Tensor:
+        """What the image shows of the labelled (largest) object in sample ``index``, bool ``(H, W)``.
+
+        Smaller objects may be drawn over it, so this is its visible mask (``explain`` measures
+        where an encoder's maps point against it).
+        """
+        scene = self.scene(index)
+        largest = max(range(len(scene.objects)), key=lambda i: scene.objects[i].size)
+        return torch.from_numpy(render(scene, masks=True).visible[largest].copy())

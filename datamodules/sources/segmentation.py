@@ -36,7 +36,7 @@ def read_index_mask(path: Path) -> np.ndarray:
         raise DatasetError(f"{path}: cannot be read as a mask ({type(e).__name__}: {e}).") from e
 
 
-def _checked(image: torch.Tensor, mask: np.ndarray, path: Path, num_classes: int) -> torch.Tensor:
+def checked_mask(image: torch.Tensor, mask: np.ndarray, path: Path, num_classes: int) -> torch.Tensor:
     if tuple(mask.shape) != tuple(image.shape[1:]):
         raise DatasetError(f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} px but its image is "
                            f"{image.shape[2]}x{image.shape[1]} px.")
@@ -46,7 +46,7 @@ def _checked(image: torch.Tensor, mask: np.ndarray, path: Path, num_classes: int
     return torch.from_numpy(mask)
 
 
-def _split_ids(path: Path, layout: str) -> list[str]:
+def split_ids(path: Path, layout: str) -> list[str]:
     if not path.is_file():
         raise DatasetError(f"{path}: split file is missing.\n{layout}")
     ids = [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
@@ -90,7 +90,7 @@ class VOCSegmentation(Dataset):
 
     def __init__(self, root: str | Path, split: str = "train", bad_images: BadImagePolicy = "error") -> None:
         self.root = Path(root)
-        self.ids = _split_ids(self.root / "ImageSets" / "Segmentation" / f"{split}.txt", voc_seg_help(self.root))
+        self.ids = split_ids(self.root / "ImageSets" / "Segmentation" / f"{split}.txt", voc_seg_help(self.root))
         self.ids, self.skipped_files = keep_readable(self.ids, lambda i: self.root / "JPEGImages" / f"{i}.jpg",
                                                      bad_images, str(self.root / "JPEGImages"))
 
@@ -100,7 +100,7 @@ class VOCSegmentation(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         image = read_rgb(self.root / "JPEGImages" / f"{self.ids[i]}.jpg")
         path = self.root / "SegmentationClass" / f"{self.ids[i]}.png"
-        return image, _checked(image, read_index_mask(path), path, len(self.classes))
+        return image, checked_mask(image, read_index_mask(path), path, len(self.classes))
 
 
 class CarvanaSegmentation(Dataset):
@@ -133,7 +133,7 @@ class CarvanaSegmentation(Dataset):
         image = read_rgb(self.images[i])
         path = self.root / "train_masks" / f"{self.images[i].stem}_mask.gif"
         mask = read_index_mask(path)
-        return image, _checked(image, (mask > 0).astype(np.int64), path, 2)
+        return image, checked_mask(image, (mask > 0).astype(np.int64), path, 2)
 
 
 class PetSegmentation(Dataset):
@@ -150,7 +150,7 @@ class PetSegmentation(Dataset):
 
     def __init__(self, root: str | Path, split: str = "trainval", bad_images: BadImagePolicy = "error") -> None:
         self.root = Path(root)
-        self.ids = _split_ids(self.root / "annotations" / f"{split}.txt", pets_help(self.root))
+        self.ids = split_ids(self.root / "annotations" / f"{split}.txt", pets_help(self.root))
         self.ids, self.skipped_files = keep_readable(self.ids, lambda i: self.root / "images" / f"{i}.jpg",
                                                      bad_images, str(self.root / "images"))
 
@@ -164,4 +164,4 @@ class PetSegmentation(Dataset):
         if raw.size and (raw.min() < 1 or raw.max() > 3):
             raise DatasetError(f"{path}: trimap values must be 1 (pet), 2 (background) or 3 (border), "
                                f"found {np.unique(raw).tolist()}.")
-        return image, _checked(image, self._trimap[raw], path, 2)
+        return image, checked_mask(image, self._trimap[raw], path, 2)

@@ -2,10 +2,12 @@
 
 Builds only the config's datamodule (``data:`` and ``--data.init_args.KEY VALUE``), with
 ``bad_images: error`` so nothing is skipped, and reads every sample of its train and val
-sources through a DataLoader with ``--workers`` processes. Lists every problem, one line each:
-unreadable images (truncated, not an image, missing), bad annotations (malformed XML/json
-entries, masks that do not fit their image), a split that cannot be built (class folders that
-differ from train's, empty class folders) and files in class folders that the loader ignores.
+sources (and test, where the datamodule has a test source of its own: ``_raw_test``) through a
+DataLoader with ``--workers`` processes. Lists every problem, one line each: unreadable images
+(truncated, not an image, missing), bad annotations (malformed XML/json entries, masks that do
+not fit their image or hold unknown classes), a split that cannot be built (a missing split
+list, class folders that differ from train's, empty class folders) and files in class folders
+that the loader ignores.
 Exit code 2 and a last line ``paperlab: error: ...`` with the counts when there is any, 0 when clean.
 """
 
@@ -84,11 +86,15 @@ def run(configs: list[str], overrides: list[str], workers: int) -> tuple[int, li
         init_args["bad_images"] = "error"  # list the bad files instead of skipping them
     dm = cls(**init_args)
     total, problems = 0, []
-    for split, train in (("train", True), ("val", False)):
+    builders = {"train": lambda: dm._raw(True), "val": lambda: dm._raw(False),
+                "test": getattr(dm, "_raw_test", lambda: None)}  # a labelled test split of its own (CamVid)
+    for split, build in builders.items():
         try:
-            ds = dm._raw(train)
-        except DatasetError as e:  # e.g. class folders that differ from train's
+            ds = build()
+        except DatasetError as e:  # e.g. class folders that differ from train's, a missing split list
             problems.append((split, "split", str(e).splitlines()[0]))
+            continue
+        if ds is None:
             continue
         n, found = check_split(ds, split, workers)
         print(f"check-data: {split}: {n} samples read, {len(found)} problem(s)", flush=True)

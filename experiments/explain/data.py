@@ -37,7 +37,10 @@ def val_images(dm: L.LightningDataModule, n: int, n_embed: int) -> Images:
     dm.setup("validate")
     mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in dm._stats())
     xs, ys, have = [], [], 0
-    for xb, yb in dm.val_dataloader():
+    loaders = dm.val_dataloader()
+    if isinstance(loaders, list | tuple):  # SSL: loader 0 is the labelled bank, the last one is scored
+        loaders = loaders[-1]
+    for xb, yb in loaders:
         if xb.ndim != 4:
             raise ConfigError("explain needs (B, 3, H, W) image batches (turn ten_crop off)")
         xs.append((xb.float() * std + mean).clamp(0, 1))

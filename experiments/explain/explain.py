@@ -145,6 +145,9 @@ def summary(r: dict[str, Any]) -> list[str]:
         if "gradcam_pointing_game_by_layer" in r:
             lines.append("gradcam pointing by layer: " + ", ".join(
                 f"{k}: {f(v)}" for k, v in r["gradcam_pointing_game_by_layer"].items()))
+        if "gradcam_pointing_ceiling" in r:
+            lines.append(f"gradcam pointing ceiling of layer {r['layer']}'s grid: "
+                         f"{f(r['gradcam_pointing_ceiling'])} (the best any map on that grid can score)")
     for key in ("fgsm_acc", "pgd_linf_acc", "pgd_l2_acc", "transfer_pgd_linf_acc", "pgd_targeted_success"):
         if key in r:
             lines.append(f"{key}: " + ", ".join(f"{k}: {f(v)}" for k, v in r[key].items()))

@@ -16,10 +16,13 @@ import lightning as L
 import torch
 import yaml
 from torch import Tensor, nn
+from torchvision.models import ResNet
 
 from contracts.errors import ConfigError
 from experiments.build import build, load_weights
 from lit_modules.classification import ClassificationModule
+from lit_modules.nets.ssl import SmallCNN
+from lit_modules.ssl import SSLModule
 
 
 class PixelModel(nn.Module):
@@ -33,6 +36,35 @@ class PixelModel(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net((x - self.mean) / self.std)
+
+
+class ProbedEncoder(nn.Module):
+    """A self-supervised encoder read through its online linear probe: a classifier to explain.
+
+    ``features`` (the encoder up to its last conv map), ``avgpool`` and ``classifier`` (the
+    probe with its affine-free BatchNorm folded into the linear layer, exact in eval mode), so
+    CAM applies as to a CAM-shaped classifier. Output ``(B, num_classes)`` logits.
+    """
+
+    def __init__(self, backbone: nn.Module, probe: nn.Sequential) -> None:
+        super().__init__()
+        if isinstance(backbone, SmallCNN):
+            self.features = backbone.features
+        elif isinstance(backbone, ResNet):
+            b = backbone
+            self.features = nn.Sequential(b.conv1, b.bn1, b.relu, b.maxpool, b.layer1, b.layer2, b.layer3, b.layer4)
+        else:
+            raise ConfigError(f"explain knows no conv map of a {type(backbone).__name__} encoder")
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        bn, linear = probe[0], probe[1]
+        scale = (bn.running_var + bn.eps).rsqrt()  # (F,) eval-mode BN: (f - mean) * scale
+        self.classifier = nn.Linear(linear.in_features, linear.out_features)
+        with torch.no_grad():
+            self.classifier.weight.copy_(linear.weight * scale)
+            self.classifier.bias.copy_(linear.bias - (linear.weight * scale) @ bn.running_mean)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.avgpool(self.features(x)).flatten(1))
 
 
 def explainable(net: nn.Module, mean: Sequence[float], std: Sequence[float]) -> PixelModel:
@@ -88,12 +120,18 @@ def load_classifier(configs: list[str], ckpt_path: str, overrides: Sequence[str]
                     ) -> tuple[PixelModel, L.LightningDataModule]:
     """The config's classifier with the checkpoint's weights, on pixels, and its datamodule."""
     module, dm, _ = build(configs, list(overrides))
-    if not isinstance(module, ClassificationModule):
+    if not isinstance(module, ClassificationModule | SSLModule):
         raise ConfigError(f"{type(module).__name__} has no classification head: explain needs a "
-                          "classification module (AlexNet, VGG, ViT)")
-    load_checkpoint(module, ckpt_path)
+                          "classification module (AlexNet, VGG, ViT) or a self-supervised encoder with its probe "
+                          "(SimCLR, MoCo)")
+    if isinstance(module, SSLModule):
+        load_weights(module, ckpt_path, ignore=lambda key: not key.startswith(("backbone.", "probe.")))
+        net = ProbedEncoder(module.backbone, module.probe)
+    else:
+        load_checkpoint(module, ckpt_path)
+        net = module.net
     mean, std = dm._stats()
-    return explainable(module.net, mean, std), dm
+    return explainable(net, mean, std), dm
 
 
 def load_run(run: str | Path, ckpt: str = "last.ckpt", overrides: Sequence[str] = ()

@@ -21,6 +21,21 @@ def pointing_game(maps: Tensor, masks: Tensor) -> float:
     return ((top & m).sum(1) / top.sum(1)).float().mean().item()
 
 
+def pointing_ceiling(grid: tuple[int, int], masks: Tensor) -> float:
+    """The best pointing game any map on an ``h x w`` grid can score once bilinearly upsampled.
+
+    An upsampled grid's maximum lies on (the tie region of) one grid node, so a map can only point
+    where a node's region falls; the ceiling scores, per image, the best single node (ties split as
+    in ``pointing_game``). Below 1 when the labelled object can miss every node of a coarse map.
+    """
+    h, w = grid
+    nodes = torch.eye(h * w).view(h * w, 1, h, w)
+    up = F.interpolate(nodes, size=tuple(masks.shape[-2:]), mode="bilinear")[:, 0]  # (K, H, W)
+    top = (up == up.flatten(1).amax(1)[:, None, None]).flatten(1).float()  # (K, HW) each node's region
+    hit = masks.flatten(1).float() @ top.T / top.sum(1)  # (N, K) share of each region inside the mask
+    return hit.amax(1).mean().item()
+
+
 def tolerance_px(side: int) -> int:
     """Zhang 2016's pointing-game tolerance, 15 px at 224 px, scaled to an image side."""
     return round(15 * side / 224)

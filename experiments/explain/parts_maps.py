@@ -43,6 +43,7 @@ def attribution(name: str) -> Callable[[Context], dict[str, Any]]:
                 out["gradcam_pointing_game_by_layer"] = {
                     n: metrics.pointing_game(attribute(name, ctx.model, x, y, m), masks)
                     for n, m in conv_layers(ctx.model).items()}
+                out["gradcam_pointing_ceiling"] = metrics.pointing_ceiling(grid_of(ctx.model, ctx.layer, x), masks)
         k = ctx.shown
         grids.attribution_grid(ctx.out / f"{name}.png", x[:k], {name: maps[:k], f"{name} (random net)": rand[:k]},
                                None if masks is None else masks[:k])
@@ -50,6 +51,18 @@ def attribution(name: str) -> Callable[[Context], dict[str, Any]]:
         return out
 
     return run
+
+
+def grid_of(model: torch.nn.Module, layer: torch.nn.Module, x: torch.Tensor) -> tuple[int, int]:
+    """The spatial size of ``layer``'s output on ``x``: the grid Grad-CAM's map lives on."""
+    seen: list[tuple[int, int]] = []
+    handle = layer.register_forward_hook(lambda _m, _i, out: seen.append(tuple(out.shape[-2:])))
+    try:
+        with torch.no_grad():
+            model(x[:1])
+    finally:
+        handle.remove()
+    return seen[0]
 
 
 def baselines(ctx: Context) -> dict[str, Any]:

@@ -108,3 +108,21 @@ def test_module_without_classification_head_is_one_line_exit_2(tiny_ckpt: Path, 
     torch.save({"state_dict": {"encoder.0.weight": torch.zeros(1)}}, ssl_like)
     code, _, err = paperlab_in_process("explain", "--config", CONFIG, "--ckpt_path", str(ssl_like), cwd=tmp_path)
     assert code == 2 and "no classification net" in err
+
+
+def test_a_self_supervised_encoder_is_explained_through_its_probe(tmp_path: Path):
+    """SimCLR's encoder with its online probe: the attribution and mask metrics as for a classifier."""
+    simclr = str(ROOT / "configs/simclr/demo.yaml")
+    data = ["--data.init_args.val_size", "64", "--data.init_args.bank_size", "128"]
+    proc = run_paperlab("fit", "--config", simclr, "--data.init_args.train_size", "256", *data,
+                        "--trainer.max_epochs", "1", "--trainer.check_val_every_n_epoch", "1",
+                        "--trainer.enable_progress_bar", "false", "--runs_dir", str(tmp_path / "runs"),
+                        cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ckpt = Path(re.findall(r"^results: (.+)$", proc.stdout, re.MULTILINE)[-1].strip()).parent / "checkpoints/last.ckpt"
+    code, out, stderr = paperlab_in_process("explain", "--config", simclr, "--ckpt_path", str(ckpt), "--method", "cam",
+                                            *SMALL, *data, cwd=tmp_path)
+    assert code == 0, stderr[-3000:]
+    r = json.loads((ckpt.parent.parent / "explain" / "cam.json").read_text())
+    assert 0 <= r["pointing_game"]["cam"] <= 1 and 0 < r["mask_share"] < 1  # CAM applies: pooled features, one linear
+    assert r["layer"].startswith("features.") and "cam" in r["sanity_rank_correlation"]

@@ -35,6 +35,20 @@ def test_pointing_game_splits_ties_by_their_share_inside():
     assert metrics.pointing_game(torch.ones(1, 16, 16), masks) == pytest.approx(metrics.mask_share(masks))
 
 
+def test_pointing_ceiling_is_reached_by_the_best_node_and_bounds_every_grid_map():
+    masks = torch.zeros(2, 12, 12, dtype=torch.bool)
+    masks[0, 0:3, 0:3] = True  # covers the top-left node of a 3x3 grid (node centres at 2, 6, 10)
+    masks[1, 3:5, 3:5] = True  # between nodes: no node's region reaches it
+    ceiling = metrics.pointing_ceiling((3, 3), masks)
+    assert 0.5 <= ceiling < 1.0
+    assert metrics.pointing_ceiling((12, 12), masks) == pytest.approx(1.0)  # a full-resolution grid can point anywhere
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):  # no map on the grid beats it
+        grid = torch.rand(2, 1, 3, 3, generator=g)
+        up = torch.nn.functional.interpolate(grid, size=(12, 12), mode="bilinear")[:, 0]
+        assert metrics.pointing_game(up, masks) <= ceiling + 1e-6
+
+
 def test_mask_mass_and_share():
     masks = _square_masks(2)
     share = metrics.mask_share(masks)
