@@ -1,43 +1,23 @@
 """U-Net semantic segmentation (Ronneberger et al. 2015): the module around ``nets.unet.UNet``.
 
-Batch contract (``datamodules.segmentation``): images float (B, 3, H, W) normalised, masks
-int64 (B, H, W) with 0..num_classes-1 and 255 = ignore. Loss: per-pixel cross-entropy (the
-paper's weighted soft-max loss without the border weight map) plus ``dice_weight`` x soft Dice.
-Logs ``val/miou``, ``val/dice`` (macro over classes, torchmetrics) and ``val/boundary_acc``.
+Loss, metrics and media: ``lit_modules.segmentation.SegmentationModule`` (cross-entropy, the
+paper's weighted soft-max loss without the border weight map, plus ``dice_weight`` x soft Dice).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-import lightning as L
-import torch
-import torch.nn.functional as F
-from torch import Tensor
-from torchmetrics import MetricCollection
-from torchmetrics.classification import MulticlassF1Score, MulticlassJaccardIndex
-
-from lit_modules.data_checks import check_matches_data
-from lit_modules.eval_means import eval_means, log_mean
-from lit_modules.losses.dice import dice_loss
-from lit_modules.media import to_display
-from lit_modules.metrics.boundary import BoundaryAccuracy
 from lit_modules.nets.unet import UNet
-from lit_modules.optim import Optimised
+from lit_modules.segmentation import IGNORE, SegmentationModule, seg_metrics
 
-IGNORE = 255
-
-
-def seg_metrics(num_classes: int, prefix: str) -> MetricCollection:
-    return MetricCollection({
-        "miou": MulticlassJaccardIndex(num_classes, average="macro", ignore_index=IGNORE),
-        "dice": MulticlassF1Score(num_classes, average="macro", ignore_index=IGNORE, multidim_average="global"),
-        "boundary_acc": BoundaryAccuracy(width=2, ignore_index=IGNORE),
-    }, prefix=prefix)
+__all__ = ["IGNORE", "UNetModule", "seg_metrics"]
 
 
-class UNetModule(Optimised, L.LightningModule):
+class UNetModule(SegmentationModule):
     """Semantic segmentation with a U-Net.
+
+    Optimisation, loss and media arguments: ``SegmentationModule``'s (paper: SGD, momentum 0.99, batch 1).
 
     Args:
         num_classes: classes including background (must match the data).
@@ -46,18 +26,8 @@ class UNetModule(Optimised, L.LightningModule):
         up: "transpose" (paper) or "bilinear" up-sampling.
         skips: encoder-decoder skip connections (False: the ablation).
         batch_norm: batch norm after each conv.
-        dice_weight: weight of the soft Dice term added to cross-entropy (0 = the paper's loss).
-        lr: peak learning rate.
-        optimizer: "adam" / "adamw" / "sgd" (paper: SGD, momentum 0.99, batch 1).
-        momentum: SGD momentum.
-        weight_decay: decoupled weight decay (none on biases and norms).
-        schedule: "cosine" or "constant" after the warm-up.
-        warmup_epochs: linear warm-up length (fractions allowed).
-        channels_last: NHWC activations (faster oneDNN convs on CPU).
-        media_images: validation images shown in W&B with their true and predicted masks.
     """
 
-    primary_metric = "val/miou"
     method_label = "U-Net"  # the report's Method column (experiments.method)
 
     def __init__(
@@ -68,73 +38,7 @@ class UNetModule(Optimised, L.LightningModule):
         up: Literal["transpose", "bilinear"] = "transpose",
         skips: bool = True,
         batch_norm: bool = True,
-        dice_weight: float = 0.0,
-        lr: float = 1e-3,
-        optimizer: Literal["sgd", "adamw", "adam"] = "adamw",
-        momentum: float = 0.99,
-        weight_decay: float = 1e-4,
-        schedule: Literal["cosine", "constant"] = "cosine",
-        warmup_epochs: float = 0.0,
-        channels_last: bool = True,
-        media_images: int = 4,
+        **kwargs: Any,
     ) -> None:
-        super().__init__()
-        self.save_hyperparameters()
+        super().__init__(num_classes=num_classes, **kwargs)
         self.net = UNet(num_classes, 3, depth, width, up, skips, batch_norm)
-        self.val_metrics = seg_metrics(num_classes, "val/")
-        self.eval_means = eval_means("loss")  # exact over ranks with unequal shards
-        self.test_metrics = seg_metrics(num_classes, "test/")
-
-    def setup(self, stage: str) -> None:
-        check_matches_data(self)
-        if self.hparams.channels_last:
-            self.net.to(memory_format=torch.channels_last)
-
-    def forward(self, images: Tensor) -> Tensor:
-        if self.hparams.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        return self.net(images)  # (B, C, H, W) logits
-
-    def _loss(self, logits: Tensor, masks: Tensor) -> Tensor:
-        loss = F.cross_entropy(logits, masks, ignore_index=IGNORE)
-        if self.hparams.dice_weight:
-            loss = loss + self.hparams.dice_weight * dice_loss(logits, masks, IGNORE)
-        return loss
-
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        images, masks = batch
-        loss = self._loss(self(images), masks)
-        self.log("train/loss", loss, prog_bar=True)
-        return loss
-
-    def _eval_step(self, batch: tuple[Tensor, Tensor], metrics: MetricCollection, stage: str) -> None:
-        images, masks = batch
-        logits = self(images)
-        log_mean(self, self.eval_means, stage, "loss", self._loss(logits, masks), len(images))
-        metrics.update(logits.argmax(1), masks)
-        self.log_dict(metrics, prog_bar=stage == "val")
-
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, self.val_metrics, "val")
-
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, self.test_metrics, "test")
-
-    def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self(batch[0]).argmax(1)
-
-    def wandb_media(self, batch: tuple[Tensor, Tensor], outputs: object) -> dict:
-        """The first validation images with their true and predicted masks as W&B overlays."""
-        import wandb  # only runs that log to W&B call this
-
-        n = self.hparams.media_images
-        images, masks = batch[0][:n], batch[1][:n]
-        with torch.no_grad():
-            pred = self(images).argmax(1)
-        names = getattr(getattr(self.trainer, "datamodule", None), "class_names", None) or []
-        labels = {i: (names[i] if i < len(names) else str(i)) for i in range(self.hparams.num_classes)}
-        shown = []
-        for img, t, p in zip(to_display(images), masks.cpu().numpy(), pred.cpu().numpy(), strict=True):
-            shown.append(wandb.Image(img, masks={"truth": {"mask_data": t, "class_labels": {**labels, IGNORE: "ignore"}},
-                                                 "prediction": {"mask_data": p, "class_labels": labels}}))
-        return {"val/segmentation": shown}

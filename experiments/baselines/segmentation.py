@@ -3,7 +3,7 @@
 "background": every pixel the majority class 0. "pixel_linear": a linear classifier on each
 pixel's own normalised RGB (a 1x1 conv, trained with Adam on the training split): it sees colour
 but no shape, so on ShapesWorld, where colours are drawn independently of the class, it can find
-objects but not tell their kinds apart. Same metrics as ``UNetModule`` (torchmetrics, macro).
+objects but not tell their kinds apart. Same metrics as ``SegmentationModule`` (torchmetrics, macro).
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import torch.nn.functional as F
 
 from contracts.hooks import hook
 
-# A private name of lit_modules.unet, imported until the library makes it public (the module's own
-# metric collection, so the floor is measured alike).
-from lit_modules.unet import seg_metrics
+# The family's own metric collection (lit_modules.segmentation), so the floor is measured alike.
+from lit_modules.segmentation import seg_metrics
 
 OVERRIDES: list[str] = []
 

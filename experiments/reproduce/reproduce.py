@@ -3,9 +3,11 @@
 Runs each ``configs/*/demo.yaml`` as written (one tracked run, id ``reproduce``), each
 ``configs/sweeps/*.yaml`` with the shortening given by ``--sweep-set`` (default: one epoch per
 trial, every seed), the trivial baselines of each demo's data, ``paperlab explain --method all``
-on the AlexNet demo's checkpoint (unless ``--no-explain``), and then writes ``docs/RESULTS.md``:
-the miniature paper table with speed (``paperlab report`` over the demo runs), the trivial
-baselines, and every sweep's ablation table, with the plots beside it in ``docs/figures/``.
+on the AlexNet demo's checkpoint (unless ``--no-explain``), the segmentation nets side by side
+(``seg_table``: every segmentation net's checkpoint, cost and memory measured in one process), and
+then writes ``docs/RESULTS.md``: the miniature paper table with speed (``paperlab report`` over the
+demo runs), the trivial baselines, the segmentation table, and every sweep's ablation table,
+with the plots beside it in ``docs/figures/``.
 
 Resumable: a demo run or sweep trial whose results.json records a finished fit is not run again,
 so an interrupted reproduce picks up where it stopped. The page gives each step's time from its runs'
@@ -33,6 +35,9 @@ from experiments.report.report import load_local, write_report
 from experiments.report.report_rows import in_repo
 from experiments.reproduce.baselines import baseline, baseline_table
 from experiments.reproduce.explain_step import explain_result, explain_table
+from experiments.reproduce.seg_table import STEP as SEG_STEP
+from experiments.reproduce.seg_table import seg_result
+from experiments.reproduce.seg_table import table as seg_table
 from experiments.resume import resume_from
 from experiments.sweep.sweep import is_done
 
@@ -63,10 +68,16 @@ def run_demo(config: Path, runs: Path) -> tuple[Path, int, float]:
     return run_dir, rc, time.perf_counter() - t0
 
 
+# Metrics tabulated beside a sweep's own, where its claim shows (the sweep file's comment names them).
+SWEEP_REPORTS = {"unet_skips": ["val/boundary_acc"], "fcn_stride": ["val/boundary_acc"]}
+
+
 def run_sweep(sweep: Path, runs: Path, sets: list[str], parallel: int = 1) -> tuple[Path | None, int, float]:
     t0 = time.perf_counter()
     cmd = [sys.executable, "-m", "experiments", "sweep", str(sweep), "--runs-dir", str(runs / "sweeps"),
            "--parallel", str(parallel)]
+    for metric in SWEEP_REPORTS.get(sweep.stem, []):
+        cmd += ["--report", metric]
     for s in sets:
         cmd += ["--set", s]
     rc = _run(cmd, runs / "logs" / f"sweep-{sweep.stem}.log")
@@ -139,7 +150,7 @@ def done_line(demos: list, sweeps: list) -> str:
 
 def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, float]],
                baselines: dict[str, dict], sweeps: list[tuple[Path, Path | None, int | None, float]],
-               sets: list[str], total: float, explain: dict | None = None) -> None:
+               sets: list[str], total: float, explain: dict | None = None, seg: dict | None = None) -> None:
     figures = out.parent / "figures"
     demo_dirs = [d for _, d, rc, _ in demos if rc == 0 and (d / "results.json").exists()]
     step_dirs = [d for _, d, rc, _ in demos if rc is not None] + [
@@ -170,6 +181,11 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, 
                   ("`paperlab explain --config configs/alexnet/demo.yaml --ckpt_path <demo run>/checkpoints/last.ckpt "
                    "--method all` (ShapesWorld, which knows each object's mask); the JSON and PNG grids are in "
                    "the demo run's `explain/`."), "", *explain_table(explain), ""]
+    if seg is not None:
+        lines += ["## Segmentation nets side by side", "",
+                  (f"`paperlab reproduce --only {SEG_STEP}` (`experiments/reproduce/seg_table.py`): each net's "
+                   "checkpoint evaluated, and its cost measured, in one process on the U-Net demo's world "
+                   "(ShapesWorld; trivial baselines above)."), "", *seg_table(seg), ""]
     lines += ["## Run times", "",
               ("Each step's runs' wall times from their results.json (`finished - started`; ≈: records "
                "from before `finished` was recorded, a few seconds short each), summed over a sweep's trials."),
@@ -248,10 +264,14 @@ def main(argv: list[str] | None = None) -> None:
         table, rc, t = run_sweep(sweep, runs, sets, args.parallel)
         sweeps.append((sweep, table, rc, t))
         print(f"  exit {rc}, {_minutes(t)}", flush=True)
+    if fnmatch.fnmatch(SEG_STEP, args.only):
+        selected += 1
+        print(f"{SEG_STEP} ...", flush=True)
+    seg = seg_result(runs, args.configs.resolve().parent, compute=fnmatch.fnmatch(SEG_STEP, args.only))
     if not selected:
         print(f"paperlab reproduce: error: nothing matches --only {args.only!r}", file=sys.stderr)
         sys.exit(2)
-    write_page(args.out.resolve(), runs, demos, baselines, sweeps, sets, time.perf_counter() - t0, explain)
+    write_page(args.out.resolve(), runs, demos, baselines, sweeps, sets, time.perf_counter() - t0, explain, seg)
     print(f"wrote {args.out}")
     failed = sum(rc not in (0, None) for _, _, rc, _ in demos + sweeps)
     if failed:

@@ -72,19 +72,26 @@ def test_method_files_declare_only_their_own_arguments():
     """A family base's arguments reach a method as **kwargs, by keyword: none is re-declared."""
     from lit_modules.alexnet import AlexNetModule
     from lit_modules.classification import ClassificationModule
+    from lit_modules.deconvnet import DeconvNetModule
+    from lit_modules.deeplab import DeepLabModule
     from lit_modules.detection import DetectionModule
     from lit_modules.faster_rcnn import FasterRCNNModule
+    from lit_modules.fcn import FCNModule
     from lit_modules.linear_eval import LinearEval
     from lit_modules.moco import MoCoV2
+    from lit_modules.segmentation import SegmentationModule
+    from lit_modules.segnet import SegNetModule
     from lit_modules.simclr import SimCLR
     from lit_modules.ssl import SSLModule
+    from lit_modules.unet import UNetModule
     from lit_modules.vgg import VGGModule
     from lit_modules.video import VideoModule
     from lit_modules.vit import ViTModule
     from lit_modules.yolo import YOLOModule
 
     for base, methods in ((ClassificationModule, (AlexNetModule, VGGModule, ViTModule, VideoModule, LinearEval)),
-                          (DetectionModule, (FasterRCNNModule, YOLOModule)), (SSLModule, (SimCLR, MoCoV2))):
+                          (DetectionModule, (FasterRCNNModule, YOLOModule)), (SSLModule, (SimCLR, MoCoV2)),
+                          (SegmentationModule, (UNetModule, FCNModule, SegNetModule, DeconvNetModule, DeepLabModule))):
         inherited = set(inspect.signature(base.__init__).parameters) - {"self", "num_classes"}
         for m in methods:
             params = inspect.signature(m.__init__).parameters
