@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -63,6 +64,8 @@ def paperlab_in_process(*args: str, cwd: Path) -> tuple[int, str, str]:
 
     out, err, code, here, env = io.StringIO(), io.StringIO(), 0, os.getcwd(), dict(os.environ)
     rng = random.getstate(), np.random.get_state(), torch.random.get_rng_state()
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}  # a fit installs its own
+    threads = torch.get_num_threads()
     argv, sys.argv = sys.argv, ["paperlab", *args]  # LightningCLI warns when sys.argv holds pytest's
     os.chdir(cwd)
     try:
@@ -78,6 +81,9 @@ def paperlab_in_process(*args: str, cwd: Path) -> tuple[int, str, str]:
         random.setstate(rng[0])
         np.random.set_state(rng[1])
         torch.random.set_rng_state(rng[2])
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        torch.set_num_threads(threads)
     return code, out.getvalue(), err.getvalue()
 
 
