@@ -123,6 +123,8 @@ def test_a_self_supervised_encoder_is_explained_through_its_probe(tmp_path: Path
     code, out, stderr = paperlab_in_process("explain", "--config", simclr, "--ckpt_path", str(ckpt), "--method", "cam",
                                             *SMALL, *data, cwd=tmp_path)
     assert code == 0, stderr[-3000:]
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("explain: ") and last.endswith("explain/cam.json"), last
     r = json.loads((ckpt.parent.parent / "explain" / "cam.json").read_text())
     assert 0 <= r["pointing_game"]["cam"] <= 1 and 0 < r["mask_share"] < 1  # CAM applies: pooled features, one linear
     assert r["layer"].startswith("features.") and "cam" in r["sanity_rank_correlation"]
