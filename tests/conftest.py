@@ -50,8 +50,10 @@ def run_paperlab(*args: str, cwd: Path, timeout: int = 600) -> subprocess.Comple
 def paperlab_in_process(*args: str, cwd: Path) -> tuple[int, str, str]:
     """``paperlab ARGS`` inside this process: (exit code, stdout, stderr).
 
-    For commands that stop before training (a config or dataset error), where a subprocess
-    would spend most of its time importing torch and Lightning again. An exception that escapes
+    For commands that stop before training (a config or dataset error) and for the smoke tier's
+    one-batch fits (no logger, no checkpoint), where a subprocess would spend most of its time
+    importing torch and Lightning again. The signal handlers and thread count a fit sets are put
+    back. An exception that escapes
     ``main`` (a traceback) fails the calling test. The CLI seeds the global RNGs and sets
     ``PL_GLOBAL_SEED``; both are put back so that later tests see what they would have seen.
     """
