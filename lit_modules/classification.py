@@ -86,10 +86,15 @@ class ClassificationModule(Optimised, L.LightningModule):
             return probs.view(b, k, -1).mean(1).log()  # (B, C), log-probs keep argmax/top-k
         return self(images)
 
+    def training_loss(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """The training loss and the logits ``(B, C)`` it scores: cross-entropy; a method with extra
+        training-only outputs (GoogLeNet's auxiliary heads) overrides this, not ``training_step``."""
+        logits = self(images)
+        return F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing), logits
+
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         images, labels = batch
-        logits = self(images)
-        loss = F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)
+        loss, logits = self.training_loss(images, labels)
         self.train_acc(logits, labels)
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/acc1", self.train_acc, on_step=False, on_epoch=True)

@@ -50,8 +50,7 @@ class GoogLeNetModule(ClassificationModule):
         self.net = GoogLeNet(num_classes, aux_logits=aux_logits, batch_norm=batch_norm, width=width,
                              aux_fc_dim=aux_fc_dim, dropout=dropout)
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        images, labels = batch
+    def training_loss(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         out = self(images)  # GoogLeNetOutput in training with aux heads, else logits (B, C)
         logits = out.logits if isinstance(out, GoogLeNetOutput) else out
         smoothing = self.hparams.label_smoothing
@@ -60,8 +59,5 @@ class GoogLeNetModule(ClassificationModule):
             aux = F.cross_entropy(out.aux1, labels, label_smoothing=smoothing) \
                 + F.cross_entropy(out.aux2, labels, label_smoothing=smoothing)
             loss = main + self.hparams.aux_weight * aux
-        self.train_acc(logits, labels)
-        self.log("train/loss", loss, prog_bar=True)
         self.log("train/main_loss", main)
-        self.log("train/acc1", self.train_acc, on_step=False, on_epoch=True)
-        return loss
+        return loss, logits

@@ -401,12 +401,18 @@ def array_script(args: argparse.Namespace, sweep: Sweep, trials: list[Trial], sw
               "export WANDB_MODE=${WANDB_MODE:-offline}",
               f"export OMP_NUM_THREADS={args.cpus_per_task}",
               ""]
+    cmd = sweep_task_cmd(args)
+    lines.append(" ".join(shlex.quote(a) for a in cmd) + ' --trial-index "$SLURM_ARRAY_TASK_ID"')
+    return "\n".join(lines) + "\n"
+
+
+def sweep_task_cmd(args: argparse.Namespace) -> list[str]:
+    """``paperlab sweep FILE`` as an array task runs it: the same runs folder, shape and ``--set``s."""
     cmd = [args.python, "-m", "experiments", "sweep", str(args.file), "--runs-dir", str(args.runs_dir),
            "--nodes", str(args.nodes), "--gpus-per-node", str(args.gpus_per_node)]
     for o in args.set:
         cmd += ["--set", o]
-    lines.append(" ".join(shlex.quote(a) for a in cmd) + ' --trial-index "$SLURM_ARRAY_TASK_ID"')
-    return "\n".join(lines) + "\n"
+    return cmd
 
 
 def wandb_array_script(args: argparse.Namespace, sweep: Sweep, tasks: int, sweep_id: str) -> str:
@@ -420,10 +426,7 @@ def wandb_array_script(args: argparse.Namespace, sweep: Sweep, tasks: int, sweep
               "export WANDB_MODE=online  # a W&B sweep needs the server",
               f"export OMP_NUM_THREADS={args.cpus_per_task}",
               ""]
-    cmd = [args.python, "-m", "experiments", "sweep", str(args.file), "--runs-dir", str(args.runs_dir),
-           "--nodes", str(args.nodes), "--gpus-per-node", str(args.gpus_per_node)]
-    for o in args.set:
-        cmd += ["--set", o]
+    cmd = sweep_task_cmd(args)
     cmd += ["--wandb", "--sweep-id", sweep_id, "--count", "1"]
     lines.append(" ".join(shlex.quote(a) for a in cmd))
     return "\n".join(lines) + "\n"
