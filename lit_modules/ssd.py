@@ -79,7 +79,7 @@ class SSDModule(DetectionModule):
 
     def detect_stages(self, images: list[Tensor]) -> tuple[list[dict[str, Tensor]], dict[str, float]]:
         """``forward`` in eval mode, timed: "features" (resize, normalise, backbone), "head" (heads, boxes, NMS)."""
-        net, sw = self.net, Stopwatch("proposals", "features", "head")
+        net, sw = self.net, Stopwatch()
         sizes = [tuple(i.shape[-2:]) for i in images]
         with sw("features"):
             batch, _ = net.transform(images)
