@@ -11,8 +11,9 @@ validation images of the first row's world:
 * training time per image: the median of a few plain PyTorch steps (the module's own
   ``training_step``, backward, SGD step) on one training batch of the config, ÷ its batch size;
 * val/map50 and val/map of the method's demo run (``<runs>/<method>-demo/reproduce/results.json``,
-  the layout ``paperlab reproduce`` writes), or of a checkpoint given with ``--ckpt CONFIG=PATH``,
-  evaluated here on the config's validation set.
+  the layout ``paperlab reproduce`` writes); a checkpoint given with ``--ckpt CONFIG=PATH``, or a
+  row whose overrides change the demo's test-time model (Fast R-CNN + SVD), is evaluated here on
+  the config's validation set.
 
 The timings do not depend on training (a row without a run still gets them). Beside them, the
 papers' figures and the ratios that made each paper matter (``PAPER``, ``RATIOS``).
@@ -24,6 +25,7 @@ import json
 import statistics
 import time
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,9 @@ from lit_modules.ops.stages import STAGES
 
 # (label, demo config, overrides): one line per method; a row whose config is absent is skipped.
 ROWS: list[tuple[str, str, list[str]]] = [
+    ("R-CNN", "configs/rcnn/demo.yaml", []),
+    ("Fast R-CNN", "configs/fast_rcnn/demo.yaml", []),
+    ("Fast R-CNN + SVD", "configs/fast_rcnn/demo.yaml", ["--model.init_args.truncated_svd=32"]),
     ("Faster R-CNN", "configs/faster_rcnn/demo.yaml", []),
     ("SSD", "configs/ssd/demo.yaml", []),
     ("YOLO", "configs/yolo/demo.yaml", []),
@@ -75,7 +80,7 @@ def _quality_from_run(run: Path) -> dict[str, float]:
     return {k: metrics[k] for k in ("val/map50", "val/map") if k in metrics}
 
 
-def _evaluate(model: DetectionModule, batches: list) -> dict[str, float]:
+def _evaluate(model: DetectionModule, batches: Iterable) -> dict[str, float]:
     metric = map_metric(False)
     with torch.inference_mode():
         for images, targets in batches:
@@ -121,10 +126,10 @@ def measure(root: Path, runs: Path, images: int = 40, train_steps: int = 3, ckpt
         if ckpt is not None:
             load_weights(model, ckpt)
             row["weights"] = str(ckpt)
-        if val is None:  # every row is on the first row's world: one set of images
+        if val is None:  # every row is on the first row's world: one set of timed images
             val = list(dm.val_dataloader())
-        if config in ckpts:
-            row.update(_evaluate(model, val))
+        if ckpt is not None and (config in ckpts or overrides):  # overrides change what the run measured
+            row.update(_evaluate(model, dm.val_dataloader()))
         elif ckpt is not None:
             row.update(_quality_from_run(run))
         models.append(model)
@@ -201,8 +206,8 @@ def run(configs: list[str], ckpts: list[str], runs: Path, images: int, train_ste
     pairs = dict(c.split("=", 1) if "=" in c else (None, c) for c in ckpts)
     if None in pairs:
         raise ConfigError(f"--ckpt {pairs[None]!r}: give CONFIG=PATH (which row the checkpoint is for)")
-    known = {c: (label, c, o) for label, c, o in ROWS}
-    rows = [known.get(c, (c, c, [])) for c in configs] if configs else ROWS
+    known = {c for _, c, _ in ROWS}
+    rows = ([r for r in ROWS if r[1] in configs] + [(c, c, []) for c in configs if c not in known]) if configs else ROWS
     for c, path in pairs.items():
         if c not in {r[1] for r in rows}:
             raise ConfigError(f"--ckpt {c}={path}: {c} is not one of the table's configs")
