@@ -51,7 +51,7 @@ ROWS: list[tuple[str, str, list[str]]] = [
 # The papers' figures (VGG-16, PASCAL VOC 2007 test; GPUs of their time): test s per image without
 # proposals, with them, training hours, mAP@0.5.
 PAPER: dict[str, dict[str, Any]] = {
-    "R-CNN": {"test_s": 47.0, "test_with_proposals_s": 49.0, "train_h": 84.0, "map50": 0.660,
+    "R-CNN": {"test_s": 47.0, "train_h": 84.0, "map50": 0.660,
               "source": "Girshick 2015 (Fast R-CNN) Table 4, K40; selective search ~2 s/image on a CPU"},
     "Fast R-CNN": {"test_s": 0.32, "test_with_proposals_s": 2.3, "train_h": 9.5, "map50": 0.669,
                    "source": "Girshick 2015 Table 4, K40; ~2.3 s with selective search"},
@@ -172,7 +172,7 @@ def ratios(rows: list[dict]) -> list[dict]:
 
 
 def _ms(v: float | None) -> str:
-    return "—" if v is None else (f"{1000 * v:.1f} ms" if v < 10 else f"{v:.1f} s")
+    return "—" if v is None else (f"{1000 * v:.1f} ms" if v < 1 else f"{v:.2f} s")
 
 
 def table(result: dict) -> list[str]:
