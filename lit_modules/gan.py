@@ -108,7 +108,11 @@ class GANModule(L.LightningModule):
         try:
             net = load_shapes_features(Path(h.features)) if h.features != "shapes" else load_shapes_features()
         except FileNotFoundError as e:
-            raise ConfigError(f"model.init_args.features: {e}") from e
+            if h.features == "shapes":
+                raise ConfigError(f"model.init_args.features: {e}") from e
+            raise ConfigError(f"model.init_args.features={h.features}: no such classifier checkpoint; make one with "
+                              f"`paperlab baseline gan-features --out {h.features}` (ShapesWorld) or add "
+                              "`--mnist ROOT` (MNIST digits)") from e
         return SampleQuality(net, "shapes", h.kid_subset_size, inception_score=True)
 
     @property
