@@ -219,3 +219,32 @@ def test_predict_class_outside_range_exits_2_with_one_line(tmp_path, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["paperlab: error: class 6 is outside this conditional generator's range 0..5 (6 classes)"]
+
+
+# --- MNIST for the generation family ------------------------------------------------------------
+
+def test_mnist_generation_data_and_digit_classifier(tmp_path):
+    import numpy as np
+
+    from datamodules.generation import GenerationDataModule
+    from experiments.baselines.gan_features import main as gan_features
+    from lit_modules.metrics.features import load_shapes_features
+    from tests.unit.test_mnist_source import write_idx
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 64), ("t10k", 10)):
+        write_idx(raw, prefix, rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), (np.arange(n) % 10).astype(np.uint8))
+    dm = GenerationDataModule(source="mnist", root=str(tmp_path), image_size=32, batch_size=4, num_workers=0)
+    assert dm.num_classes == 10
+    dm.setup("fit")
+    images, labels = next(iter(dm.train_dataloader()))
+    assert images.shape == (4, 3, 32, 32) and images.min() >= -1 and images.max() <= 1
+    assert torch.equal(images[:, 0], images[:, 2]) and (images[:, :, :2] == -1).all()  # grey; 2 px zero padding
+    assert dm.class_names == [str(d) for d in range(10)]
+    out = tmp_path / "mnist_features.pt"
+    gan_features(["--mnist", str(tmp_path), "--out", str(out), "--train-size", "64", "--val-size", "10",
+                  "--epochs", "1", "--width", "4", "--feature-dim", "8"])
+    net = load_shapes_features(out)
+    assert net.kinds == tuple(str(d) for d in range(10)) and net.logits(images).shape == (4, 10)
