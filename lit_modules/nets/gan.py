@@ -7,7 +7,8 @@ conv, then each stride-2 4x4 transposed conv doubles the side and halves the cha
 [-1, 1]. Discriminator: the mirror image, stride-2 4x4 convs with LeakyReLU(0.2) down to 4x4,
 no norm on the first layer (paper), then a 4x4 conv to one score. WGAN-GP (Gulrajani et al.
 2017) needs a critic without batch norm, since the gradient penalty is per sample: ``norm="none"``
-or ``"layer"`` (the paper's suggested replacement). Class conditioning (``num_classes > 0``):
+or ``"layer"`` (the paper's suggested replacement); ``"spectral"`` divides every critic weight by its
+largest singular value instead (Miyato et al. 2018, the norm their projection discriminator uses). Class conditioning (``num_classes > 0``):
 the generator concatenates a learned class embedding to z (Mirza & Osindero 2014); the critic
 adds a projection term <embed(y), features> (Miyato & Koyama 2018), or (``conditioning="concat"``,
 Mirza & Osindero's own form) reads one-hot label planes concatenated to the image channels.
@@ -24,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-Norm = Literal["batch", "none", "layer"]
+Norm = Literal["batch", "none", "layer", "spectral"]
 Conditioning = Literal["projection", "concat"]
 
 
@@ -122,7 +123,8 @@ class Discriminator(nn.Module):
         image_size: input side, a power of two >= 16.
         width: channels of the first conv, doubling at each stride-2 stage.
         channels: image channels.
-        norm: after every conv but the first: "batch" (DCGAN, WGAN), "none" or "layer" (WGAN-GP).
+        norm: after every conv but the first: "batch" (DCGAN, WGAN), "none" or "layer" (WGAN-GP);
+            "spectral": no normalisation layer, every weight spectrally normalised (SNGAN).
         num_classes: 0 = unconditional; otherwise conditioned on the label as ``conditioning`` says.
         conditioning: "projection" (a term <embed(y), features> added to the score) or "concat"
             (one-hot label planes concatenated to the input image).
@@ -135,8 +137,8 @@ class Discriminator(nn.Module):
     def __init__(self, image_size: int = 32, width: int = 64, channels: int = 3, norm: Norm = "batch",
                  num_classes: int = 0, conditioning: Conditioning = "projection", minibatch_kernels: int = 0) -> None:
         super().__init__()
-        if norm not in ("batch", "none", "layer"):
-            raise ValueError(f"norm must be 'batch', 'none' or 'layer', got {norm!r}")
+        if norm not in ("batch", "none", "layer", "spectral"):
+            raise ValueError(f"norm must be 'batch', 'none', 'layer' or 'spectral', got {norm!r}")
         if conditioning not in ("projection", "concat"):
             raise ValueError(f"conditioning must be 'projection' or 'concat', got {conditioning!r}")
         stages = check_image_size(image_size)
@@ -145,7 +147,7 @@ class Discriminator(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(channels + concat, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         c = width
         for _ in range(stages - 1):
-            layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=norm == "none"), _norm(norm, c * 2), nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=norm in ("none", "spectral")), _norm(norm, c * 2), nn.LeakyReLU(0.2, True)]
             c *= 2
         self.num_features = c
         self.features = nn.Sequential(*layers)  # (B, c, 4, 4)
@@ -156,6 +158,10 @@ class Discriminator(nn.Module):
             self.minibatch, self.head = None, nn.Conv2d(c, 1, 4, 1, 0)
         self.embed = nn.Embedding(num_classes, c) if num_classes > 0 and conditioning == "projection" else None
         dcgan_init(self)
+        if norm == "spectral":  # every weight, the projection embedding included (Miyato & Koyama 2018)
+            for m in list(self.modules()):
+                if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding)):
+                    nn.utils.parametrizations.spectral_norm(m)
 
     def features_and_score(self, images: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(pooled features (B, c), scores (B,))."""

@@ -248,3 +248,16 @@ def test_mnist_generation_data_and_digit_classifier(tmp_path):
                   "--epochs", "1", "--width", "4", "--feature-dim", "8"])
     net = load_shapes_features(out)
     assert net.kinds == tuple(str(d) for d in range(10)) and net.logits(images).shape == (4, 10)
+
+
+def test_spectral_norm_critic_has_unit_spectral_norms():
+    torch.manual_seed(0)
+    d = Discriminator(image_size=16, width=8, norm="spectral", num_classes=3)
+    x, y = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 0])
+    for _ in range(20):  # power iterations (one per training-mode forward)
+        d(x, y)
+    d.eval()
+    for m in (d.features[0], d.features[2], d.embed):
+        w = m.weight.flatten(1) if m.weight.ndim > 2 else m.weight
+        assert torch.linalg.matrix_norm(w, ord=2).item() == pytest.approx(1.0, rel=0.05)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
