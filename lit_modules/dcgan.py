@@ -20,7 +20,12 @@ from torch import Tensor
 
 from contracts.errors import ConfigError
 from lit_modules.gan import Batch, GANModule
-from lit_modules.losses.gan import HistoricalAverage, d_loss_bce, feature_matching_loss, g_loss_nonsaturating
+from lit_modules.losses.gan import (
+    HistoricalAverage,
+    d_loss_bce,
+    feature_matching_loss,
+    g_loss_nonsaturating,
+)
 from lit_modules.nets.gan import Norm
 from lit_modules.optim import make_optimizer
 

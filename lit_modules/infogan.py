@@ -13,6 +13,7 @@ Validation draws the categorical code round-robin and z, the continuous codes fr
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -153,7 +154,7 @@ class InfoGAN(DCGAN):
             extra["val/code_acc"] = code_accuracy(v["cat"], v["kind"], k, n_kinds)
         if m:
             rhos = [abs(spearman(v["cont"][:, j], v["area"])) for j in range(m)]
-            extra["val/code_size_rho"] = max((r for r in rhos if r == r), default=0.0)  # r == r: not NaN
+            extra["val/code_size_rho"] = max((r for r in rhos if not math.isnan(r)), default=0.0)
         self.log_dict(extra, prog_bar=True)
 
     @torch.no_grad()

@@ -14,7 +14,12 @@ from contracts.errors import ConfigError
 from lit_modules.cgan import CGAN
 from lit_modules.dcgan import DCGAN
 from lit_modules.infogan import InfoGAN
-from lit_modules.losses.gan import HistoricalAverage, d_loss_bce, feature_matching_loss, g_loss_nonsaturating
+from lit_modules.losses.gan import (
+    HistoricalAverage,
+    d_loss_bce,
+    feature_matching_loss,
+    g_loss_nonsaturating,
+)
 from lit_modules.losses.infogan import mutual_information_loss
 from lit_modules.metrics.code_matching import code_accuracy, foreground_area, spearman
 from lit_modules.nets.gan import Discriminator, Generator, MinibatchDiscrimination
@@ -170,7 +175,7 @@ def test_switches_change_the_dcgan_losses():
     fm = DCGAN(improvements=["feature_matching"], **TINY)
     fm.critic.load_state_dict(plain.critic.state_dict())
     assert plain.g_loss(real, fake, None).item() == pytest.approx(g_loss_nonsaturating(plain.critic(fake)).item())
-    feats = lambda x: fm.critic.features_and_score(x)[0]  # noqa: E731
+    feats = lambda x: fm.critic.features_and_score(x)[0]
     assert fm.g_loss(real, fake, None).item() == pytest.approx(feature_matching_loss(feats(real), feats(fake)).item(),
                                                                rel=1e-4)
     ls = DCGAN(improvements=["label_smoothing"], real_label=0.8, **TINY)
@@ -239,7 +244,7 @@ def test_mnist_generation_data_and_digit_classifier(tmp_path):
     dm = GenerationDataModule(source="mnist", root=str(tmp_path), image_size=32, batch_size=4, num_workers=0)
     assert dm.num_classes == 10
     dm.setup("fit")
-    images, labels = next(iter(dm.train_dataloader()))
+    images, _ = next(iter(dm.train_dataloader()))
     assert images.shape == (4, 3, 32, 32) and images.min() >= -1 and images.max() <= 1
     assert torch.equal(images[:, 0], images[:, 2]) and (images[:, :, :2] == -1).all()  # grey; 2 px zero padding
     assert dm.class_names == [str(d) for d in range(10)]
