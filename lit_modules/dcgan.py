@@ -121,4 +121,8 @@ class DCGAN(GANModule):
         betas = (h.beta1, 0.999)
         lr = h.lr * getattr(self, "lr_scale", 1.0)  # experiments.scaling
         return [make_optimizer(self.generator.parameters(), "adam", lr, betas=betas),
-                make_optimizer(self.critic.parameters(), "adam", lr, betas=betas)]
+                make_optimizer(self.d_parameters(), "adam", lr, betas=betas)]
+
+    def d_parameters(self) -> list:
+        """What the discriminator's optimiser steps (InfoGAN adds its Q head)."""
+        return list(self.critic.parameters())

@@ -13,7 +13,6 @@ Validation draws the categorical code round-robin and z, the continuous codes fr
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -25,9 +24,8 @@ from lit_modules.dcgan import DCGAN
 from lit_modules.gan import Batch
 from lit_modules.losses.gan import g_loss_nonsaturating
 from lit_modules.losses.infogan import mutual_information_loss
-from lit_modules.metrics.code_matching import code_accuracy, foreground_area, spearman
+from lit_modules.metrics.code_matching import CodeScores
 from lit_modules.nets.infogan import QHead
-from lit_modules.optim import make_optimizer
 
 
 class InfoGAN(DCGAN):
@@ -122,40 +120,27 @@ class InfoGAN(DCGAN):
 
     def on_validation_epoch_start(self) -> None:
         super().on_validation_epoch_start()
-        self._val: dict[str, list[Tensor]] = {"cat": [], "kind": [], "cont": [], "area": []}
+        k, m = self._codes
+        n_kinds = int(getattr(self.quality.features, "num_classes", k)) if self.quality is not None else k
+        self._scores_val = CodeScores(k, n_kinds, m)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         images = batch[0]
         inputs = self.noise(len(images), self._val_rng)
         k, d = self._codes[0], self.hparams.latent_dim
         if k:  # round-robin categorical code: every value equally often
-            seen = sum(len(c) for c in self._val["cat"])
-            cat = (torch.arange(len(images)) + seen) % k
+            cat = (torch.arange(len(images)) + self._scores_val.seen) % k
             inputs[:, d : d + k] = self._one_hot(cat).to(inputs)
         fake = self.generator(inputs)
         if self.quality is None:
             return
         self.quality.update(images, fake)
         cat, cont = self.codes_of(inputs)
-        self._val["cat"].append(cat.cpu())
-        self._val["kind"].append(self.quality.features.logits(fake).argmax(1).cpu())
-        self._val["cont"].append(cont.cpu())
-        self._val["area"].append(foreground_area(fake).cpu())
+        self._scores_val.update(cat, self.quality.features.logits(fake), cont, fake)
 
     def on_validation_epoch_end(self) -> None:
         super().on_validation_epoch_end()
-        if not self._val["cat"]:
-            return
-        k, m = self._codes
-        v = {key: torch.cat(val) for key, val in self._val.items()}
-        extra: dict[str, float] = {}
-        if k:
-            n_kinds = int(getattr(self.quality.features, "num_classes", k))
-            extra["val/code_acc"] = code_accuracy(v["cat"], v["kind"], k, n_kinds)
-        if m:
-            rhos = [abs(spearman(v["cont"][:, j], v["area"])) for j in range(m)]
-            extra["val/code_size_rho"] = max((r for r in rhos if not math.isnan(r)), default=0.0)
-        self.log_dict(extra, prog_bar=True)
+        self.log_dict({f"val/{key}": v for key, v in self._scores_val.compute().items()}, prog_bar=True)
 
     @torch.no_grad()
     def traversal(self, code: int, steps: int = 8, columns: int = 8) -> Tensor:
@@ -185,9 +170,5 @@ class InfoGAN(DCGAN):
                                                       caption=f"row = continuous code {j} from -1 to 1")
         return media
 
-    def configure_optimizers(self):
-        h = self.hparams
-        betas = (h.beta1, 0.999)
-        lr = h.lr * getattr(self, "lr_scale", 1.0)  # experiments.scaling
-        return [make_optimizer(self.generator.parameters(), "adam", lr, betas=betas),
-                make_optimizer([*self.critic.parameters(), *self.q.parameters()], "adam", lr, betas=betas)]
+    def d_parameters(self) -> list:
+        return [*self.critic.parameters(), *self.q.parameters()]  # Q trains with D (shared body)

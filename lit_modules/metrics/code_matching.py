@@ -13,6 +13,8 @@ can be read off a sample without a model: the share of pixels whose colour is fa
 
 from __future__ import annotations
 
+import math
+
 import torch
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import spearmanr
@@ -43,3 +45,39 @@ def foreground_area(images: Tensor, threshold: float = 0.4) -> Tensor:
 def spearman(x: Tensor, y: Tensor) -> float:
     """Spearman rank correlation of two (N,) tensors (``scipy.stats.spearmanr``; NaN if either is constant)."""
     return float(spearmanr(x.cpu().numpy(), y.cpu().numpy()).statistic)
+
+
+class CodeScores:
+    """Accumulates (codes asked, kinds seen, sizes measured) over an evaluation; ``compute()`` gives
+    ``{"code_acc"}`` (K > 0) and ``{"code_size_rho"}`` (the largest |ρ| over the continuous codes; 0 if all NaN).
+
+    Plain Python state (per process; not all-reduced under DDP).
+    """
+
+    def __init__(self, num_codes: int, num_kinds: int, num_continuous: int) -> None:
+        self.k, self.c, self.m = num_codes, num_kinds, num_continuous
+        self.reset()
+
+    def reset(self) -> None:
+        self.parts: dict[str, list[Tensor]] = {"cat": [], "kind": [], "cont": [], "area": []}
+
+    @property
+    def seen(self) -> int:
+        return sum(len(c) for c in self.parts["cat"])
+
+    def update(self, cat: Tensor, kind_logits: Tensor, cont: Tensor, fake: Tensor) -> None:
+        """cat (B,), the kind classifier's logits (B, C), continuous codes (B, n_cont), the samples (B, 3, H, W)."""
+        for key, value in (("cat", cat), ("kind", kind_logits.argmax(1)), ("cont", cont), ("area", foreground_area(fake))):
+            self.parts[key].append(value.detach().cpu())
+
+    def compute(self) -> dict[str, float]:
+        if not self.parts["cat"]:
+            return {}
+        v = {key: torch.cat(val) for key, val in self.parts.items()}
+        out: dict[str, float] = {}
+        if self.k:
+            out["code_acc"] = code_accuracy(v["cat"], v["kind"], self.k, self.c)
+        if self.m:
+            rhos = [abs(spearman(v["cont"][:, j], v["area"])) for j in range(self.m)]
+            out["code_size_rho"] = max((r for r in rhos if not math.isnan(r)), default=0.0)
+        return out

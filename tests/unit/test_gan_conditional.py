@@ -266,3 +266,22 @@ def test_spectral_norm_critic_has_unit_spectral_norms():
         w = m.weight.flatten(1) if m.weight.ndim > 2 else m.weight
         assert torch.linalg.matrix_norm(w, ord=2).item() == pytest.approx(1.0, rel=0.05)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
+
+
+def test_code_scores_accumulate_over_batches():
+    from lit_modules.metrics.code_matching import CodeScores
+
+    scores = CodeScores(num_codes=3, num_kinds=3, num_continuous=2)
+    perm = torch.tensor([2, 0, 1])
+    for start in (0, 6):  # two batches of 6
+        cat = torch.arange(start, start + 6) % 3
+        images = -torch.ones(6, 3, 16, 16)
+        cont = torch.stack([torch.linspace(-1, 1, 6), torch.zeros(6)], 1)  # code 0 grows with size, code 1 constant
+        for i in range(6):
+            images[i, :, 8 - (i + 1) : 8 + (i + 1), 8 - (i + 1) : 8 + (i + 1)] = 1.0
+        scores.update(cat, F.one_hot(perm[cat], 3).float(), cont, images)
+    assert scores.seen == 12
+    out = scores.compute()
+    assert out["code_acc"] == 1.0 and out["code_size_rho"] == pytest.approx(1.0, abs=0.15)
+    scores.reset()
+    assert scores.compute() == {}
