@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torchmetrics import MeanMetric
 from torchmetrics.image.fid import FrechetInceptionDistance
 
 from lit_modules.metrics.sample_quality import _Given
@@ -30,8 +31,7 @@ class ConditionalQuality(nn.Module):
         self.features, self.class_names, self.tag = features.eval().requires_grad_(False), list(class_names), tag
         dim = int(features.num_features)
         self.fids = nn.ModuleList(FrechetInceptionDistance(feature=_Given(dim)) for _ in class_names)
-        self.register_buffer("hits", torch.zeros((), dtype=torch.long), persistent=False)
-        self.register_buffer("seen", torch.zeros((), dtype=torch.long), persistent=False)
+        self.acc = MeanMetric()  # torchmetrics: all-reduced across DDP ranks, as the FIDs are
 
     def train(self, mode: bool = True) -> ConditionalQuality:
         super().train(mode)
@@ -42,8 +42,7 @@ class ConditionalQuality(nn.Module):
     def update(self, real: Tensor, real_labels: Tensor, fake: Tensor, fake_labels: Tensor) -> None:
         f_real, f_fake = self.features(real), self.features(fake)  # (B, F)
         pred = self.features.logits(fake).argmax(1)  # (B,)
-        self.hits += (pred == fake_labels).sum()
-        self.seen += len(fake)
+        self.acc.update((pred == fake_labels).float())
         for k, fid in enumerate(self.fids):
             r, f = real_labels == k, fake_labels == k
             if r.any():
@@ -52,14 +51,13 @@ class ConditionalQuality(nn.Module):
                 fid.update(f_fake[f], real=False)
 
     def compute(self) -> dict[str, Tensor]:
-        out = {"cond_acc": self.hits.float() / self.seen.clamp_min(1)}
+        out = {"cond_acc": self.acc.compute()} if self.acc.update_count else {}
         for name, fid in zip(self.class_names, self.fids, strict=True):
             if fid.real_features_num_samples > 1 and fid.fake_features_num_samples > 1:
                 out[f"fid_{self.tag}_{name}"] = fid.compute()
         return out
 
     def reset(self) -> None:
-        self.hits.zero_()
-        self.seen.zero_()
+        self.acc.reset()
         for fid in self.fids:
             fid.reset()

@@ -285,3 +285,33 @@ def test_code_scores_accumulate_over_batches():
     assert out["code_acc"] == 1.0 and out["code_size_rho"] == pytest.approx(1.0, abs=0.15)
     scores.reset()
     assert scores.compute() == {}
+
+
+class _ToyClassifier(torch.nn.Module):
+    """Reads the class off the image's mean brightness: class k ~ mean (k - 1); 2-d features."""
+
+    num_features, num_classes = 2, 3
+
+    def forward(self, images):
+        m = images.mean((1, 2, 3))
+        return torch.stack([m, images.std((1, 2, 3))], 1)
+
+    def logits(self, images):
+        m = images.mean((1, 2, 3))[:, None]
+        return -(m - torch.tensor([-1.0, 0.0, 1.0])).abs()
+
+
+def test_conditional_quality_cond_acc_and_per_class_fid():
+    from lit_modules.metrics.conditional import ConditionalQuality
+
+    torch.manual_seed(0)
+    labels = torch.arange(30) % 3
+    images = (labels.float() - 1)[:, None, None, None] + 0.1 * torch.randn(30, 3, 4, 4)
+    q = ConditionalQuality(_ToyClassifier(), ["a", "b", "c"], tag="toy")
+    q.update(images, labels, images.flip(0), labels.flip(0))  # fakes drawn right for the class asked
+    out = q.compute()
+    assert out["cond_acc"].item() == 1.0 and set(out) == {"cond_acc", "fid_toy_a", "fid_toy_b", "fid_toy_c"}
+    q.reset()
+    q.update(images, labels, images, (labels + 1) % 3)  # every fake of the wrong class
+    wrong = q.compute()
+    assert wrong["cond_acc"].item() == 0.0 and wrong["fid_toy_a"] > out["fid_toy_a"]
