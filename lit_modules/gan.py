@@ -92,6 +92,7 @@ class GANModule(L.LightningModule):
         kinds = list(getattr(self.quality.features, "kinds", ()) if self.quality is not None else ())
         self.cond_quality = (ConditionalQuality(self.quality.features, kinds, self.quality.tag)
                              if self.conditional and len(kinds) == h.num_classes else None)
+        self._cond_ok = self.cond_quality is not None
         self._batches = 0  # training batches seen by this process (for n_critic and the guard)
         self._first_bad: dict[str, Tensor] = {}
 
@@ -131,7 +132,8 @@ class GANModule(L.LightningModule):
                               f"({dm.describe()}) has {n or 'no'} classes; set num_classes to {n or 0}")
         names = getattr(dm, "class_names", None)
         if self.cond_quality is not None and names is not None and list(names) != self.cond_quality.class_names:
-            self.cond_quality = None  # the classifier does not know these classes: no cond_acc / per-class FID
+            self._cond_ok = False  # the classifier does not know these classes: no cond_acc / per-class FID
+            # (the module stays, so that checkpoints keep one set of keys)
 
     # --- sampling ------------------------------------------------------------------------------
 
@@ -247,12 +249,12 @@ class GANModule(L.LightningModule):
         fake = self(self.noise(len(images), self._val_rng), labels)
         if self.quality is not None:
             self.quality.update(images, fake)
-        if self.cond_quality is not None and (labels >= 0).all():
+        if self._cond_ok and (labels >= 0).all():
             self.cond_quality.update(images, labels, fake, labels)
 
     def _scores(self) -> dict[str, Tensor]:
         scores: dict[str, Tensor] = {}
-        for metric in (self.quality, self.cond_quality):
+        for metric in (self.quality, self.cond_quality if self._cond_ok else None):
             if metric is not None:
                 scores.update(metric.compute())
                 metric.reset()
