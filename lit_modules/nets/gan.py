@@ -11,7 +11,9 @@ or ``"layer"`` (the paper's suggested replacement); ``"spectral"`` divides every
 largest singular value instead (Miyato et al. 2018, the norm their projection discriminator uses). Class conditioning (``num_classes > 0``):
 the generator concatenates a learned class embedding to z (Mirza & Osindero 2014); the critic
 adds a projection term <embed(y), features> (Miyato & Koyama 2018), or (``conditioning="concat"``,
-Mirza & Osindero's own form) reads one-hot label planes concatenated to the image channels.
+Mirza & Osindero's own form) reads one-hot label planes concatenated to the image channels, or
+(``"auxiliary"``, AC-GAN: Odena, Olah & Shlens 2017) does not read y at all and predicts it instead,
+from the same features as its score (``class_logits``).
 Minibatch discrimination (Salimans et al. 2016, sec. 3.2) appends, per sample, its closeness to
 the rest of the batch to the critic's features, so a collapsed batch is easy to spot.
 """
@@ -26,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 Norm = Literal["batch", "none", "layer", "spectral"]
-Conditioning = Literal["projection", "concat"]
+Conditioning = Literal["projection", "concat", "auxiliary"]
 
 
 def check_image_size(image_size: int) -> int:
@@ -130,8 +132,9 @@ class Discriminator(nn.Module):
         norm: after every conv but the first: "batch" (DCGAN, WGAN), "none" or "layer" (WGAN-GP);
             "spectral": no normalisation layer, every weight spectrally normalised (SNGAN).
         num_classes: 0 = unconditional; otherwise conditioned on the label as ``conditioning`` says.
-        conditioning: "projection" (a term <embed(y), features> added to the score) or "concat"
-            (one-hot label planes concatenated to the input image).
+        conditioning: "projection" (a term <embed(y), features> added to the score), "concat"
+            (one-hot label planes concatenated to the input image) or "auxiliary" (AC-GAN: a linear
+            class head on the pooled features, ``class_logits``; the score ignores y).
         minibatch_kernels: > 0 adds minibatch discrimination with that many kernels before the score.
 
     I/O: images (B, channels, S, S) [, labels int64 (B,)] -> scores (B,) (logits for DCGAN);
@@ -143,8 +146,8 @@ class Discriminator(nn.Module):
         super().__init__()
         if norm not in ("batch", "none", "layer", "spectral"):
             raise ValueError(f"norm must be 'batch', 'none', 'layer' or 'spectral', got {norm!r}")
-        if conditioning not in ("projection", "concat"):
-            raise ValueError(f"conditioning must be 'projection' or 'concat', got {conditioning!r}")
+        if conditioning not in ("projection", "concat", "auxiliary"):
+            raise ValueError(f"conditioning must be 'projection', 'concat' or 'auxiliary', got {conditioning!r}")
         stages = check_image_size(image_size)
         self.num_classes, self.conditioning = num_classes, conditioning
         concat = num_classes if num_classes > 0 and conditioning == "concat" else 0
@@ -161,6 +164,7 @@ class Discriminator(nn.Module):
         else:
             self.minibatch, self.head = None, nn.Conv2d(c, 1, 4, 1, 0)
         self.embed = nn.Embedding(num_classes, c) if num_classes > 0 and conditioning == "projection" else None
+        self.classifier = nn.Linear(c, num_classes) if num_classes > 0 and conditioning == "auxiliary" else None
         dcgan_init(self)
         if norm == "spectral":  # every weight, the projection embedding included (Miyato & Koyama 2018)
             for m in list(self.modules()):
@@ -183,6 +187,12 @@ class Discriminator(nn.Module):
         if self.embed is not None:
             score = score + (self.embed(labels) * pooled).sum(1)  # projection term
         return pooled, score
+
+    def class_logits(self, pooled: Tensor) -> Tensor:
+        """AC-GAN's class prediction (B, K) from ``features_and_score``'s pooled features."""
+        if self.classifier is None:
+            raise ValueError("class_logits needs conditioning='auxiliary'")
+        return self.classifier(pooled)
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.features_and_score(images, labels)[1]

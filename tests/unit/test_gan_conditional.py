@@ -315,3 +315,43 @@ def test_conditional_quality_cond_acc_and_per_class_fid():
     q.update(images, labels, images, (labels + 1) % 3)  # every fake of the wrong class
     wrong = q.compute()
     assert wrong["cond_acc"].item() == 0.0 and wrong["fid_toy_a"] > out["fid_toy_a"]
+
+
+# --- AC-GAN (conditioning="auxiliary") ----------------------------------------------------------
+
+def test_auxiliary_discriminator_predicts_the_class_and_its_score_ignores_it():
+    torch.manual_seed(0)
+    d = Discriminator(image_size=16, width=8, norm="none", num_classes=4, conditioning="auxiliary")
+    x, y = torch.randn(5, 3, 16, 16), torch.tensor([0, 1, 2, 3, 0])
+    pooled, score = d.features_and_score(x, y)
+    assert d.class_logits(pooled).shape == (5, 4) and d.embed is None and d.features[0].in_channels == 3
+    assert torch.equal(score, d(x, (y + 1) % 4))
+    with pytest.raises(ValueError, match="auxiliary"):
+        Discriminator(image_size=16, width=8, num_classes=4).class_logits(pooled)
+
+
+def test_acgan_steps_teach_the_critic_the_classes_and_the_generator_to_follow_them():
+    import lightning as L
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.manual_seed(0)
+    colours = torch.tensor([[1.0, -1, -1], [-1, 1, -1], [-1, -1, 1], [1, 1, -1]])  # class k: one flat colour
+    y = torch.arange(256) % 4
+    x = colours[y][:, :, None, None].expand(-1, -1, 16, 16).clone()
+
+    class Data(L.LightningDataModule):
+        num_classes = 4
+
+        def train_dataloader(self):
+            return DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
+
+    m = CGAN(num_classes=4, conditioning="auxiliary", lr=2e-3, **{**TINY, "g_width": 16})
+    L.Trainer(max_steps=240, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False, limit_val_batches=0).fit(m, datamodule=Data())
+    m.eval()
+    with torch.no_grad():
+        real_acc = (m.critic.class_logits(m.critic.features_and_score(x, y)[0]).argmax(1) == y).float().mean()
+        fake = m.generate(y[:64])
+        nearest = torch.cdist(fake.mean((2, 3)), colours).argmin(1)  # the colour each sample drew
+    assert real_acc > 0.95
+    assert (nearest == y[:64]).float().mean() > 0.9  # chance 0.25
