@@ -33,7 +33,7 @@ def proposal_layout_help(source: str, root: str | None, proposal_dir: str | None
     """The on-disk layout a disk source's proposals must have, and how to make it."""
     where = proposal_dir or f"{root}/proposals"
     return (f"Expected layout: {where}/{source}_<split>_{mode}.pt for the train and val splits, each a torch.save'd "
-            "dict {'key': {'dataset', 'split', 'mode', 'max_boxes'}, 'ids': [image ids as the source names them, "
+            "dict {'key': {'dataset', 'split', 'mode', 'max_boxes', 'root'}, 'ids': [image ids as the source names them, "
             "e.g. 'VOC2007/000005'], 'boxes': [float32 (P, 4) xyxy pixel tensors, one per id], 'seconds': float}. "
             "Selective search takes ~1-2 s a VOC image on one core: compute them once with "
             "`python -m datamodules.proposals --config <this config>` (writes exactly this layout).")

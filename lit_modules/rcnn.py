@@ -107,7 +107,7 @@ class RCNNModule(DetectionModule):
         for image, props in zip(images, proposals):
             logits, deltas, feats = chunked(self.net, self._windows([image], [props]))
             boxes = self.coder.decode_single(deltas.reshape(-1, 4), props.repeat_interleave(deltas.shape[1], 0))
-            boxes = clip_boxes_to_image(boxes, image.shape[-2:]).view(len(props), -1, 4)
+            boxes = clip_boxes_to_image(boxes, image.shape[-2:]).view(len(props), self.hparams.num_classes, 4)
             svm = (feats * self.feat_scale) @ self.svm_w.T + self.svm_b
             out.append((logits.softmax(1)[:, 1:], svm, boxes))
         return out
@@ -143,9 +143,9 @@ class RCNNModule(DetectionModule):
                 feats = chunked(self.net.features, self._windows([image], [props]))[0]
                 t["features"] += clock() - s
                 s = clock()
-                deltas = self.net.box(feats).view(len(feats), -1, 4)
+                deltas = self.net.box(feats).view(len(feats), self.hparams.num_classes, 4)
                 boxes = self.coder.decode_single(deltas.reshape(-1, 4), props.repeat_interleave(deltas.shape[1], 0))
-                boxes = clip_boxes_to_image(boxes, image.shape[-2:]).view(len(props), -1, 4)
+                boxes = clip_boxes_to_image(boxes, image.shape[-2:]).view(len(props), self.hparams.num_classes, 4)
                 scores = ((feats * self.feat_scale) @ self.svm_w.T + self.svm_b if self._use_svm()
                           else self.net.cls(feats).softmax(1)[:, 1:])
                 preds.append(self._detect(scores, boxes))
@@ -165,6 +165,7 @@ class RCNNModule(DetectionModule):
         h, start, was_training = self.hparams, time.perf_counter(), self.training
         self.eval()
         pos, pos_lab, neg, neg_iou, seen = [], [], [], [], 0
+        budget = 4 if self.trainer.fast_dev_run else h.svm_images  # a smoke run only checks the wiring
         for images, targets in self.trainer.datamodule.train_dataloader():
             for image, t in zip(images, targets):
                 image, t = image.to(self.device), {k: v.to(self.device) for k, v in t.items() if isinstance(v, Tensor)}
@@ -181,7 +182,7 @@ class RCNNModule(DetectionModule):
                         per_class[:, k] = iou[:, m].max(1).values.cpu()
                 neg_iou.append(per_class)
                 seen += 1
-            if seen >= h.svm_images:
+            if seen >= budget:
                 break
         pos_t, neg_t = torch.cat(pos), torch.cat(neg)
         scale = 20.0 / torch.cat([pos_t, neg_t]).norm(dim=1).mean().clamp_min(1e-6)

@@ -60,7 +60,7 @@ class RegionCNN(nn.Module):
     def forward(self, windows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """``(logits (R, K + 1), deltas (R, K, 4), fc7 (R, D))``."""
         f = self.features(windows)
-        return self.cls(f), self.box(f).view(len(f), -1, 4), f
+        return self.cls(f), self.box(f).view(len(f), self.cls.out_features - 1, 4), f
 
 
 def chunked(fn, x: Tensor, chunk: int = 512) -> tuple[Tensor, ...]:
