@@ -137,3 +137,12 @@ def test_detect_stages_times_the_three_stages(cls):
     preds, seconds = model.detect_stages(images)
     assert len(preds) == 1 and set(seconds) == {"proposals", "features", "head"}
     assert all(v > 0 for v in seconds.values())
+
+
+def test_recall_counts_boxes_covered_by_the_first_n_proposals():
+    from experiments.proposal_recall import recall_curve
+
+    gts = [torch.tensor([[0.0, 0, 10, 10], [20, 20, 30, 30]])]
+    props = [torch.tensor([[0.0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 30, 34]])]  # IoU 1, 0, 10/14
+    curve = recall_curve(props, gts, counts=(1, 2, 3), ious=(0.5, 0.75))
+    assert curve[0.5] == [0.5, 0.5, 1.0] and curve[0.75] == [0.5, 0.5, 0.5]
