@@ -153,10 +153,15 @@ class RCNNModule(DetectionModule):
         return preds, t
 
     # --- the SVM stage: after the last fine-tuning epoch, before its validation -----------------------------
-    def on_train_epoch_end(self) -> None:
-        h = self.hparams
-        last = self.trainer.max_epochs is not None and self.current_epoch + 1 >= self.trainer.max_epochs
-        if h.svm_images > 0 and (last or self.trainer.fast_dev_run):
+    def on_validation_epoch_start(self) -> None:
+        # Lightning validates *before* on_train_epoch_end, so the SVMs are fitted here: at the last epoch's
+        # validation of a fit, or when a checkpoint without SVMs is validated (paperlab validate --ckpt_path)
+        h, trainer = self.hparams, self.trainer
+        if h.svm_images <= 0 or h.scorer != "svm" or trainer.sanity_checking:
+            return
+        last = trainer.max_epochs is not None and self.current_epoch + 1 >= trainer.max_epochs
+        fitting = trainer.state.fn == "fit"
+        if (fitting and (last or trainer.fast_dev_run)) or (not fitting and not bool(self.svm_ready)):
             self.fit_svms()
 
     @torch.no_grad()
@@ -166,7 +171,9 @@ class RCNNModule(DetectionModule):
         self.eval()
         pos, pos_lab, neg, neg_iou, seen = [], [], [], [], 0
         budget = 4 if self.trainer.fast_dev_run else h.svm_images  # a smoke run only checks the wiring
-        for images, targets in self.trainer.datamodule.train_dataloader():
+        dm = self.trainer.datamodule
+        dm.setup("fit")  # builds the training split when only validating (each split is built once)
+        for images, targets in dm.train_dataloader():
             for image, t in zip(images, targets):
                 image, t = image.to(self.device), {k: v.to(self.device) for k, v in t.items() if isinstance(v, Tensor)}
                 feats = chunked(self.net.features, self._windows([image], [torch.cat([t["boxes"], t["proposals"]])]))[0]
