@@ -14,6 +14,7 @@ L1 on the positive windows) instead of ridge regression fitted on pool5 afterwar
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -22,8 +23,9 @@ from torch import Tensor
 from torchvision.models.detection._utils import BoxCoder
 from torchvision.ops import batched_nms, box_iou, clip_boxes_to_image
 
+from contracts.errors import ConfigError
 from lit_modules.detection import DetectionModule, map_metric
-from lit_modules.nets.det_backbones import IMAGENET_MEAN, IMAGENET_STD, load_local
+from lit_modules.nets.det_backbones import IMAGENET_MEAN, IMAGENET_STD
 from lit_modules.nets.region_cnn import RegionCNN, WindowBackbone, chunked
 from lit_modules.ops.regions import label_regions, sample_windows, warp_regions
 from lit_modules.ops.selective_search import SSMode, selective_search
@@ -69,7 +71,11 @@ class RCNNModule(DetectionModule):
         self.register_buffer("feat_scale", torch.ones(()))  # fc7 scaled to mean norm 20 for the SVMs (paper)
         self.register_buffer("svm_ready", torch.zeros((), dtype=torch.bool))
         self.val_alt = map_metric(False)  # the other scorer's mAP (Appendix B), once the SVMs exist
-        load_local(self, weights, "detector")
+        if weights is not None:  # a checkpoint of this module: fine-tuned net, SVMs and their feature scale
+            if not Path(weights).is_file():
+                raise ConfigError(f"detector weights file {weights!r} does not exist (a local file: nothing is downloaded)")
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            self.load_state_dict(state.get("state_dict", state))
 
     def _windows(self, images: list[Tensor], boxes: list[Tensor]) -> Tensor:
         return warp_regions([(i - self.mean) / self.std for i in images], boxes, self.hparams.window,

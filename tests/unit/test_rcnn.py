@@ -146,3 +146,14 @@ def test_recall_counts_boxes_covered_by_the_first_n_proposals():
     props = [torch.tensor([[0.0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 30, 34]])]  # IoU 1, 0, 10/14
     curve = recall_curve(props, gts, counts=(1, 2, 3), ious=(0.5, 0.75))
     assert curve[0.5] == [0.5, 0.5, 1.0] and curve[0.75] == [0.5, 0.5, 0.5]
+
+
+def test_rcnn_weights_restore_the_svms_with_the_net(tmp_path):
+    kw = {"num_classes": 3, "backbone": "small", "width": 8, "representation": 32, "window": 32, "context": 2}
+    model = RCNNModule(**kw)
+    model.svm_w.normal_()
+    model.svm_ready.fill_(True)
+    torch.save({"state_dict": model.state_dict()}, tmp_path / "r.ckpt")
+    again = RCNNModule(**kw, weights=str(tmp_path / "r.ckpt"))
+    assert torch.equal(again.svm_w, model.svm_w) and bool(again.svm_ready)
+    assert torch.equal(again.net.cls.weight, model.net.cls.weight)
