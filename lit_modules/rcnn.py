@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torchvision.models.detection._utils import BoxCoder
-from torchvision.ops import batched_nms, box_iou, clip_boxes_to_image
+from torchvision.ops import batched_nms, clip_boxes_to_image
 
 from contracts.errors import ConfigError
 from lit_modules.detection import DetectionModule, map_metric
@@ -29,7 +29,7 @@ from lit_modules.nets.det_backbones import IMAGENET_MEAN, IMAGENET_STD
 from lit_modules.nets.region_cnn import RegionCNN, WindowBackbone, chunked
 from lit_modules.ops.regions import label_regions, sample_windows, warp_regions
 from lit_modules.ops.selective_search import SSMode, selective_search
-from lit_modules.ops.svm import train_svms
+from lit_modules.ops.svm import class_overlaps, train_svms
 
 
 class RCNNModule(DetectionModule):
@@ -106,17 +106,23 @@ class RCNNModule(DetectionModule):
     def predict_batch(self, images: list[Tensor], targets: list[dict[str, Tensor]]) -> list[dict[str, Tensor]]:
         return self(images, [t["proposals"] for t in targets])
 
+    def _proposals(self, images: list[Tensor]) -> list[Tensor]:
+        h = self.hparams
+        return [selective_search(i.cpu(), h.proposal_mode, h.max_proposals).to(i.device) for i in images]
+
+    def _head(self, feats: Tensor, props: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor, Tensor]:
+        """fc7 ``(P, D)`` -> softmax scores ``(P, K)``, SVM scores ``(P, K)``, class-specific boxes ``(P, K, 4)``."""
+        k = self.hparams.num_classes
+        deltas = self.net.box(feats).view(len(feats), k, 4)
+        boxes = self.coder.decode_single(deltas.reshape(-1, 4), props.repeat_interleave(k, 0))
+        svm = (feats * self.feat_scale) @ self.svm_w.T + self.svm_b
+        return self.net.cls(feats).softmax(1)[:, 1:], svm, clip_boxes_to_image(boxes, size).view(len(props), k, 4)
+
     @torch.no_grad()
     def _score(self, images: list[Tensor], proposals: list[Tensor]) -> list[tuple[Tensor, Tensor, Tensor]]:
-        """Per image: softmax scores ``(P, K)``, SVM scores ``(P, K)``, regressed boxes ``(P, K, 4)``."""
-        out = []
-        for image, props in zip(images, proposals):
-            logits, deltas, feats = chunked(self.net, self._windows([image], [props]))
-            boxes = self.coder.decode_single(deltas.reshape(-1, 4), props.repeat_interleave(deltas.shape[1], 0))
-            boxes = clip_boxes_to_image(boxes, image.shape[-2:]).view(len(props), self.hparams.num_classes, 4)
-            svm = (feats * self.feat_scale) @ self.svm_w.T + self.svm_b
-            out.append((logits.softmax(1)[:, 1:], svm, boxes))
-        return out
+        """Per image: softmax scores, SVM scores and regressed boxes (``_head``) of every proposal."""
+        return [self._head(chunked(self.net.features, self._windows([i], [p]))[0], p, i.shape[-2:])
+                for i, p in zip(images, proposals)]
 
     def _detect(self, scores: Tensor, boxes: Tensor) -> dict[str, Tensor]:
         """Per-class NMS over every (proposal, class) pair; the best ``detections_per_img`` kept."""
@@ -130,32 +136,24 @@ class RCNNModule(DetectionModule):
         return self.hparams.scorer == "svm" and bool(self.svm_ready)
 
     def forward(self, images: list[Tensor], proposals: list[Tensor] | None = None) -> list[dict[str, Tensor]]:
-        if proposals is None:
-            proposals = [selective_search(i.cpu(), self.hparams.proposal_mode, self.hparams.max_proposals).to(i.device)
-                         for i in images]
-        scored = self._score(images, proposals)
+        scored = self._score(images, self._proposals(images) if proposals is None else proposals)
         return [self._detect(svm if self._use_svm() else soft, boxes) for soft, svm, boxes in scored]
 
+    @torch.no_grad()
     def detect_stages(self, images: list[Tensor]) -> tuple[list[dict[str, Tensor]], dict[str, float]]:
         """Predictions and seconds in "proposals" (selective search), "features" (warp + CNN), "head"."""
-        t, clock = {"proposals": 0.0, "features": 0.0, "head": 0.0}, time.perf_counter
-        preds = []
-        with torch.no_grad():
-            for image in images:
-                s = clock()
-                props = selective_search(image.cpu(), self.hparams.proposal_mode, self.hparams.max_proposals).to(image.device)
-                t["proposals"] += clock() - s
-                s = clock()
-                feats = chunked(self.net.features, self._windows([image], [props]))[0]
-                t["features"] += clock() - s
-                s = clock()
-                deltas = self.net.box(feats).view(len(feats), self.hparams.num_classes, 4)
-                boxes = self.coder.decode_single(deltas.reshape(-1, 4), props.repeat_interleave(deltas.shape[1], 0))
-                boxes = clip_boxes_to_image(boxes, image.shape[-2:]).view(len(props), self.hparams.num_classes, 4)
-                scores = ((feats * self.feat_scale) @ self.svm_w.T + self.svm_b if self._use_svm()
-                          else self.net.cls(feats).softmax(1)[:, 1:])
-                preds.append(self._detect(scores, boxes))
-                t["head"] += clock() - s
+        t, clock, preds = {"proposals": 0.0, "features": 0.0, "head": 0.0}, time.perf_counter, []
+        for image in images:
+            s = clock()
+            props = self._proposals([image])[0]
+            t["proposals"] += clock() - s
+            s = clock()
+            feats = chunked(self.net.features, self._windows([image], [props]))[0]
+            t["features"] += clock() - s
+            s = clock()
+            soft, svm, boxes = self._head(feats, props, image.shape[-2:])
+            preds.append(self._detect(svm if self._use_svm() else soft, boxes))
+            t["head"] += clock() - s
         return preds, t
 
     # --- the SVM stage: after the last fine-tuning epoch, before its validation -----------------------------
@@ -187,13 +185,7 @@ class RCNNModule(DetectionModule):
                 pos.append(feats[:g].cpu())
                 pos_lab.append(t["labels"].cpu())
                 neg.append(feats[g:].cpu())
-                iou = box_iou(t["proposals"], t["boxes"]) if g else feats.new_zeros(len(feats) - g, 0)
-                per_class = torch.zeros(len(feats) - g, h.num_classes)
-                for k in range(h.num_classes):
-                    m = t["labels"] == k + 1
-                    if m.any():
-                        per_class[:, k] = iou[:, m].max(1).values.cpu()
-                neg_iou.append(per_class)
+                neg_iou.append(class_overlaps(t["proposals"], t["boxes"], t["labels"], h.num_classes).cpu())
                 seen += 1
             if seen >= budget:
                 break

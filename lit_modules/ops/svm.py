@@ -11,6 +11,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import Tensor
+from torchvision.ops import box_iou
+
+
+def class_overlaps(proposals: Tensor, boxes: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+    """``(P, K)``: each proposal's best IoU with an object of class k (0 where the image has none)."""
+    out = proposals.new_zeros(len(proposals), num_classes)
+    if len(boxes) and len(proposals):
+        iou = box_iou(proposals, boxes)  # (P, G)
+        for k in labels.unique().tolist():
+            out[:, k - 1] = iou[:, labels == k].max(1).values
+    return out
 
 
 def train_svms(pos: Tensor, pos_labels: Tensor, neg: Tensor, neg_iou: Tensor, num_classes: int, *, C: float = 1e-3,
