@@ -157,3 +157,12 @@ def test_rcnn_weights_restore_the_svms_with_the_net(tmp_path):
     again = RCNNModule(**kw, weights=str(tmp_path / "r.ckpt"))
     assert torch.equal(again.svm_w, model.svm_w) and bool(again.svm_ready)
     assert torch.equal(again.net.cls.weight, model.net.cls.weight)
+
+
+def test_a_disk_source_without_its_proposal_files_fails_naming_the_layout(tmp_path):
+    (tmp_path / "ImageSets" / "Main").mkdir(parents=True)
+    for split in ("trainval", "test"):
+        (tmp_path / "ImageSets" / "Main" / f"{split}.txt").write_text("000005\n")
+    with pytest.raises(DatasetError, match=r"(?s)proposals/voc_trainval_fast\.pt.*Expected layout"):
+        ProposalDetectionDataModule.check_data(source="voc", root=str(tmp_path), proposals="fast", proposal_dir=None,
+                                               train_split="trainval", val_split="test")
