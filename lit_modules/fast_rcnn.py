@@ -6,6 +6,8 @@ class-specific box regressor, trained together with one multi-task loss (cross-e
 L1, λ = 1) on 2 images x 64 RoIs a batch (a quarter foreground at IoU >= 0.5). At test time the
 FC layers may be replaced by their truncated SVD (``truncated_svd: k``; paper: -30 % detection
 time for -0.3 mAP). The proposals come cached with the data (``datamodules.proposals``).
+Deviation: background RoIs are those under IoU 0.5 (torchvision's ``RoIHeads``), where the paper
+takes them from [0.1, 0.5) as a heuristic hard-example mining.
 """
 
 from __future__ import annotations
