@@ -9,7 +9,8 @@ three hyper-parameters the family bases declare:
   initialisation and are named in the log (a head for another number of classes, say). ``reinit``
   names blocks to keep fresh even when they fit (Yosinski 2014's "copy the first n layers").
 * ``freeze``: blocks (module names, ``net.features`` or ``features``) whose parameters get no
-  gradient and whose BatchNorm/dropout stay in eval mode.
+  gradient and whose BatchNorm/dropout stay in eval mode; ``loaded`` names every layer whose
+  tensors all came from ``init_from`` (Yosinski's frozen "AnB" with ``reinit`` choosing n).
 * ``lr_mult``: block -> factor on the peak learning rate (layer-wise learning rates); the longest
   matching name wins, unnamed parameters get 1.
 
@@ -118,15 +119,27 @@ def init_from(module: nn.Module, path: str | Path, family: str, reinit: list[str
         else:
             state[k] = src[k]
             report["loaded"].append(k)
-    if not state:
+    if not set(own) & set(src):
         raise ConfigError(f"model.init_args.init_from={str(path)!r}: no tensor of {ckpt_path} fits "
                           f"{type(module).__name__} (its keys: {list(src)[:4]})")
-    module.load_state_dict(state, strict=False)
+    if state:
+        module.load_state_dict(state, strict=False)
     fresh = report["reinitialised"] + report["not_in_checkpoint"]
     log.warning("init_from %s: loaded %d tensors; re-initialised %d: %s", ckpt_path, len(state), len(fresh),
                 ", ".join(f"{k} {tuple(own[k].shape)}" + (f" (checkpoint {tuple(src[k].shape)})" if k in src
                                                           and src[k].shape != own[k].shape else "") for k in fresh) or "none")
     return report
+
+
+def loaded_layers(module: nn.Module, loaded: list[str]) -> list[str]:
+    """The modules that own tensors directly and got every one of them from the checkpoint."""
+    got = set(loaded)
+    out = []
+    for name, m in module.named_modules():
+        own = [f"{name}.{k}" for k in m.state_dict(keep_vars=True) if "." not in k]
+        if name and own and all(k in got for k in own):
+            out.append(name)
+    return out
 
 
 def layerwise_groups(module: nn.Module, weight_decay: float, lr_mult: dict[str, float]) -> list[dict[str, Any]]:
@@ -158,10 +171,12 @@ class Transferable(Optimised):
         self._transfer_applied = True
         if hp.get("init_from"):
             self.transfer_report = init_from(self, hp.init_from, self.family, hp.get("reinit") or [])  # type: ignore[arg-type]
-        elif hp.get("reinit"):
-            raise ConfigError("model.init_args.reinit needs model.init_args.init_from")
+        resolve_blocks(self, list(hp.get("reinit") or []), "reinit")  # a no-op without init_from, but no typo passes
         resolve_blocks(self, list(hp.get("lr_mult") or {}), "lr_mult")  # a typo fails here, not at the optimiser
-        self._frozen = resolve_blocks(self, list(hp.get("freeze") or []), "freeze")  # type: ignore[arg-type]
+        names = list(hp.get("freeze") or [])
+        self._frozen = resolve_blocks(self, [n for n in names if n != "loaded"], "freeze")  # type: ignore[arg-type]
+        if "loaded" in names:
+            self._frozen += loaded_layers(self, getattr(self, "transfer_report", {}).get("loaded", []))
         for name in self._frozen:
             self.get_submodule(name).requires_grad_(False)  # type: ignore[attr-defined]
         if self._frozen:

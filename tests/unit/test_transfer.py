@@ -52,6 +52,19 @@ def test_reinit_keeps_named_blocks_fresh_even_when_they_fit(tmp_path):
     assert all(k.startswith("net.classifier.") for k in dst.transfer_report["reinitialised"])
 
 
+def test_yosinski_copy_first_layers_frozen(tmp_path):
+    """reinit = everything after conv1, freeze = loaded: only conv1 is copied and frozen (Yosinski's A1B)."""
+    src = _alexnet(8)
+    ckpt = _save(src, tmp_path / "a.ckpt")
+    later = ["features.4", "features.8", "features.10", "features.12", "classifier"]
+    dst = _alexnet(8, init_from=str(ckpt), reinit=later, freeze=["loaded"])
+    assert dst._frozen == ["net.features.0"]
+    assert torch.equal(dst.net.features[0].weight, src.net.features[0].weight)
+    assert not dst.net.features[0].weight.requires_grad and dst.net.features[4].weight.requires_grad
+    everything = _alexnet(8, init_from=str(ckpt), reinit=["features", "classifier"], freeze=["loaded"])
+    assert everything._frozen == [] and not everything.transfer_report["loaded"]  # n = 0: a scratch run
+
+
 def test_freeze_stops_gradients_and_keeps_them_out_of_the_optimiser():
     m = _alexnet(8, freeze=["features"])
     F.cross_entropy(m(torch.randn(2, 3, 64, 64)), torch.tensor([0, 1])).backward()
