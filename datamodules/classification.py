@@ -69,10 +69,11 @@ class _BatchFlipNormalize:
 
 
 class Cycled(Dataset):
-    """``size`` samples that cycle through ``base`` (sample i is ``base[i mod len(base)]``)."""
+    """``size`` samples that cycle through ``base`` (sample i is ``base[i mod len(base)]``); never
+    fewer than ``base`` holds, so a split larger than ``size`` is still seen whole every epoch."""
 
     def __init__(self, base: Dataset, size: int) -> None:
-        self.base, self.size = base, size
+        self.base, self.size = base, max(size, len(base))  # type: ignore[arg-type]
 
     def __len__(self) -> int:
         return self.size
@@ -117,8 +118,9 @@ class ClassificationDataModule(FamilyDataModule):
             dropped, logged once and listed in ``skipped_files``).
         grayscale: serve ShapesWorld as 1-channel luma images ``(B, 1, H, W)`` (LeNet-5's input);
             with the "none"/"flip" recipes only.
-        epoch_size: training samples per epoch, cycling through the training split (so that runs
-            on 50 or 5000 labels take the same steps, the transfer-by-size study); None: one pass.
+        epoch_size: training samples per epoch, cycling through a smaller training split (so that
+            runs on 50 or 5000 labels take the same steps, the transfer-by-size study); a larger
+            split is still one pass; None: one pass.
     """
 
     dataset_names: ClassVar[dict[str, str]] = {"shapes": "ShapesWorld", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
