@@ -19,7 +19,7 @@ from lit_modules.data_checks import check_matches_data
 from lit_modules.eval_means import eval_means, log_mean
 from lit_modules.media import to_display
 from lit_modules.optim import ScheduleName
-from lit_modules.transfer import Transferable
+from lit_modules.transfer import Transferable, resolve_checkpoint
 
 
 class ClassificationModule(Transferable, L.LightningModule):
@@ -71,6 +71,8 @@ class ClassificationModule(Transferable, L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()  # the subclass's arguments too: Lightning walks up to its __init__
+        if init_from:
+            resolve_checkpoint(init_from)  # a missing run folder fails before any data is rendered
         self.net: nn.Module  # built by the subclass
         top5 = min(5, num_classes)
         self.train_acc = MulticlassAccuracy(num_classes, top_k=1, average="micro")

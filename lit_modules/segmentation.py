@@ -23,7 +23,7 @@ from lit_modules.eval_means import eval_means, log_mean
 from lit_modules.losses.dice import dice_loss
 from lit_modules.media import to_display
 from lit_modules.metrics.boundary import BoundaryAccuracy
-from lit_modules.transfer import Transferable
+from lit_modules.transfer import Transferable, resolve_checkpoint
 
 IGNORE = 255
 
@@ -83,6 +83,8 @@ class SegmentationModule(Transferable, L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()  # the subclass's arguments too: Lightning walks up to its __init__
+        if init_from:
+            resolve_checkpoint(init_from)  # a missing run folder fails before any data is rendered
         self.net: nn.Module  # built by the subclass
         self.val_metrics = seg_metrics(num_classes, "val/")
         self.eval_means = eval_means("loss")  # exact over ranks with unequal shards

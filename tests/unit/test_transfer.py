@@ -110,3 +110,13 @@ def test_bad_input_is_one_config_error_naming_the_value(tmp_path):
         _alexnet(8, freeze=["fetures"])
     with pytest.raises(ConfigError, match="lr_mult"):
         _alexnet(8, lr_mult={"head": 0.1})
+
+
+def test_cli_missing_run_folder_is_one_line_and_exit_2(tmp_path):
+    from tests.conftest import ROOT, paperlab_in_process
+
+    missing = tmp_path / "no_run"
+    code, _, stderr = paperlab_in_process("fit", "--config", str(ROOT / "configs/transfer/demo.yaml"),
+                                          "--model.init_args.init_from", str(missing), cwd=tmp_path)
+    assert code == 2 and "Traceback" not in stderr
+    assert f"model.init_args.init_from='{missing}': no such run folder or checkpoint file" in stderr

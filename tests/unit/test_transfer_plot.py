@@ -18,7 +18,7 @@ def _trial(folder, name, model, n, acc):
 
 
 def test_strategies_layers_and_plot(tmp_path):
-    src = "runs/alexnet-demo/source"
+    src = "runs/reproduce/alexnet-demo/reproduce"
     assert strategy({"init_from": src, "freeze": ["features", "classifier.1", "classifier.4"]}) == "linear probe"
     assert strategy({"init_from": src, "freeze": ["features"]}) == "fine-tune last block"
     assert strategy({"init_from": None, "freeze": []}) == "scratch"
