@@ -69,8 +69,8 @@ def table(result: dict) -> list[str]:
     both = sorted(set(result.get("dann", {})) & set(result.get("source_only", {})))
     gains = [result["dann"][s]["val/target_acc1"] - result["source_only"][s]["val/target_acc1"] for s in both]
     if gains:
-        lines += ["", f"DANN − source only on the target, per seed: {', '.join(f'{g:+.3f}' for g in gains)} "
-                  f"(mean {sum(gains) / len(gains):+.3f}; the demo's bar is +0.10)."]
+        lines += ["", (f"DANN − source only on the target, per seed: {', '.join(f'{g:+.3f}' for g in gains)} "
+                  f"(mean {sum(gains) / len(gains):+.3f}; the demo's bar is +0.10).")]
     return lines
 
 

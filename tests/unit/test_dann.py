@@ -11,8 +11,8 @@ from contracts.errors import ConfigError, DatasetError
 from datamodules.domain_adaptation import DomainAdaptationDataModule
 from datamodules.shapes.scene import WorldConfig
 from lit_modules.dann import DANNModule
-from lit_modules.optim import lr_factor
 from lit_modules.ops.grl import GradientReversal, dann_lambda, grad_reverse
+from lit_modules.optim import lr_factor
 
 pytestmark = pytest.mark.unit
 
@@ -70,7 +70,7 @@ def test_reversed_domain_gradient_reaches_the_features():
 
 
 def test_shapes_domain_pair_batches():
-    world = dict(image_size=32, kinds=("circle", "square"), max_objects=1, clutter=0)
+    world = {"image_size": 32, "kinds": ("circle", "square"), "max_objects": 1, "clutter": 0}
     dm = DomainAdaptationDataModule(image_size=32, batch_size=4, train_size=8, val_size=4, num_workers=0,
                                     source_world=WorldConfig(**world, background="flat"),
                                     target_world=WorldConfig(**world, background="texture", seed=1))
@@ -78,10 +78,10 @@ def test_shapes_domain_pair_batches():
     xs, ys, xt, yt = next(iter(dm.train_dataloader()))
     assert xs.shape == xt.shape == (4, 3, 32, 32) and xs.dtype == torch.float32
     assert ys.dtype == yt.dtype == torch.long and ys.shape == (4,)
-    images, labels, domains = next(iter(dm.val_dataloader().__class__(dm._val, batch_size=8, collate_fn=dm.collate_fn(dm._val, False))))
+    images, _labels, domains = next(iter(dm.val_dataloader().__class__(dm._val, batch_size=8, collate_fn=dm.collate_fn(dm._val, False))))
     assert domains.tolist() == [0] * 4 + [1] * 4 and images.shape == (8, 3, 32, 32)
     # flat source: a corner patch is one colour; textured target rarely is
-    corner = lambda x: x[:, :, :4, :4].flatten(2).std(2).amax(1)  # noqa: E731  per-channel spread
+    corner = lambda x: x[:, :, :4, :4].flatten(2).std(2).amax(1)
     assert (corner(images[:4]) < 1e-6).float().mean() > (corner(images[4:]) < 1e-6).float().mean()
 
 

@@ -14,7 +14,7 @@ from lit_modules.optim import make_optimizer
 from lit_modules.unet import UNetModule
 
 pytestmark = pytest.mark.unit
-SMALL = dict(width=0.25, fc_dim=32, pool_output=1, lrn=False, dropout=0.0)
+SMALL = {"width": 0.25, "fc_dim": 32, "pool_output": 1, "lrn": False, "dropout": 0.0}
 
 
 def _save(module, path, class_path="lit_modules.alexnet.AlexNetModule"):
