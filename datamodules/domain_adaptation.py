@@ -68,18 +68,24 @@ class PairedDomains(Dataset):
 
 
 class TaggedDomains(Dataset):
-    """The source's then the target's samples, each as ``(x, y, domain)`` (0 source, 1 target)."""
+    """Both domains' samples, interleaved (source, target, source, ...; the longer one's rest at the end),
+    each as ``(x, y, domain)`` with 0 = source, 1 = target: every evaluation batch holds both."""
 
     def __init__(self, source: Dataset, target: Dataset) -> None:
         self.parts = (source, target)
-        self.n = len(source)  # type: ignore[arg-type]
+        self.sizes = (len(source), len(target))  # type: ignore[arg-type]
 
     def __len__(self) -> int:
-        return self.n + len(self.parts[1])  # type: ignore[arg-type]
+        return sum(self.sizes)
 
     def __getitem__(self, i: int) -> tuple:
-        d = int(i >= self.n)
-        x, y = self.parts[d][i - d * self.n]
+        both = 2 * min(self.sizes)
+        if i < both:
+            d, j = i % 2, i // 2
+        else:
+            d = int(self.sizes[1] > self.sizes[0])
+            j = i - both + min(self.sizes)
+        x, y = self.parts[d][j]
         return x, y, d
 
 
