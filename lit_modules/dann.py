@@ -38,6 +38,7 @@ class DANNModule(ClassificationModule):
         arch: "small_cnn" (the paper's MNIST net) or "alexnet" (its Office net).
         image_size: input side (``small_cnn`` sizes its first linear layer from it).
         width: ``small_cnn`` first conv channels (32 = paper).
+        batch_norm: ``small_cnn`` with BatchNorm after each conv (not in the paper).
         weights: ``alexnet``: torchvision ImageNet weights (``IMAGENET1K_V1`` or a local file).
         gamma: the lambda schedule's 10.
         domain_weight: factor on the domain loss (lambda scales its reversed gradient already).
@@ -53,13 +54,14 @@ class DANNModule(ClassificationModule):
         arch: Arch = "small_cnn",
         image_size: int = 28,
         width: int = 32,
+        batch_norm: bool = False,
         weights: str | None = None,
         gamma: float = 10.0,
         domain_weight: float = 1.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
-        self.net = (small_cnn(num_classes, image_size, width=width) if arch == "small_cnn"
+        self.net = (small_cnn(num_classes, image_size, width=width, batch_norm=batch_norm) if arch == "small_cnn"
                     else alexnet_dann(num_classes, weights))
         self.val_domain_acc = torch.nn.ModuleList(MulticlassAccuracy(num_classes, average="micro") for _ in range(2))
         self.test_domain_acc = torch.nn.ModuleList(MulticlassAccuracy(num_classes, average="micro") for _ in range(2))

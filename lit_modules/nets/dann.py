@@ -39,12 +39,15 @@ def _flat_dim(features: nn.Module, in_channels: int, image_size: int) -> int:
         return features(torch.zeros(1, in_channels, image_size, image_size)).shape[1]
 
 
-def small_cnn(num_classes: int, image_size: int = 28, in_channels: int = 3, width: int = 32) -> DANNNet:
-    """The paper's MNIST net (``width`` 32 -> channels 32 and 48)."""
+def small_cnn(num_classes: int, image_size: int = 28, in_channels: int = 3, width: int = 32,
+              batch_norm: bool = False) -> DANNNet:
+    """The paper's MNIST net (``width`` 32 -> channels 32 and 48); ``batch_norm`` after each conv
+    (not in the paper; common in DANN re-implementations)."""
     c1, c2 = width, width * 3 // 2
+    norm = (lambda c: nn.BatchNorm2d(c)) if batch_norm else (lambda c: nn.Identity())
     features = nn.Sequential(
-        nn.Conv2d(in_channels, c1, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-        nn.Conv2d(c1, c2, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(in_channels, c1, 5), norm(c1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 5), norm(c2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
         nn.Flatten(),  # (B, c2, h, w) -> (B, F)
     )
     dim = _flat_dim(features, in_channels, image_size)
