@@ -100,3 +100,13 @@ def test_missing_datasets_and_mismatched_kinds_fail_with_the_layout(tmp_path):
     with pytest.raises(ConfigError, match="target_world.kinds"):
         DomainAdaptationDataModule(source_world=WorldConfig(image_size=32, kinds=("circle", "square")),
                                    target_world=WorldConfig(image_size=32, kinds=("circle", "star")))
+
+
+def test_trivial_baselines_of_a_domain_pair():
+    from experiments.baselines.baseline import baseline_scores
+
+    family, scores = baseline_scores(["configs/dann/demo.yaml"], ["--data.init_args.train_size", "64",
+                                                                  "--data.init_args.val_size", "32"])
+    assert family == "domain_adaptation"
+    assert set(scores["linear_on_source_pixels"]) == {"val/source_acc1", "val/target_acc1"}
+    assert 0 <= scores["majority_class"]["val/target_acc1"] <= 1
