@@ -27,7 +27,9 @@ def run_dir(runs: Path, mode: str, seed: int) -> Path:
 
 
 def run_all(runs: Path, root: Path, run: Callable[[list[str], Path], int]) -> int:
-    """Every (mode, seed) not yet finished; returns the number that failed."""
+    """Every (mode, seed) not yet finished; returns the number that failed (none without the demo under ``root``)."""
+    if not (root / CONFIG).is_file():
+        return 0
     failed = 0
     for mode in MODES:
         for seed in SEEDS:

@@ -17,6 +17,9 @@ def test_runs_missing_ones_and_tabulates_finished(tmp_path):
         d.mkdir(parents=True)
         (d / "results.json").write_text(json.dumps({"version": RESULTS_VERSION, "stages": ["fit"], "metrics":
                                                     {"val/target_acc1": acc, "val/source_acc1": 0.9}}))
+    assert run_all(tmp_path, tmp_path, lambda cmd, log: launched.append(cmd) or 1) == 0  # no demo config there
+    (tmp_path / "configs/dann").mkdir(parents=True)
+    (tmp_path / "configs/dann/demo.yaml").write_text("{}")
     failed = run_all(tmp_path, tmp_path, lambda cmd, log: launched.append(cmd) or 1)
     assert failed == len(launched) == 7  # 9 runs, 2 finished
     assert all("--model.init_args.mode" in c for c in launched)
