@@ -110,3 +110,45 @@ def test_trivial_baselines_of_a_domain_pair():
     assert family == "domain_adaptation"
     assert set(scores["linear_on_source_pixels"]) == {"val/source_acc1", "val/target_acc1"}
     assert 0 <= scores["majority_class"]["val/target_acc1"] <= 1
+
+
+def _jpgs(folder, n, size=(40, 30)):
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    for i in range(n):
+        Image.new("RGB", size, (i * 40, 80, 120)).save(folder / f"frame_{i:04d}.jpg")
+
+
+def test_office31_and_mnist_mnistm_read_their_layouts(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from experiments.dann_data import main as build_mnistm
+    from tests.unit.test_mnist_source import write_idx
+
+    for domain in ("amazon", "webcam"):
+        for cls in ("back_pack", "bike"):
+            _jpgs(tmp_path / "office31" / domain / "images" / cls, 3 if domain == "amazon" else 2)
+    dm = DomainAdaptationDataModule(source="office31", root=str(tmp_path / "office31"), image_size=32,
+                                    batch_size=4, num_workers=0)
+    dm.setup("fit")
+    xs, ys, xt, yt = next(iter(dm.train_dataloader()))
+    assert xs.shape == xt.shape == (4, 3, 32, 32) and set(ys.tolist()) <= {0, 1}
+    assert len(dm._val) == 6 + 4  # Office-31 is transductive: source set + whole target set
+
+    rng = np.random.default_rng(0)
+    raw = tmp_path / "mnist" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for prefix in ("train", "t10k"):  # every digit in both splits, as in MNIST
+        write_idx(raw, prefix, rng.integers(0, 256, (10, 28, 28), dtype=np.uint8), np.arange(10, dtype=np.uint8))
+    photos = tmp_path / "bsds"
+    photos.mkdir()
+    Image.fromarray(rng.integers(0, 256, (60, 50, 3), dtype=np.uint8)).save(photos / "1.jpg")
+    build_mnistm(["--mnist", str(tmp_path / "mnist"), "--bsds", str(photos), "--out", str(tmp_path / "mnist" / "mnist_m")])
+    assert len(list((tmp_path / "mnist/mnist_m/train").rglob("*.png"))) == 10
+    dm = DomainAdaptationDataModule(source="mnist_mnistm", root=str(tmp_path / "mnist"), image_size=28,
+                                    batch_size=2, num_workers=0)
+    dm.setup("fit")
+    xs, ys, xt, yt = next(iter(dm.train_dataloader()))
+    assert xs.shape == xt.shape == (2, 3, 28, 28)
