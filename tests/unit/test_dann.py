@@ -150,5 +150,5 @@ def test_office31_and_mnist_mnistm_read_their_layouts(tmp_path):
     dm = DomainAdaptationDataModule(source="mnist_mnistm", root=str(tmp_path / "mnist"), image_size=28,
                                     batch_size=2, num_workers=0)
     dm.setup("fit")
-    xs, ys, xt, yt = next(iter(dm.train_dataloader()))
+    xs, ys, xt, _yt = next(iter(dm.train_dataloader()))
     assert xs.shape == xt.shape == (2, 3, 28, 28)
