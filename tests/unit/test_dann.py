@@ -133,7 +133,7 @@ def test_office31_and_mnist_mnistm_read_their_layouts(tmp_path):
     dm = DomainAdaptationDataModule(source="office31", root=str(tmp_path / "office31"), image_size=32,
                                     batch_size=4, num_workers=0)
     dm.setup("fit")
-    xs, ys, xt, yt = next(iter(dm.train_dataloader()))
+    xs, ys, xt, _yt = next(iter(dm.train_dataloader()))
     assert xs.shape == xt.shape == (4, 3, 32, 32) and set(ys.tolist()) <= {0, 1}
     assert len(dm._val) == 6 + 4  # Office-31 is transductive: source set + whole target set
 
