@@ -23,6 +23,7 @@ import lightning as L
 from datamodules.captioning import CaptioningDataModule
 from datamodules.classification import ClassificationDataModule
 from datamodules.detection import DetectionDataModule
+from datamodules.domain_adaptation import DomainAdaptationDataModule
 from datamodules.generation import GenerationDataModule
 from datamodules.pose import PoseDataModule
 from datamodules.segmentation import SegmentationDataModule
@@ -32,6 +33,7 @@ from experiments.baselines import (
     captioning,
     classification,
     detection,
+    domain_adaptation,
     gan_features,
     generation,
     pose,
@@ -52,7 +54,7 @@ def family_of(dm: L.LightningDataModule) -> ModuleType | None:
     families = ((ClassificationDataModule, classification), (DetectionDataModule, detection),
                 (SegmentationDataModule, segmentation), (PoseDataModule, pose), (SSLDataModule, ssl),
                 (VideoDataModule, video), (GenerationDataModule, generation),
-                (CaptioningDataModule, captioning))
+                (CaptioningDataModule, captioning), (DomainAdaptationDataModule, domain_adaptation))
     return next((family for cls, family in families if isinstance(dm, cls)), None)
 
 

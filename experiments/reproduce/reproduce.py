@@ -34,6 +34,9 @@ from experiments.children import run_child, stop_children_on_sigterm
 from experiments.report.report import load_local, write_report
 from experiments.report.report_rows import in_repo
 from experiments.reproduce.baselines import baseline, baseline_table
+from experiments.reproduce.dann_table import STEP as DANN_STEP
+from experiments.reproduce.dann_table import dann_result, run_all
+from experiments.reproduce.dann_table import table as dann_table
 from experiments.reproduce.explain_step import explain_result, explain_table
 from experiments.reproduce.seg_table import STEP as SEG_STEP
 from experiments.reproduce.seg_table import seg_result
@@ -150,7 +153,8 @@ def done_line(demos: list, sweeps: list) -> str:
 
 def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, float]],
                baselines: dict[str, dict], sweeps: list[tuple[Path, Path | None, int | None, float]],
-               sets: list[str], total: float, explain: dict | None = None, seg: dict | None = None) -> None:
+               sets: list[str], total: float, explain: dict | None = None, seg: dict | None = None,
+               dann: dict | None = None) -> None:
     figures = out.parent / "figures"
     demo_dirs = [d for _, d, rc, _ in demos if rc == 0 and (d / "results.json").exists()]
     step_dirs = [d for _, d, rc, _ in demos if rc is not None] + [
@@ -186,6 +190,12 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, 
                   (f"`paperlab reproduce --only {SEG_STEP}` (`experiments/reproduce/seg_table.py`): each net's "
                    "checkpoint evaluated, and its cost measured, in one process on the U-Net demo's world "
                    "(ShapesWorld; trivial baselines above)."), "", *seg_table(seg), ""]
+    if dann is not None:
+        lines += ["## Domain adaptation: DANN against its baselines", "",
+                  (f"`paperlab reproduce --only {DANN_STEP}` (`experiments/reproduce/dann_table.py`): "
+                   "`configs/dann/demo.yaml` (ShapesWorld flat backgrounds -> textured backgrounds) in each "
+                   "`--model.init_args.mode`, seeds 0-2, no target label used except by the oracle."), "",
+                  *dann_table(dann), ""]
     lines += ["## Run times", "",
               ("Each step's runs' wall times from their results.json (`finished - started`; ≈: records "
                "from before `finished` was recorded, a few seconds short each), summed over a sweep's trials."),
@@ -268,12 +278,19 @@ def main(argv: list[str] | None = None) -> None:
         selected += 1
         print(f"{SEG_STEP} ...", flush=True)
     seg = seg_result(runs, args.configs.resolve().parent, compute=fnmatch.fnmatch(SEG_STEP, args.only))
+    dann_failed = 0
+    if fnmatch.fnmatch(DANN_STEP, args.only):
+        selected += 1
+        print(f"{DANN_STEP} ...", flush=True)
+        dann_failed = run_all(runs, args.configs.resolve().parent, _run)
+    dann = dann_result(runs)
     if not selected:
         print(f"paperlab reproduce: error: nothing matches --only {args.only!r}", file=sys.stderr)
         sys.exit(2)
-    write_page(args.out.resolve(), runs, demos, baselines, sweeps, sets, time.perf_counter() - t0, explain, seg)
+    write_page(args.out.resolve(), runs, demos, baselines, sweeps, sets, time.perf_counter() - t0, explain, seg,
+               dann)
     print(f"wrote {args.out}")
-    failed = sum(rc not in (0, None) for _, _, rc, _ in demos + sweeps)
+    failed = sum(rc not in (0, None) for _, _, rc, _ in demos + sweeps) + dann_failed
     if failed:
         print(f"paperlab reproduce: {failed} step(s) failed; logs in {runs / 'logs'}", file=sys.stderr)
         sys.exit(1)
