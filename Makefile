@@ -9,7 +9,12 @@ export WANDB_MODE ?= offline
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
-	$(PY) -c "import torch, torchvision, lightning, experiments"  # fail here, not in the demo
+	# R-CNN's selective search is in OpenCV contrib (cv2.ximgproc); albumentations pulls the plain wheel, so the
+	# contrib wheel of the same version is written over it (same cv2 package, a superset of its modules)
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --force-reinstall \
+		"opencv-contrib-python-headless==$$($(PY) -c 'from importlib.metadata import version; print(version("opencv-python-headless"))')" \
+		2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -c "import torch, torchvision, lightning, experiments, cv2; cv2.ximgproc"  # fail here, not in the demo
 	touch $@
 
 setup: $(VENV)/.installed

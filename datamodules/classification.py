@@ -68,6 +68,20 @@ class _BatchFlipNormalize:
         return self.normalize(images), labels
 
 
+class Cycled(Dataset):
+    """``size`` samples that cycle through ``base`` (sample i is ``base[i mod len(base)]``); never
+    fewer than ``base`` holds, so a split larger than ``size`` is still seen whole every epoch."""
+
+    def __init__(self, base: Dataset, size: int) -> None:
+        self.base, self.size = base, max(size, len(base))  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, i: int):
+        return self.base[i % len(self.base)]  # type: ignore[arg-type]
+
+
 class _TenCrop:
     """Eval transform for 10-crop testing: the normalised resized image -> (10, 3, s, s)."""
 
@@ -104,6 +118,9 @@ class ClassificationDataModule(FamilyDataModule):
             dropped, logged once and listed in ``skipped_files``).
         grayscale: serve ShapesWorld as 1-channel luma images ``(B, 1, H, W)`` (LeNet-5's input);
             with the "none"/"flip" recipes only.
+        epoch_size: training samples per epoch, cycling through a smaller training split (so that
+            runs on 50 or 5000 labels take the same steps, the transfer-by-size study); a larger
+            split is still one pass; None: one pass.
     """
 
     dataset_names: ClassVar[dict[str, str]] = {"shapes": "ShapesWorld", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
@@ -128,6 +145,7 @@ class ClassificationDataModule(FamilyDataModule):
         cache: bool = True,
         bad_images: BadImagePolicy = "error",
         grayscale: bool = False,
+        epoch_size: PositiveInt | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -205,9 +223,8 @@ class ClassificationDataModule(FamilyDataModule):
         if h.source != "shapes" and h.augment in SIZE_KEEPING_RECIPES:  # ShapesWorld renders at image_size
             check_image_size(raw, h.image_size, h.augment)
         self.num_classes = _num_classes(raw) if train else self.num_classes or _num_classes(raw)
-        if self._batched:
-            return raw
-        return Mapped(raw, build_transforms(h.augment, h.image_size, train, mean, std), on="image")
+        ds = raw if self._batched else Mapped(raw, build_transforms(h.augment, h.image_size, train, mean, std), on="image")
+        return Cycled(ds, h.epoch_size) if train and h.epoch_size else ds
 
     def collate_fn(self, ds: Dataset, train: bool) -> _BatchFlipNormalize | None:
         h = self.hparams

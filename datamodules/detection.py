@@ -81,8 +81,8 @@ class DetectionTransform:
         if ignore is not None:
             if self.train:  # the papers train on non-crowd, non-difficult objects only
                 keep = ignore == 0
-                t = {k: v[keep] if isinstance(v, torch.Tensor) and v.shape[:1] == keep.shape else v
-                     for k, v in t.items()}
+                t = {k: v[keep] if isinstance(v, torch.Tensor) and v.shape[:1] == keep.shape and k != "proposals"
+                     else v for k, v in t.items()}  # per-object fields only (R-CNN's proposals ride along)
             else:
                 t["iscrowd"] = ignore
         t = {k: v.as_subclass(torch.Tensor) if isinstance(v, torch.Tensor) else v for k, v in t.items()}

@@ -1,4 +1,4 @@
-"""One datamodule for image generation (GANs): ShapesWorld single shapes, any image folder, CIFAR.
+"""One datamodule for image generation (GANs): ShapesWorld single shapes, any image folder, CIFAR, MNIST.
 
 Batch contract (every source yields it): ``(images, labels)`` with images float32 (B, 3, S, S)
 scaled to [-1, 1] (the generator's tanh range) and labels int64 (B,) — the class, or -1 where
@@ -22,8 +22,9 @@ from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.views import ShapesClassification
 from datamodules.sources.cifar import CIFARSource, cifar_download_help
 from datamodules.sources.image_collection import ImageCollection, collection_help
+from datamodules.sources.mnist import MNISTSource, mnist_layout_help, mnist_raw_folder
 
-Source = Literal["shapes", "imagefolder", "cifar10", "cifar100"]
+Source = Literal["shapes", "imagefolder", "cifar10", "cifar100", "mnist"]
 
 
 class _ToUnitRange:
@@ -35,6 +36,7 @@ class _ToUnitRange:
     def __call__(self, samples: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
         images = torch.stack([torch.as_tensor(im) for im, _ in samples]).float()  # (B, 3, H, W) in 0..255
         labels = torch.tensor([int(y) for _, y in samples], dtype=torch.long)
+        images = images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images  # MNIST: grey in R, G, B
         if images.shape[-1] != self.size or images.shape[-2] != self.size:  # CIFAR at another size
             images = F.interpolate(images, size=(self.size, self.size), mode="bilinear", align_corners=False,
                                    antialias=True)
@@ -51,7 +53,8 @@ class GenerationDataModule(FamilyDataModule):
 
     Args:
         source: "shapes" (one ShapesWorld object per image; classes = kinds), "imagefolder"
-            (flat or class folders under ``root``), "cifar10" / "cifar100" (python batches).
+            (flat or class folders under ``root``), "cifar10" / "cifar100" (python batches), "mnist"
+            (raw idx files; grey digits padded to 32 px and served as 3 equal channels; val = test split).
         root: dataset folder for the on-disk sources.
         image_size: side of the images served (must equal the generator's); on-disk images are
             resized and centre-cropped to it, ShapesWorld renders at ``world.image_size``.
@@ -66,7 +69,7 @@ class GenerationDataModule(FamilyDataModule):
     """
 
     dataset_names: ClassVar[dict[str, str]] = {"shapes": "ShapesWorld", "cifar10": "CIFAR-10",
-                                               "cifar100": "CIFAR-100"}
+                                               "cifar100": "CIFAR-100", "mnist": "MNIST"}
     shapes_description: ClassVar[str] = "ShapesWorld {image_size} px"
 
     def __init__(
@@ -88,11 +91,16 @@ class GenerationDataModule(FamilyDataModule):
         self.world = as_world(world, image_size if source == "shapes" else None)
         self.check_data(source, root)
         self.image_size = image_size
-        self.num_classes: int | None = {"shapes": len(self.world.kinds), "cifar10": 10, "cifar100": 100}.get(source)
+        self.num_classes: int | None = {"shapes": len(self.world.kinds), "cifar10": 10, "cifar100": 100,
+                                                "mnist": 10}.get(source)
 
     @classmethod
     def _check_source(cls, source: str, root: str | None, **_: object) -> None:
         path = Path(root or "")
+        if source == "mnist":
+            if not root or mnist_raw_folder(root) is None:
+                raise DatasetError(f"data.init_args.root={root!r} holds no MNIST idx files.\n{mnist_layout_help(path)}")
+            return
         if source == "imagefolder":
             if not root or not path.is_dir():
                 raise DatasetError(f"data.init_args.root={root!r} is not a folder.\n{collection_help(path)}")
@@ -117,6 +125,8 @@ class GenerationDataModule(FamilyDataModule):
             ds = ImageCollection(h.root, "train" if train else "val", h.image_size, h.holdout)
             self.num_classes = ds.num_classes or None  # flat folder: unlabelled
             return ds
+        if h.source == "mnist":
+            return MNISTSource(h.root, "train" if train else "test", pad=2)  # 28 -> 32 px, digit centred
         return CIFARSource(h.root, "train" if train else "test", 10 if h.source == "cifar10" else 100)
 
     def collate_fn(self, ds: Dataset, train: bool) -> _ToUnitRange:

@@ -49,7 +49,7 @@ from experiments.wandb_extras import WandbExtras
 TOOLS = {"bench": "experiments.bench", "baseline": "experiments.baselines", "report": "experiments.report",
          "sweep": "experiments.sweep", "reproduce": "experiments.reproduce", "check-data": "experiments.check_data",
          "predict": "experiments.predict", "explain": "experiments.explain", "slurm": "experiments.slurm",
-         "gpu-check": "experiments.gpu_check"}
+         "gpu-check": "experiments.gpu_check", "proposal-recall": "experiments.proposal_recall"}
 
 
 def new_run_id() -> str:

@@ -18,10 +18,11 @@ from torchmetrics.classification import MulticlassAccuracy
 from lit_modules.data_checks import check_matches_data
 from lit_modules.eval_means import eval_means, log_mean
 from lit_modules.media import to_display
-from lit_modules.optim import Optimised
+from lit_modules.optim import ScheduleName
+from lit_modules.transfer import Transferable, resolve_checkpoint
 
 
-class ClassificationModule(Optimised, L.LightningModule):
+class ClassificationModule(Transferable, L.LightningModule):
     """Cross-entropy classifier with the optimisers and schedules the papers used.
 
     A method subclass declares only its own arguments and takes these as ``**kwargs``
@@ -35,14 +36,20 @@ class ClassificationModule(Optimised, L.LightningModule):
         optimizer: "sgd" (momentum, AlexNet/VGG) or "adamw" (ViT).
         momentum: SGD momentum.
         weight_decay: L2 / decoupled weight decay.
-        schedule: "step" (÷10 every ``step_epochs``, the AlexNet/VGG recipe), "cosine" or
-            "constant" after the warm-up (``lit_modules.optim``).
+        schedule: "step" (÷10 every ``step_epochs``, the AlexNet/VGG recipe), "cosine",
+            "constant" or "dann" (DANN's annealing) after the warm-up (``lit_modules.optim``).
         step_epochs: epochs between ÷10 steps for ``schedule="step"``.
         warmup_epochs: linear warm-up length (fractions allowed).
         label_smoothing: cross-entropy label smoothing.
         channels_last: keep conv activations NHWC (faster oneDNN/cuDNN kernels).
+        init_from: a classification run folder or checkpoint to initialise from: tensors whose name
+            and shape fit are copied, the rest (another head) stay fresh and are logged (``lit_modules.transfer``).
+        reinit: blocks kept at their fresh initialisation even where the checkpoint fits them.
+        freeze: blocks (``net.features`` or ``features``) that get no gradient; their BN stays in eval mode.
+        lr_mult: block -> factor on ``lr`` (layer-wise learning rates, e.g. ``{features: 0.1}``).
     """
 
+    family = "classification"  # init_from accepts checkpoints of this family only
     primary_metric = "val/acc1"  # the number a report puts in its table (experiments.method)
 
     def __init__(
@@ -52,14 +59,20 @@ class ClassificationModule(Optimised, L.LightningModule):
         optimizer: Literal["sgd", "adamw"] = "sgd",
         momentum: float = 0.9,
         weight_decay: float = 5e-4,
-        schedule: Literal["step", "cosine", "constant"] = "step",
+        schedule: ScheduleName = "step",
         step_epochs: int = 30,
         warmup_epochs: float = 0.0,
         label_smoothing: float = 0.0,
         channels_last: bool = False,
+        init_from: str | None = None,
+        reinit: list[str] | None = None,
+        freeze: list[str] | None = None,
+        lr_mult: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()  # the subclass's arguments too: Lightning walks up to its __init__
+        if init_from:
+            resolve_checkpoint(init_from)  # a missing run folder fails before any data is rendered
         self.net: nn.Module  # built by the subclass
         top5 = min(5, num_classes)
         self.train_acc = MulticlassAccuracy(num_classes, top_k=1, average="micro")
@@ -71,6 +84,7 @@ class ClassificationModule(Optimised, L.LightningModule):
 
     def setup(self, stage: str) -> None:
         check_matches_data(self)
+        self.apply_transfer()
         if self.hparams.channels_last:
             self.net.to(memory_format=torch.channels_last)
 

@@ -131,12 +131,16 @@ class DetectionModule(Optimised, L.LightningModule):
 
     def _eval_step(self, batch: tuple[list[Tensor], list[dict]], batch_idx: int, metric) -> None:
         images, targets = batch
-        preds = self(images)
+        preds = self.predict_batch(images, targets)
         metric.update(self.for_metric(preds), self.for_metric(targets))
         if metric is self.val_map and batch_idx == 0 and self.hparams.media_images:
             n = self.hparams.media_images
             self._media = [(i.cpu(), {k: v.cpu() for k, v in p.items()}, {k: v.cpu() for k, v in t.items()
                             if isinstance(v, Tensor)}) for i, p, t in zip(images[:n], preds[:n], targets[:n])]
+
+    def predict_batch(self, images: list[Tensor], targets: list[dict[str, Tensor]]) -> list[dict[str, Tensor]]:
+        """Predictions of an evaluation batch (R-CNN and Fast R-CNN read the targets' cached ``proposals``)."""
+        return self(images)
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._eval_step(batch, batch_idx, self.val_map)

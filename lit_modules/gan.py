@@ -6,7 +6,10 @@ int64 (B,) (-1 where the data has no classes). Training uses Lightning's manual 
 optimizers ``[generator, discriminator]``; a subclass's ``training_step`` runs the updates.
 Validation draws one fake per real image (same labels when conditional, noise re-seeded each
 epoch so epochs are compared on the same z) and logs ``val/fid_<features>``,
-``val/kid_<features>`` and ``val/mode_coverage``.
+``val/kid_<features>``, ``val/mode_coverage`` and the Inception score in that feature space
+(``val/is_<features>``, Salimans et al. 2016: with the ShapesWorld classifier its ceiling is the 6 kinds).
+A conditional model also logs ``val/cond_acc`` (the classifier labels each sample with the class it
+was asked for) and one FID per class (``val/fid_shapes_<kind>``), when the classifier's kinds are the data's classes.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from torch import Tensor
 
 from contracts.errors import ConfigError
 from lit_modules.media import sample_grid
+from lit_modules.metrics.conditional import ConditionalQuality
 from lit_modules.metrics.features import InceptionFeatures, load_shapes_features
 from lit_modules.metrics.sample_quality import SampleQuality
-from lit_modules.nets.gan import Discriminator, Generator, Norm
+from lit_modules.nets.gan import Conditioning, Discriminator, Generator, Norm
 
 Batch = tuple[Tensor, Tensor]
 
@@ -75,14 +79,20 @@ class GANModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()  # the subclass's arguments too: Lightning walks up to its __init__
 
-    def _build(self, norm: Norm) -> None:
+    def _build(self, norm: Norm, conditioning: Conditioning = "projection", minibatch_kernels: int = 0,
+               latent_extra: int = 0) -> None:
+        """The nets; ``latent_extra`` widens the generator's input (InfoGAN's codes beside z)."""
         h = self.hparams
-        self.generator = Generator(h.latent_dim, h.image_size, h.g_width, 3, h.num_classes, h.embed_dim)
-        self.critic = Discriminator(h.image_size, h.d_width, 3, norm, h.num_classes)
+        self.generator = Generator(h.latent_dim + latent_extra, h.image_size, h.g_width, 3, h.num_classes, h.embed_dim)
+        self.critic = Discriminator(h.image_size, h.d_width, 3, norm, h.num_classes, conditioning, minibatch_kernels)
         gen = torch.Generator().manual_seed(1234)  # the same grid for every run and seed
         self.register_buffer("fixed_noise", torch.randn(h.media_samples, h.latent_dim, generator=gen))
         self.register_buffer("fixed_labels", torch.arange(h.media_samples) % max(1, h.num_classes))
         self.quality = self._quality()
+        kinds = list(getattr(self.quality.features, "kinds", ()) if self.quality is not None else ())
+        self.cond_quality = (ConditionalQuality(self.quality.features, kinds, self.quality.tag)
+                             if self.conditional and len(kinds) == h.num_classes else None)
+        self._cond_ok = self.cond_quality is not None
         self._batches = 0  # training batches seen by this process (for n_critic and the guard)
         self._first_bad: dict[str, Tensor] = {}
 
@@ -99,8 +109,12 @@ class GANModule(L.LightningModule):
         try:
             net = load_shapes_features(Path(h.features)) if h.features != "shapes" else load_shapes_features()
         except FileNotFoundError as e:
-            raise ConfigError(f"model.init_args.features: {e}") from e
-        return SampleQuality(net, "shapes", h.kid_subset_size)
+            if h.features == "shapes":
+                raise ConfigError(f"model.init_args.features: {e}") from e
+            raise ConfigError(f"model.init_args.features={h.features}: no such classifier checkpoint; make one with "
+                              f"`paperlab baseline gan-features --out {h.features}` (ShapesWorld) or add "
+                              "`--mnist ROOT` (MNIST digits)") from e
+        return SampleQuality(net, "shapes", h.kid_subset_size, inception_score=True)
 
     @property
     def conditional(self) -> bool:
@@ -116,6 +130,10 @@ class GANModule(L.LightningModule):
         if self.conditional and n != self.hparams.num_classes:
             raise ConfigError(f"model.init_args.num_classes={self.hparams.num_classes} (conditional) but the data "
                               f"({dm.describe()}) has {n or 'no'} classes; set num_classes to {n or 0}")
+        names = getattr(dm, "class_names", None)
+        if self.cond_quality is not None and names is not None and list(names) != self.cond_quality.class_names:
+            self._cond_ok = False  # the classifier does not know these classes: no cond_acc / per-class FID
+            # (the module stays, so that checkpoints keep one set of keys)
 
     # --- sampling ------------------------------------------------------------------------------
 
@@ -129,6 +147,27 @@ class GANModule(L.LightningModule):
         if labels is None or (labels < 0).any():
             return torch.arange(n, device=self.device) % self.hparams.num_classes
         return labels
+
+    def check_labels(self, labels: Tensor) -> None:
+        """ConfigError unless every label is a class of this conditional generator (a user asked for them)."""
+        k = self.hparams.num_classes
+        if not self.conditional:
+            raise ConfigError("this generator is unconditional (num_classes=0): it takes no class labels")
+        bad = labels[(labels < 0) | (labels >= k)]
+        if len(bad):
+            raise ConfigError(f"class {int(bad[0])} is outside this conditional generator's range 0..{k - 1} "
+                              f"({k} classes)")
+
+    @torch.no_grad()
+    def generate(self, labels: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """One sample per requested class label (B,), in eval mode; labels are checked first."""
+        self.check_labels(labels)
+        was = self.generator.training
+        self.generator.eval()
+        try:
+            return self(self.noise(len(labels), generator), labels.to(self.device))
+        finally:
+            self.generator.train(was)
 
     def real_and_fakes(self, batch: Batch) -> tuple[Tensor, Tensor | None, Tensor]:
         """``(real, labels, fake)``: the batch's images, the labels both nets are conditioned on, and
@@ -210,23 +249,29 @@ class GANModule(L.LightningModule):
         fake = self(self.noise(len(images), self._val_rng), labels)
         if self.quality is not None:
             self.quality.update(images, fake)
+        if self._cond_ok and (labels >= 0).all():
+            self.cond_quality.update(images, labels, fake, labels)
+
+    def _scores(self) -> dict[str, Tensor]:
+        scores: dict[str, Tensor] = {}
+        for metric in (self.quality, self.cond_quality if self._cond_ok else None):
+            if metric is not None:
+                scores.update(metric.compute())
+                metric.reset()
+        return scores
 
     def on_validation_epoch_end(self) -> None:
-        if self.quality is None:
-            return
-        scores = self.quality.compute()
-        self.quality.reset()
-        self.log_dict({f"val/{k}": v for k, v in scores.items()}, prog_bar=True)
+        scores = self._scores()
+        if scores:
+            self.log_dict({f"val/{k}": v for k, v in scores.items()}, prog_bar=True)
 
     test_step = validation_step
     on_test_epoch_start = on_validation_epoch_start
 
     def on_test_epoch_end(self) -> None:
-        if self.quality is None:
-            return
-        scores = self.quality.compute()
-        self.quality.reset()
-        self.log_dict({f"test/{k}": v for k, v in scores.items()})
+        scores = self._scores()
+        if scores:
+            self.log_dict({f"test/{k}": v for k, v in scores.items()})
 
     @torch.no_grad()
     def samples(self) -> Tensor:

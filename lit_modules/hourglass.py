@@ -27,12 +27,12 @@ from lit_modules.metrics.pck import PCK, PCKh
 from lit_modules.metrics.pose_media import draw_skeletons
 from lit_modules.nets.hourglass import StackedHourglass
 from lit_modules.ops.heatmaps import decode_heatmaps, encode_heatmaps
-from lit_modules.optim import Optimised
+from lit_modules.transfer import Transferable, resolve_checkpoint
 
 Batch = tuple[Tensor, Tensor, Tensor, Tensor]
 
 
-class HourglassModule(Optimised, L.LightningModule):
+class HourglassModule(Transferable, L.LightningModule):
     """A stacked hourglass trained on Gaussian heatmaps; logs ``val/pck@0.1`` (and ``val/pckh@0.5``).
 
     Args:
@@ -50,8 +50,13 @@ class HourglassModule(Optimised, L.LightningModule):
         schedule: "constant", "step" (÷10 every ``step_epochs``; the paper drops on plateau) or "cosine".
         step_epochs: epochs between ÷10 steps.
         warmup_epochs: linear warm-up length (fractions allowed).
+        init_from: a pose run folder or checkpoint to initialise from (``lit_modules.transfer``).
+        reinit: blocks kept at their fresh initialisation even where the checkpoint fits them.
+        freeze: blocks that get no gradient; their BN stays in eval mode.
+        lr_mult: block -> factor on ``lr`` (layer-wise learning rates).
     """
 
+    family = "pose"  # init_from accepts checkpoints of this family only
     primary_metric = "val/pck@0.1"
     method_label = "Stacked hourglass"  # the report's Method column (experiments.method)
 
@@ -71,9 +76,15 @@ class HourglassModule(Optimised, L.LightningModule):
         schedule: Literal["constant", "step", "cosine"] = "constant",
         step_epochs: int = 100,
         warmup_epochs: float = 0.0,
+        init_from: str | None = None,
+        reinit: list[str] | None = None,
+        freeze: list[str] | None = None,
+        lr_mult: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        if init_from:
+            resolve_checkpoint(init_from)  # a missing run folder fails before any data is rendered
         self.net = StackedHourglass(num_joints, num_stacks, channels, depth, stride)
         self.val_pck, self.test_pck = PCK(0.1), PCK(0.1)
         self.val_pckh, self.test_pckh = PCKh(0.5), PCKh(0.5)
@@ -87,6 +98,7 @@ class HourglassModule(Optimised, L.LightningModule):
             self.flip_perm[a], self.flip_perm[b] = b, a
         if self.hparams.flip_test and self.flip_perm == list(range(self.hparams.num_joints)):
             raise ConfigError("model.init_args.flip_test=true needs the data's left/right joint pairs (flip_pairs)")
+        self.apply_transfer()
 
     def forward(self, images: Tensor) -> Tensor:
         """``(B, 3, S, S)`` -> every stack's heatmaps ``(B, N, K, S/stride, S/stride)``."""

@@ -8,7 +8,12 @@ follow the same curve. The schedule is a per-step factor on the peak ``lr``:
 - ``cosine``: half a cosine from 1 to 0 over the steps *after* the warm-up
   (``0.5 (1 + cos(pi (step - warmup) / (total - warmup)))``, the SimCLR/ViT recipe);
 - ``step``: ÷10 at each milestone (every ``step_epochs`` epochs, or at the listed ``milestones``);
-- ``constant``: 1.
+- ``constant``: 1;
+- ``dann``: the annealing of Ganin & Lempitsky 2015, ``1 / (1 + 10 p)^0.75`` with ``p`` the
+  progress from 0 to 1 over the steps after the warm-up.
+
+Parameter groups may carry ``lr_mult`` (layer-wise learning rates, ``lit_modules.transfer``):
+the group's peak rate is ``lr * lr_mult`` and the schedule scales every group alike.
 
 No Lightning import: ``Optimised`` only reads ``self.hparams`` and ``self.trainer``.
 """
@@ -25,7 +30,7 @@ from torch import nn
 from lit_modules.ops.lars import LARS
 
 OptimizerName = Literal["sgd", "adamw", "adam", "rmsprop", "lars"]
-ScheduleName = Literal["step", "cosine", "constant"]
+ScheduleName = Literal["step", "cosine", "constant", "dann"]
 
 
 def param_groups(params: Iterable[nn.Parameter], weight_decay: float) -> list[dict[str, Any]]:
@@ -40,7 +45,7 @@ def make_optimizer(groups: Iterable[Any], name: OptimizerName, lr: float, *, mom
                    betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Optimizer:
     """``name`` over ``groups`` (parameters or group dicts). A group's ``lars`` flag (weights: yes,
     biases and norms: no) is read by LARS only; the other optimisers never see it."""
-    groups = list(groups)
+    groups = [_with_lr(g, lr) for g in groups]
     if name == "lars":
         return LARS(groups, lr=lr, momentum=momentum)
     groups = [{k: v for k, v in g.items() if k != "lars"} if isinstance(g, dict) else g for g in groups]
@@ -53,13 +58,22 @@ def make_optimizer(groups: Iterable[Any], name: OptimizerName, lr: float, *, mom
     return torch.optim.AdamW(groups, lr=lr, betas=betas)
 
 
+def _with_lr(group: Any, lr: float) -> Any:
+    """A group dict's ``lr_mult`` becomes its own ``lr``; other groups pass unchanged."""
+    if not isinstance(group, dict) or "lr_mult" not in group:
+        return group
+    group = dict(group)
+    group["lr"] = lr * group.pop("lr_mult")
+    return group
+
+
 def lr_factor(step: int, *, schedule: ScheduleName, total: float, warmup: float = 0.0,
               milestones: Sequence[float] = ()) -> float:
     """The factor on the peak learning rate at optimiser step ``step`` (0-based).
 
     Args:
         step: optimiser steps taken so far.
-        schedule: "cosine", "step" or "constant" after the warm-up.
+        schedule: "cosine", "step", "constant" or "dann" after the warm-up.
         total: steps in the whole run.
         warmup: linear warm-up steps (0: none).
         milestones: steps at which ``schedule="step"`` divides by 10.
@@ -68,6 +82,8 @@ def lr_factor(step: int, *, schedule: ScheduleName, total: float, warmup: float 
         return min(1.0, (step + 1) / warmup)  # a fractional warm-up must not overshoot the peak
     if schedule == "cosine":
         return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1.0, total - warmup))))
+    if schedule == "dann":
+        return (1 + 10 * min(1.0, (step - warmup) / max(1.0, total - warmup))) ** -0.75
     if schedule == "step":
         return 0.1 ** sum(step >= m for m in milestones)
     return 1.0

@@ -92,6 +92,11 @@ class ResNetModule(ClassificationModule):
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss = super().training_step(batch, batch_idx)
         self.train_loss_mean.update(loss.detach())
-        self.log("train/loss_mean", self.train_loss_mean.compute(), on_step=True, on_epoch=False)
         return loss
+
+    def on_validation_epoch_end(self) -> None:
+        super().on_validation_epoch_end()
+        # Computed when a validation reads it, not every step: compute() all-reduces under DDP.
+        if self.train_loss_mean.update_called:
+            self.log("train/loss_mean", self.train_loss_mean.compute())
 

@@ -23,7 +23,7 @@ from lit_modules.eval_means import eval_means, log_mean
 from lit_modules.losses.dice import dice_loss
 from lit_modules.media import to_display
 from lit_modules.metrics.boundary import BoundaryAccuracy
-from lit_modules.optim import Optimised
+from lit_modules.transfer import Transferable, resolve_checkpoint
 
 IGNORE = 255
 
@@ -37,7 +37,7 @@ def seg_metrics(num_classes: int, prefix: str) -> MetricCollection:
     }, prefix=prefix)
 
 
-class SegmentationModule(Optimised, L.LightningModule):
+class SegmentationModule(Transferable, L.LightningModule):
     """Per-pixel classifier trained with cross-entropy (+ optional soft Dice).
 
     A method subclass declares only its own arguments and passes these on as ``**kwargs``
@@ -54,8 +54,14 @@ class SegmentationModule(Optimised, L.LightningModule):
         warmup_epochs: linear warm-up length (fractions allowed).
         channels_last: NHWC activations (faster oneDNN convs on CPU).
         media_images: validation images shown in W&B with their true and predicted masks.
+        init_from: a segmentation run folder or checkpoint to initialise from: tensors whose name
+            and shape fit are copied, the rest stay fresh and are logged (``lit_modules.transfer``).
+        reinit: blocks kept at their fresh initialisation even where the checkpoint fits them.
+        freeze: blocks (``net.encoder`` or ``encoder``) that get no gradient; their BN stays in eval mode.
+        lr_mult: block -> factor on ``lr`` (layer-wise learning rates).
     """
 
+    family = "segmentation"  # init_from accepts checkpoints of this family only
     primary_metric = "val/miou"
 
     def __init__(
@@ -70,9 +76,15 @@ class SegmentationModule(Optimised, L.LightningModule):
         warmup_epochs: float = 0.0,
         channels_last: bool = True,
         media_images: int = 4,
+        init_from: str | None = None,
+        reinit: list[str] | None = None,
+        freeze: list[str] | None = None,
+        lr_mult: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()  # the subclass's arguments too: Lightning walks up to its __init__
+        if init_from:
+            resolve_checkpoint(init_from)  # a missing run folder fails before any data is rendered
         self.net: nn.Module  # built by the subclass
         self.val_metrics = seg_metrics(num_classes, "val/")
         self.eval_means = eval_means("loss")  # exact over ranks with unequal shards
@@ -80,6 +92,7 @@ class SegmentationModule(Optimised, L.LightningModule):
 
     def setup(self, stage: str) -> None:
         check_matches_data(self)
+        self.apply_transfer()
         if self.hparams.channels_last:
             self.net.to(memory_format=torch.channels_last)
 

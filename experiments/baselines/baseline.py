@@ -24,6 +24,7 @@ import lightning as L
 from datamodules.captioning import CaptioningDataModule
 from datamodules.classification import ClassificationDataModule
 from datamodules.detection import DetectionDataModule
+from datamodules.domain_adaptation import DomainAdaptationDataModule
 from datamodules.generation import GenerationDataModule
 from datamodules.localisation import LocalisationDataModule
 from datamodules.pose import PoseDataModule
@@ -34,6 +35,7 @@ from experiments.baselines import (
     captioning,
     classification,
     detection,
+    domain_adaptation,
     gan_features,
     generation,
     localisation,
@@ -56,7 +58,7 @@ def family_of(dm: L.LightningDataModule) -> ModuleType | None:
                 (DetectionDataModule, detection),  # after its subclass LocalisationDataModule
                 (SegmentationDataModule, segmentation), (PoseDataModule, pose), (SSLDataModule, ssl),
                 (VideoDataModule, video), (GenerationDataModule, generation),
-                (CaptioningDataModule, captioning))
+                (CaptioningDataModule, captioning), (DomainAdaptationDataModule, domain_adaptation))
     return next((family for cls, family in families if isinstance(dm, cls)), None)
 
 

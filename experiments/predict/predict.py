@@ -16,6 +16,10 @@ By the datamodule's family:
 * pose: ``keypoints.json`` in COCO's keypoint results format, one entry per person crop, the
   decoded heatmap maxima mapped back from the crop to image pixels (pixel-edge frame: pixel i
   spans [i, i + 1)); ``image_id`` is COCO's id, ShapesWorld's image index, else the crop's index.
+* generation: ``samples.png``, a grid of the generator's samples: a conditional GAN's has one row
+  per class (8 samples each; ``--classes 0 3`` picks the rows, a class outside the model's range is
+  refused), InfoGAN's one row per categorical code value plus ``traversal_<j>.png`` (row = continuous
+  code j from -1 to 1), an unconditional GAN's its fixed-noise grid.
 
 The model is built without its pretrained-weights arguments (the checkpoint holds every weight).
 The run folder is the one holding ``CKPT`` (``<run>/checkpoints/x.ckpt``), else ``--out``.
@@ -24,6 +28,7 @@ The run folder is the one holding ``CKPT`` (``<run>/checkpoints/x.ckpt``), else 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import inspect
 import json
@@ -37,6 +42,7 @@ from contracts.errors import ConfigError
 from datamodules.captioning import CaptioningDataModule
 from datamodules.classification import ClassificationDataModule
 from datamodules.detection import DetectionDataModule
+from datamodules.generation import GenerationDataModule
 from datamodules.pose import PoseDataModule
 from datamodules.segmentation import SegmentationDataModule
 from experiments.build import build, load_weights
@@ -135,9 +141,30 @@ def captioning(model, dm, loader, out: Path) -> dict[str, float]:
     return {"images": len(captions)}
 
 
+def generation(model, dm, loader, out: Path, classes: list[int] | None = None) -> dict[str, float]:
+    from PIL import Image
+
+    from lit_modules.media import sample_grid
+
+    def save(images: torch.Tensor, name: str) -> None:
+        Image.fromarray(sample_grid(images, nrow=8)).save(out / name)
+
+    if classes is not None or model.conditional:
+        k = int(model.hparams.num_classes)
+        labels = torch.tensor(classes if classes is not None else range(k), dtype=torch.long)
+        model.check_labels(labels)  # before any sampling: a class outside the range is the user's mistake
+        samples = model.generate(labels.repeat_interleave(8), torch.Generator().manual_seed(0))  # row = class
+    else:
+        samples = model.samples()
+    save(samples, "samples.png")
+    for j in range(getattr(model, "_codes", (0, 0))[1]):  # InfoGAN's continuous codes
+        save(model.traversal(j), f"traversal_{j}.png")
+    return {"images": len(samples)}
+
+
 FAMILIES = ((DetectionDataModule, detection), (SegmentationDataModule, segmentation),
             (ClassificationDataModule, classification), (CaptioningDataModule, captioning),
-            (PoseDataModule, pose))
+            (PoseDataModule, pose), (GenerationDataModule, generation))
 
 
 def run_dir_of(ckpt: Path, out: Path | None) -> Path:
@@ -166,12 +193,17 @@ def no_pretrained(configs: list[str]) -> list[str]:
     return [a for k, v in PRETRAINED_OFF.items() if k in params for a in (f"--model.init_args.{k}", v)]
 
 
-def run(configs: list[str], ckpt: Path, overrides: list[str], out: Path | None) -> tuple[Path, dict[str, float]]:
+def run(configs: list[str], ckpt: Path, overrides: list[str], out: Path | None,
+        classes: list[int] | None = None) -> tuple[Path, dict[str, float]]:
     out = run_dir_of(ckpt, out)
     model, dm, _ = build(configs, [*no_pretrained(configs), *overrides])
     writer = next((w for cls, w in FAMILIES if isinstance(dm, cls)), None)
     if writer is None:
         raise ConfigError(f"predict writes no standard file for {type(dm).__name__} yet")
+    if classes is not None:
+        if writer is not generation:
+            raise ConfigError(f"--classes is for conditional generators; {type(dm).__name__} takes none")
+        writer = functools.partial(generation, classes=classes)
     load(model, ckpt)
     dm.setup("validate")
     model.eval().to("cuda" if torch.cuda.is_available() else "cpu")
@@ -185,8 +217,10 @@ def main(argv: list[str]) -> None:
     p.add_argument("--config", action="append", required=True, help="config file(s), as for fit")
     p.add_argument("--ckpt_path", type=Path, required=True, help="the checkpoint to predict with")
     p.add_argument("--out", type=Path, default=None, help="folder (default: <run>/predictions/ of the checkpoint)")
+    p.add_argument("--classes", type=int, nargs="+", default=None,
+                   help="conditional generators: the classes to sample (one grid row each; default all)")
     args, overrides = p.parse_known_args(argv)
-    out, figures = run(args.config, args.ckpt_path, overrides, args.out)
+    out, figures = run(args.config, args.ckpt_path, overrides, args.out, args.classes)
     for k, v in figures.items():
         print(f"  {k:12s} {v:.4f}" if isinstance(v, float) else f"  {k:12s} {v}")
     print(f"predictions: {out.resolve()}")

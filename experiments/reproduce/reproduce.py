@@ -36,6 +36,9 @@ from experiments.children import run_child, stop_children_on_sigterm
 from experiments.report.report import load_local, write_report
 from experiments.report.report_rows import in_repo
 from experiments.reproduce.baselines import baseline, baseline_table
+from experiments.reproduce.dann_table import STEP as DANN_STEP
+from experiments.reproduce.dann_table import dann_result, run_all
+from experiments.reproduce.dann_table import table as dann_table
 from experiments.reproduce.det_table import STEP as DET_STEP
 from experiments.reproduce.det_table import det_result
 from experiments.reproduce.explain_step import explain_result, explain_table
@@ -155,7 +158,7 @@ def done_line(demos: list, sweeps: list) -> str:
 def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, float]],
                baselines: dict[str, dict], sweeps: list[tuple[Path, Path | None, int | None, float]],
                sets: list[str], total: float, explain: dict | None = None, seg: dict | None = None,
-               det: dict | None = None) -> None:
+               det: dict | None = None, dann: dict | None = None) -> None:
     figures = out.parent / "figures"
     demo_dirs = [d for _, d, rc, _ in demos if rc == 0 and (d / "results.json").exists()]
     step_dirs = [d for _, d, rc, _ in demos if rc is not None] + [
@@ -197,6 +200,12 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, 
                    "`experiments/bench/det_speed.py`): every detection demo timed in one process on the Faster "
                    "R-CNN demo's world (ShapesWorld; trivial baselines above), its mAP from its demo run."), "",
                   *det_table(det), ""]
+    if dann is not None:
+        lines += ["## Domain adaptation: DANN against its baselines", "",
+                  (f"`paperlab reproduce --only {DANN_STEP}` (`experiments/reproduce/dann_table.py`): "
+                   "`configs/dann/demo.yaml` (ShapesWorld flat backgrounds -> textured backgrounds) in each "
+                   "`--model.init_args.mode`, seeds 0-2, no target label used except by the oracle."), "",
+                  *dann_table(dann), ""]
     lines += ["## Run times", "",
               ("Each step's runs' wall times from their results.json (`finished - started`; ≈: records "
                "from before `finished` was recorded, a few seconds short each), summed over a sweep's trials."),
@@ -283,12 +292,19 @@ def main(argv: list[str] | None = None) -> None:
         selected += 1
         print(f"{DET_STEP} ...", flush=True)
     det = det_result(runs, args.configs.resolve().parent, compute=fnmatch.fnmatch(DET_STEP, args.only))
+    dann_failed = 0
+    if fnmatch.fnmatch(DANN_STEP, args.only):
+        selected += 1
+        print(f"{DANN_STEP} ...", flush=True)
+        dann_failed = run_all(runs, args.configs.resolve().parent, _run)
+    dann = dann_result(runs)
     if not selected:
         print(f"paperlab reproduce: error: nothing matches --only {args.only!r}", file=sys.stderr)
         sys.exit(2)
-    write_page(args.out.resolve(), runs, demos, baselines, sweeps, sets, time.perf_counter() - t0, explain, seg, det)
+    write_page(args.out.resolve(), runs, demos, baselines, sweeps, sets, time.perf_counter() - t0, explain, seg,
+               det, dann)
     print(f"wrote {args.out}")
-    failed = sum(rc not in (0, None) for _, _, rc, _ in demos + sweeps)
+    failed = sum(rc not in (0, None) for _, _, rc, _ in demos + sweeps) + dann_failed
     if failed:
         print(f"paperlab reproduce: {failed} step(s) failed; logs in {runs / 'logs'}", file=sys.stderr)
         sys.exit(1)

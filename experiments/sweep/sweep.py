@@ -483,7 +483,11 @@ def with_overrides(sweep: Sweep, overrides: list[str]) -> Sweep:
         key, sep, value = o.partition("=")
         if not sep or not key:
             raise SweepError(f"--set {o!r}: expected KEY=VALUE, e.g. trainer.max_epochs=1")
-        extra.append(f"--{key.removeprefix('--')}={value}")
+        key = key.removeprefix("--")
+        if key in sweep.parameters:  # the trial's parameters come last on its command line and would win
+            raise SweepError(f"--set {o!r}: parameters.{key} of {sweep.name} sets {key} in every trial and "
+                             "overrides it; change the sweep file instead")
+        extra.append(f"--{key}={value}")
     if not extra:
         return sweep
     if added := end_validation([*sweep.base_args, *extra]):

@@ -1,6 +1,7 @@
 """GAN objectives as pure functions: non-saturating BCE (Goodfellow 2014, DCGAN), Wasserstein
 critic/generator losses (Arjovsky et al. 2017) with weight clipping, and the gradient penalty of
-WGAN-GP (Gulrajani et al. 2017).
+WGAN-GP (Gulrajani et al. 2017), and the "improved techniques" of Salimans et al. 2016 that are
+losses: one-sided label smoothing, feature matching and historical averaging.
 
 Scores are the raw outputs of the discriminator/critic, shape (B,): logits for the BCE losses,
 unbounded critic values for the Wasserstein ones.
@@ -15,12 +16,52 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-def d_loss_bce(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+def d_loss_bce(real_logits: Tensor, fake_logits: Tensor, real_label: float = 1.0) -> Tensor:
     """Discriminator BCE: -log D(x) - log(1 - D(G(z))), averaged; D = sigmoid(logit).
 
     ``softplus(-l) = -log sigmoid(l)`` and ``softplus(l) = -log(1 - sigmoid(l))``, stable for any logit.
+    ``real_label`` < 1 is one-sided label smoothing (Salimans et al. 2016, sec. 3.4; paper 0.9):
+    the real target becomes α, the fake target stays 0, so D(x) is not pushed to saturate on real data.
     """
-    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    if not 0.0 < real_label <= 1.0:
+        raise ValueError(f"real_label must be in (0, 1], got {real_label}")
+    real = real_label * F.softplus(-real_logits) + (1 - real_label) * F.softplus(real_logits)
+    return real.mean() + F.softplus(fake_logits).mean()
+
+
+def feature_matching_loss(real_features: Tensor, fake_features: Tensor) -> Tensor:
+    """Salimans et al. 2016, sec. 3.1: ||E f(x) - E f(G(z))||², f = an intermediate critic layer (B, F).
+
+    The generator matches the statistics of real data instead of maximising the critic's output;
+    the real features are a fixed target (detached).
+    """
+    return (real_features.detach().mean(0) - fake_features.mean(0)).pow(2).sum()
+
+
+class HistoricalAverage:
+    """Salimans et al. 2016, sec. 3.3: penalty weight·||θ - (1/t) Σ_i θ[i]||² over a module's parameters.
+
+    ``penalty()`` is differentiable w.r.t. the current θ; ``update()`` (after each step) adds θ to the
+    running mean. Plain torch, not a Module: the averages are training state, not model weights.
+    """
+
+    def __init__(self, module: nn.Module, weight: float) -> None:
+        self.params = [p for p in module.parameters() if p.requires_grad]
+        self.weight, self.count = weight, 0
+        self.means: list[Tensor] = []  # built at the first update, on the parameters' device
+
+    def penalty(self) -> Tensor:
+        if self.count == 0:
+            return self.params[0].new_zeros(())
+        return self.weight * sum((p - m).pow(2).sum() for p, m in zip(self.params, self.means, strict=True))
+
+    @torch.no_grad()
+    def update(self) -> None:
+        if not self.means:
+            self.means = [p.detach().clone() for p in self.params]
+        self.count += 1
+        for p, m in zip(self.params, self.means, strict=True):
+            m.add_((p.detach() - m) / self.count)  # running mean over the t parameter values seen
 
 
 def g_loss_nonsaturating(fake_logits: Tensor) -> Tensor:

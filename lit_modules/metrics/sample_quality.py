@@ -1,5 +1,5 @@
 """Sample quality of a generator: FID and KID (torchmetrics) in a pluggable feature space, mode
-coverage, and the Inception score when the features are Inception's.
+coverage, and the Inception score (Salimans et al. 2016) from the feature net's class scores.
 
 Features are extracted once per batch and handed to torchmetrics' ``FrechetInceptionDistance`` and
 ``KernelInceptionDistance`` through an identity "feature network" (both accept any ``nn.Module``;
@@ -69,7 +69,8 @@ class SampleQuality(nn.Module):
         kid_subset_size: KID subset size (torchmetrics default 1000; shrunk to the samples at hand).
         kid_subsets: KID subsets averaged.
         coverage: log ``mode_coverage`` (needs ``features.logits``).
-        inception_score: log ``is_{tag}`` from ``features.logits`` (meaningful for Inception only).
+        inception_score: log ``is_{tag}`` from ``features.logits`` (Inception: 1000 ImageNet classes; the
+            ShapesWorld classifier: its kinds, so at most 6 there - comparable only within one feature net).
 
     ``compute()`` returns ``{"fid_<tag>", "kid_<tag>", ["mode_coverage"], ["is_<tag>"]}``.
     """

@@ -7,9 +7,15 @@ conv, then each stride-2 4x4 transposed conv doubles the side and halves the cha
 [-1, 1]. Discriminator: the mirror image, stride-2 4x4 convs with LeakyReLU(0.2) down to 4x4,
 no norm on the first layer (paper), then a 4x4 conv to one score. WGAN-GP (Gulrajani et al.
 2017) needs a critic without batch norm, since the gradient penalty is per sample: ``norm="none"``
-or ``"layer"`` (the paper's suggested replacement). Class conditioning (``num_classes > 0``):
+or ``"layer"`` (the paper's suggested replacement); ``"spectral"`` divides every critic weight by its
+largest singular value instead (Miyato et al. 2018, the norm their projection discriminator uses). Class conditioning (``num_classes > 0``):
 the generator concatenates a learned class embedding to z (Mirza & Osindero 2014); the critic
-adds a projection term <embed(y), features> (Miyato & Koyama 2018).
+adds a projection term <embed(y), features> (Miyato & Koyama 2018), or (``conditioning="concat"``,
+Mirza & Osindero's own form) reads one-hot label planes concatenated to the image channels, or
+(``"auxiliary"``, AC-GAN: Odena, Olah & Shlens 2017) does not read y at all and predicts it instead,
+from the same features as its score (``class_logits``).
+Minibatch discrimination (Salimans et al. 2016, sec. 3.2) appends, per sample, its closeness to
+the rest of the batch to the critic's features, so a collapsed batch is easy to spot.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ import math
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-Norm = Literal["batch", "none", "layer"]
+Norm = Literal["batch", "none", "layer", "spectral"]
+Conditioning = Literal["projection", "concat", "auxiliary"]
 
 
 def check_image_size(image_size: int) -> int:
@@ -82,6 +90,10 @@ class Generator(nn.Module):
         layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
+        if self.embed is not None:
+            # As loud as z ~ N(0, I): at DCGAN's N(0, 0.02) the class input is ~50x quieter than the noise and
+            # the generator learns to ignore it (CGAN demo: a label change moved pixels 11x less than a z change).
+            nn.init.normal_(self.embed.weight, 0.0, 1.0)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         if self.embed is not None:
@@ -91,6 +103,25 @@ class Generator(nn.Module):
         return self.net(z[:, :, None, None])  # (B, C', 1, 1) -> (B, channels, S, S)
 
 
+class MinibatchDiscrimination(nn.Module):
+    """Salimans et al. 2016, sec. 3.2: features f (B, A) -> [f, o(f)] (B, A + kernels).
+
+    M_i = f_i T (kernels x dims); c_b(i, j) = exp(-||M_i,b - M_j,b||_1); o(f_i)_b = sum_{j != i} c_b(i, j).
+    Samples of a collapsed generator are close to each other, so o is large for a batch of fakes.
+    """
+
+    def __init__(self, in_features: int, kernels: int = 32, dims: int = 8) -> None:
+        super().__init__()
+        self.kernels, self.dims = kernels, dims
+        self.T = nn.Parameter(torch.randn(in_features, kernels * dims) * 0.1)
+
+    def forward(self, f: Tensor) -> Tensor:
+        m = (f @ self.T).view(-1, self.kernels, self.dims)  # (B, kernels, dims)
+        l1 = (m[:, None] - m[None]).abs().sum(-1)  # (B, B, kernels)
+        o = torch.exp(-l1).sum(1) - 1.0  # (B, kernels); minus exp(0) = the sample itself
+        return torch.cat([f, o], 1)
+
+
 class Discriminator(nn.Module):
     """DCGAN discriminator, or WGAN critic: image (+ class) -> one unbounded score per image.
 
@@ -98,35 +129,70 @@ class Discriminator(nn.Module):
         image_size: input side, a power of two >= 16.
         width: channels of the first conv, doubling at each stride-2 stage.
         channels: image channels.
-        norm: after every conv but the first: "batch" (DCGAN, WGAN), "none" or "layer" (WGAN-GP).
-        num_classes: 0 = unconditional; otherwise a projection term <embed(y), features> is added.
+        norm: after every conv but the first: "batch" (DCGAN, WGAN), "none" or "layer" (WGAN-GP);
+            "spectral": no normalisation layer, every weight spectrally normalised (SNGAN).
+        num_classes: 0 = unconditional; otherwise conditioned on the label as ``conditioning`` says.
+        conditioning: "projection" (a term <embed(y), features> added to the score), "concat"
+            (one-hot label planes concatenated to the input image) or "auxiliary" (AC-GAN: a linear
+            class head on the pooled features, ``class_logits``; the score ignores y).
+        minibatch_kernels: > 0 adds minibatch discrimination with that many kernels before the score.
 
-    I/O: images (B, channels, S, S) [, labels int64 (B,)] -> scores (B,) (logits for DCGAN).
+    I/O: images (B, channels, S, S) [, labels int64 (B,)] -> scores (B,) (logits for DCGAN);
+    ``features_and_score`` also returns the pooled last-conv features (B, c) (feature matching, InfoGAN's Q).
     """
 
     def __init__(self, image_size: int = 32, width: int = 64, channels: int = 3, norm: Norm = "batch",
-                 num_classes: int = 0) -> None:
+                 num_classes: int = 0, conditioning: Conditioning = "projection", minibatch_kernels: int = 0) -> None:
         super().__init__()
-        if norm not in ("batch", "none", "layer"):
-            raise ValueError(f"norm must be 'batch', 'none' or 'layer', got {norm!r}")
+        if norm not in ("batch", "none", "layer", "spectral"):
+            raise ValueError(f"norm must be 'batch', 'none', 'layer' or 'spectral', got {norm!r}")
+        if conditioning not in ("projection", "concat", "auxiliary"):
+            raise ValueError(f"conditioning must be 'projection', 'concat' or 'auxiliary', got {conditioning!r}")
         stages = check_image_size(image_size)
-        self.num_classes = num_classes
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        self.num_classes, self.conditioning = num_classes, conditioning
+        concat = num_classes if num_classes > 0 and conditioning == "concat" else 0
+        layers: list[nn.Module] = [nn.Conv2d(channels + concat, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         c = width
         for _ in range(stages - 1):
-            layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=norm == "none"), _norm(norm, c * 2), nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=norm in ("none", "spectral")), _norm(norm, c * 2), nn.LeakyReLU(0.2, True)]
             c *= 2
+        self.num_features = c
         self.features = nn.Sequential(*layers)  # (B, c, 4, 4)
-        self.head = nn.Conv2d(c, 1, 4, 1, 0)
-        self.embed = nn.Embedding(num_classes, c) if num_classes > 0 else None
+        if minibatch_kernels > 0:
+            self.minibatch = MinibatchDiscrimination(c * 16, minibatch_kernels)
+            self.head = nn.Sequential(nn.Flatten(), nn.Linear(c * 16 + minibatch_kernels, 1))
+        else:
+            self.minibatch, self.head = None, nn.Conv2d(c, 1, 4, 1, 0)
+        self.embed = nn.Embedding(num_classes, c) if num_classes > 0 and conditioning == "projection" else None
+        self.classifier = nn.Linear(c, num_classes) if num_classes > 0 and conditioning == "auxiliary" else None
         dcgan_init(self)
+        if norm == "spectral":  # every weight, the projection embedding included (Miyato & Koyama 2018)
+            for m in list(self.modules()):
+                if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding)):
+                    nn.utils.parametrizations.spectral_norm(m)
+
+    def features_and_score(self, images: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(pooled features (B, c), scores (B,))."""
+        if self.num_classes > 0 and labels is None:
+            raise ValueError(f"this critic is conditional ({self.num_classes} classes): pass labels")
+        if self.num_classes > 0 and self.conditioning == "concat":
+            planes = F.one_hot(labels, self.num_classes).to(images.dtype)  # (B, K)
+            images = torch.cat([images, planes[:, :, None, None].expand(-1, -1, *images.shape[-2:])], 1)
+        h = self.features(images)  # (B, c, 4, 4)
+        if self.minibatch is not None:
+            score = self.head(self.minibatch(h.flatten(1))).flatten()  # (B, c*16 + kernels) -> (B,)
+        else:
+            score = self.head(h).flatten()  # (B,)
+        pooled = h.sum((2, 3))  # (B, c)
+        if self.embed is not None:
+            score = score + (self.embed(labels) * pooled).sum(1)  # projection term
+        return pooled, score
+
+    def class_logits(self, pooled: Tensor) -> Tensor:
+        """AC-GAN's class prediction (B, K) from ``features_and_score``'s pooled features."""
+        if self.classifier is None:
+            raise ValueError("class_logits needs conditioning='auxiliary'")
+        return self.classifier(pooled)
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
-        h = self.features(images)  # (B, c, 4, 4)
-        score = self.head(h).flatten()  # (B,)
-        if self.embed is not None:
-            if labels is None:
-                raise ValueError(f"this critic is conditional ({self.num_classes} classes): pass labels")
-            score = score + (self.embed(labels) * h.sum((2, 3))).sum(1)  # projection term
-        return score
-
+        return self.features_and_score(images, labels)[1]

@@ -50,7 +50,7 @@ def test_generation_baseline_is_the_untrained_generators_fid():
     family, scores = baseline_scores([str(ROOT / "configs/wgan/demo.yaml")],
                                      ["--data.init_args.train_size", "64", "--data.init_args.val_size", "128"])
     fid = scores["untrained_generator"]
-    assert family == "generation" and set(fid) == {"val/fid_shapes", "val/kid_shapes"}
+    assert family == "generation" and set(fid) == {"val/fid_shapes", "val/kid_shapes", "val/is_shapes"}
     assert fid["val/fid_shapes"] > 10  # noise around grey is nowhere near ShapesWorld's feature statistics
 
 

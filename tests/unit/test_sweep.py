@@ -103,6 +103,9 @@ def test_set_overrides_join_the_base_arguments_and_the_trial_ids(tmp_path):
     assert sweep_spec.check_digest(short) != sweep_spec.check_digest(s)
     with pytest.raises(sw.SweepError, match="KEY=VALUE"):
         sw.with_overrides(s, ["trainer.max_epochs"])
+    # A swept key would silently win over the --set (the trial's parameters come last): refused
+    with pytest.raises(sw.SweepError, match=r"parameters\.seed_everything .*overrides it"):
+        sw.with_overrides(s, ["--seed_everything=3"])
 
 
 def test_shortened_sweeps_still_validate(tmp_path):

@@ -1,0 +1,74 @@
+"""Conditional GAN (Mirza & Osindero, arXiv 2014): generator and discriminator both see the class y,
+so G(z, y) learns p(x | y) and a user picks the class of each sample.
+
+The generator concatenates a learned embedding of y to z. The discriminator reads y either as
+one-hot planes concatenated to the image (``conditioning="concat"``, the paper's form: y joins the
+input) or through a projection term <embed(y), φ(x)> added to its score (``"projection"``,
+Miyato & Koyama 2018, the form later conditional GANs use), or predicts it (``"auxiliary"``: AC-GAN,
+Odena, Olah & Shlens 2017: the discriminator also minimises the class cross-entropy on real and fake
+images, the generator minimises it on its fakes, weighted ``aux_weight``). Objective, nets and the
+improved-GAN switches are DCGAN's. Measured: ``val/cond_acc`` (the ShapesWorld classifier labels each sample
+with the class asked for) and ``val/fid_shapes_<kind>`` beside the overall FID/KID.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from contracts.errors import ConfigError
+from lit_modules.dcgan import DCGAN
+from lit_modules.gan import Batch
+from lit_modules.losses.gan import g_loss_nonsaturating
+from lit_modules.nets.gan import Conditioning
+
+
+class CGAN(DCGAN):
+    """Class-conditional DCGAN.
+
+    Args:
+        num_classes: classes of the data (> 0; ShapesWorld: the kinds).
+        conditioning: how the discriminator uses y: "projection", "concat" (Mirza & Osindero) or
+            "auxiliary" (AC-GAN: it predicts y).
+        aux_weight: weight of AC-GAN's class cross-entropy in both nets' losses ("auxiliary" only).
+
+    The other arguments are ``DCGAN``'s and ``GANModule``'s.
+    """
+
+    primary_metric = "val/cond_acc"
+
+    def __init__(self, num_classes: int, conditioning: Conditioning = "projection", aux_weight: float = 1.0,
+                 **kwargs: Any) -> None:
+        if num_classes < 1:
+            raise ConfigError(f"model.init_args.num_classes must be >= 1 for a conditional GAN, got {num_classes}")
+        if conditioning not in ("projection", "concat", "auxiliary"):
+            raise ConfigError("model.init_args.conditioning must be 'projection', 'concat' or 'auxiliary', "
+                              f"got {conditioning!r}")
+        super().__init__(num_classes=num_classes, **kwargs)  # DCGAN reads hparams.conditioning
+
+    def training_step(self, batch: Batch, batch_idx: int) -> None:
+        if self.hparams.conditioning != "auxiliary":
+            return super().training_step(batch, batch_idx)
+        real, y, fake = self.real_and_fakes(batch)
+        opt_g, opt_d = self.optimizers()
+        critic, w = self.critic, self.hparams.aux_weight
+        logits: dict[str, Tensor] = {}
+
+        def d_loss_fn() -> Tensor:
+            (real_f, logits["real"]), (fake_f, logits["fake"]) = critic.features_and_score(real, y), critic.features_and_score(fake, y)
+            logits["aux"] = F.cross_entropy(critic.class_logits(real_f), y) + F.cross_entropy(critic.class_logits(fake_f), y)
+            return self.d_loss(logits["real"], logits["fake"]) + w * logits["aux"] + self._penalty("critic")
+
+        def g_loss_fn() -> Tensor:
+            fresh = self.generator(self.noise(len(real)), y)
+            features, score = critic.features_and_score(fresh, y)
+            adv = self.g_loss(real, fresh, y) if "feature_matching" in self.improved else g_loss_nonsaturating(score)
+            return adv + w * F.cross_entropy(critic.class_logits(features), y) + self._penalty("generator")
+
+        d_loss = self.optimiser_step(opt_d, d_loss_fn, after=self._after("critic"))
+        g_loss = self.optimiser_step(opt_g, g_loss_fn, after=self._after("generator"))
+        self._watch(d_loss=d_loss, g_loss=g_loss)
+        self._log_train(d_loss, g_loss, logits["real"], logits["fake"])
+        self.log("train/d_class_ce", logits["aux"].detach(), on_step=True, on_epoch=False)

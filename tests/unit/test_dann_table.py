@@ -1,0 +1,28 @@
+"""experiments/reproduce/dann_table.py: finished runs found by (mode, seed), the table and the per-seed gain."""
+
+import json
+
+import pytest
+
+from experiments.callbacks import RESULTS_VERSION
+from experiments.reproduce.dann_table import dann_result, run_all, run_dir, table
+
+pytestmark = pytest.mark.unit
+
+
+def test_runs_missing_ones_and_tabulates_finished(tmp_path):
+    launched = []
+    for mode, acc in (("source_only", 0.5), ("dann", 0.65)):
+        d = run_dir(tmp_path, mode, 0)
+        d.mkdir(parents=True)
+        (d / "results.json").write_text(json.dumps({"version": RESULTS_VERSION, "stages": ["fit"], "metrics":
+                                                    {"val/target_acc1": acc, "val/source_acc1": 0.9}}))
+    assert run_all(tmp_path, tmp_path, lambda cmd, log: launched.append(cmd) or 1) == 0  # no demo config there
+    (tmp_path / "configs/dann").mkdir(parents=True)
+    (tmp_path / "configs/dann/demo.yaml").write_text("{}")
+    failed = run_all(tmp_path, tmp_path, lambda cmd, log: launched.append(cmd) or 1)
+    assert failed == len(launched) == 7  # 9 runs, 2 finished
+    assert all("--model.init_args.mode" in c for c in launched)
+    lines = table(dann_result(tmp_path))
+    assert "| DANN | 0.650 ± 0.000 (n=1)" in "\n".join(lines)
+    assert "+0.150" in lines[-1]

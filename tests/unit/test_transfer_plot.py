@@ -1,0 +1,34 @@
+"""experiments/transfer_plot.py: trials grouped by strategy (or copied layers) and seeds averaged."""
+
+import json
+
+import pytest
+import yaml
+
+from experiments.transfer_plot import collect, copied_layers, main, strategy
+
+pytestmark = pytest.mark.unit
+
+
+def _trial(folder, name, model, n, acc):
+    d = folder / name
+    d.mkdir(parents=True)
+    (d / "results.json").write_text(json.dumps({"state": "finished", "metrics": {"val/acc1": acc}}))
+    (d / "config.yaml").write_text(yaml.safe_dump({"model": {"init_args": model}, "data": {"init_args": {"train_size": n}}}))
+
+
+def test_strategies_layers_and_plot(tmp_path):
+    src = "runs/reproduce/alexnet-demo/reproduce"
+    assert strategy({"init_from": src, "freeze": ["features", "classifier.1", "classifier.4"]}) == "linear probe"
+    assert strategy({"init_from": src, "freeze": ["features"]}) == "fine-tune last block"
+    assert strategy({"init_from": None, "freeze": []}) == "scratch"
+    assert strategy({"init_from": None, "freeze": ["features"]}) == "fine-tune last block (random features)"
+    assert copied_layers({"reinit": ["features.4", "features.8", "features.10", "features.12", "classifier"]}) == 1
+    assert copied_layers({"reinit": ["classifier.6"]}) == 7
+    _trial(tmp_path, "a", {"init_from": src, "freeze": []}, 50, 0.5)
+    _trial(tmp_path, "b", {"init_from": src, "freeze": []}, 50, 0.7)
+    _trial(tmp_path, "c", {"init_from": None, "freeze": []}, 5000, 0.9)
+    lines = collect(tmp_path, "labels", "val/acc1")
+    assert lines["fine-tune all"][50] == [0.5, 0.7] and lines["scratch"][5000] == [0.9]
+    main([str(tmp_path), "--out", str(tmp_path / "p.png")])
+    assert (tmp_path / "p.png").stat().st_size > 1000
