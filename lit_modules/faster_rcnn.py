@@ -10,6 +10,7 @@ RoI op and the paper's sizes, and loads the backbone's ImageNet weights (``nets/
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, Literal
 
 from torch import Tensor
@@ -17,6 +18,7 @@ from torch import Tensor
 from lit_modules.detection import DetectionModule
 from lit_modules.nets.det_backbones import IMAGENET_MEAN, IMAGENET_STD, BackboneName, load_local
 from lit_modules.nets.rcnn import build_rcnn
+from lit_modules.ops.stages import Stopwatch
 
 
 class FasterRCNNModule(DetectionModule):
@@ -78,3 +80,19 @@ class FasterRCNNModule(DetectionModule):
 
     def forward(self, images: list[Tensor]) -> list[dict[str, Tensor]]:
         return self.net(images)
+
+    def detect_stages(self, images: list[Tensor]) -> tuple[list[dict[str, Tensor]], dict[str, float]]:
+        """``forward`` in eval mode, timed: "features" (resize, normalise, backbone), "proposals" (the RPN),
+        "head" (RoI pooling, box head, per-class NMS, masks)."""
+        net, sw = self.net, Stopwatch()
+        sizes = [tuple(i.shape[-2:]) for i in images]
+        with sw("features"):
+            batch, _ = net.transform(images)
+            feats = net.backbone(batch.tensors)
+            feats = OrderedDict([("0", feats)]) if isinstance(feats, Tensor) else feats
+        with sw("proposals"):
+            proposals, _ = net.rpn(batch, feats)
+        with sw("head"):
+            dets, _ = net.roi_heads(feats, proposals, batch.image_sizes)
+            dets = net.transform.postprocess(dets, batch.image_sizes, sizes)
+        return dets, sw.seconds

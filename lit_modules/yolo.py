@@ -20,6 +20,7 @@ from lit_modules.detection import DetectionModule
 from lit_modules.losses.yolo import yolo_anchor_loss, yolo_v1_loss
 from lit_modules.nets.det_backbones import IMAGENET_MEAN, IMAGENET_STD, load_local
 from lit_modules.nets.yolo import YOLO
+from lit_modules.ops.stages import Stopwatch
 from lit_modules.ops.yolo import decode_anchors, decode_v1, encode_anchors, encode_v1, postprocess
 
 
@@ -97,8 +98,23 @@ class YOLOModule(DetectionModule):
         return yolo_anchor_loss(out, ts, self.anchors, size, hp.lambda_noobj)
 
     def forward(self, images: list[Tensor]) -> list[dict[str, Tensor]]:
-        hp = self.hparams
         out, size = self._run(images)
+        return self._detections(out, size)
+
+    def detect_stages(self, images: list[Tensor]) -> tuple[list[dict[str, Tensor]], dict[str, float]]:
+        """``forward`` in eval mode, timed: "features" (normalise, backbone), "head" (head, decoding, NMS)."""
+        sw = Stopwatch()
+        with sw("features"):
+            x = (torch.stack(images) - self.mean) / self.std  # (B, 3, H, W)
+            feats = self.net.backbone(x)
+        with sw("head"):
+            net = self.net
+            out = net.head(feats[-1]) if net.kind == "v1" else net.head(feats[-net.num_scales:])
+            dets = self._detections(out, tuple(x.shape[-2:]))
+        return dets, sw.seconds
+
+    def _detections(self, out: Tensor | list[Tensor], size: tuple[int, int]) -> list[dict[str, Tensor]]:
+        hp = self.hparams
         if hp.head == "v1":
             boxes, scores = decode_v1(out, hp.boxes_per_cell, size)
         else:

@@ -2,10 +2,11 @@
 
 The family's trivial baselines, picked from the config's datamodule class: classification
 (majority class, linear model on pixels), detection (one full-image or centred median-size box
-per class), segmentation (all background, per-pixel linear on RGB), pose (mean pose),
-self-supervised (majority class and linear on pixels for the probe), video (majority class),
-generation (the untrained generator's FID/KID), captioning (the most frequent training caption for
-every image). A demo's number means something only next to these: the gap is what the method adds.
+per class), localisation (majority class, centred median-size box), segmentation (all background,
+per-pixel linear on RGB), pose (mean pose), self-supervised (majority class and linear on pixels for
+the probe), video (majority class), generation (the untrained generator's FID/KID), captioning (the
+most frequent training caption for every image). A demo's number means something only next to
+these: the gap is what the method adds.
 
 ``paperlab baseline gan-features --out FILE`` trains the ShapesWorld feature classifier of the
 GAN family's FID/KID instead (``experiments.baselines.gan_features``).
@@ -25,6 +26,7 @@ from datamodules.classification import ClassificationDataModule
 from datamodules.detection import DetectionDataModule
 from datamodules.domain_adaptation import DomainAdaptationDataModule
 from datamodules.generation import GenerationDataModule
+from datamodules.localisation import LocalisationDataModule
 from datamodules.pose import PoseDataModule
 from datamodules.segmentation import SegmentationDataModule
 from datamodules.ssl import SSLDataModule
@@ -36,6 +38,7 @@ from experiments.baselines import (
     domain_adaptation,
     gan_features,
     generation,
+    localisation,
     pose,
     segmentation,
     ssl,
@@ -51,7 +54,8 @@ def family_of(dm: L.LightningDataModule) -> ModuleType | None:
 
     By the datamodule's class: it fixes what a batch holds, hence what a trivial model can be.
     """
-    families = ((ClassificationDataModule, classification), (DetectionDataModule, detection),
+    families = ((ClassificationDataModule, classification), (LocalisationDataModule, localisation),
+                (DetectionDataModule, detection),  # after its subclass LocalisationDataModule
                 (SegmentationDataModule, segmentation), (PoseDataModule, pose), (SSLDataModule, ssl),
                 (VideoDataModule, video), (GenerationDataModule, generation),
                 (CaptioningDataModule, captioning), (DomainAdaptationDataModule, domain_adaptation))

@@ -16,6 +16,9 @@ Figures, all from the config's own model and batch:
 Output: a table on stdout and, with ``--json PATH``, the same figures as JSON.
 
 ``--mode latency`` times each config's model at batch 1 instead (``experiments.bench.latency``);
+``--mode det_speed`` writes the detection family's speed table: test time per image split into
+proposals / features / head, training time per image and mAP, every method in one process
+(``experiments.bench.det_speed``; default configs: its ``ROWS``);
 ``--data`` times JPEG decoding + augmentation per loader worker, PIL against torchvision.io
 (``experiments.bench.data_bench``; no config).
 """
@@ -128,15 +131,21 @@ def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="paperlab bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", action="append", default=[],
                    help="config file(s), as for fit; with --mode latency, one per model to time")
-    p.add_argument("--mode", choices=("train", "latency"), default="train",
-                   help="train: overhead, data wait, MFU, levers; latency: images/s at batch 1 per config")
+    p.add_argument("--mode", choices=("train", "latency", "det_speed"), default="train",
+                   help="train: overhead, data wait, MFU, levers; latency: images/s at batch 1 per config; "
+                        "det_speed: the detection speed table (experiments.bench.det_speed)")
+    p.add_argument("--ckpt", action="append", default=[], metavar="CONFIG=PATH",
+                   help="det_speed: evaluate this checkpoint for that config's row (default: its demo run's)")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs/reproduce"),
+                   help="det_speed: where the demo runs are (<method>-demo/reproduce)")
+    p.add_argument("--train-steps", type=int, default=3, help="det_speed: timed training steps per method")
     p.add_argument("--steps", type=int, default=10, help="timed steps per block")
     p.add_argument("--rounds", type=int, default=9, help="interleaved Lightning/plain block pairs")
     p.add_argument("--fit-steps", type=int, default=40, help="steps of the real fit for the data-wait share")
     p.add_argument("--levers", default="channels_last,bf16,workers",
                    help="comma list of channels_last, bf16, workers, compile (minutes on a CPU), render_cache "
                         "(ShapesWorld setup: rendering vs reading the cache)")
-    p.add_argument("--images", type=int, default=60, help="latency mode: images timed per model")
+    p.add_argument("--images", type=int, default=60, help="latency, det_speed: images timed per model")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.add_argument("--data", action="store_true",
@@ -156,10 +165,17 @@ def main(argv: list[str]) -> None:
         if args.json:
             args.json.write_text(json.dumps(result, indent=2))
         return
-    if not args.config:
-        p.error("--config is required (except with --data)")
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.mode == "det_speed":
+        if overrides:
+            p.error(f"--mode det_speed takes no config overrides: {overrides}")
+        from experiments.bench import det_speed
+
+        det_speed.run(args.config, args.ckpt, args.runs_dir, args.images, args.train_steps, args.json)
+        return
+    if not args.config:
+        p.error("--config is required (except with --data and --mode det_speed)")
     if args.mode == "latency":
         if overrides:
             p.error(f"--mode latency takes no config overrides: {overrides}")

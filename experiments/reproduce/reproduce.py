@@ -4,7 +4,8 @@ Runs each ``configs/*/demo.yaml`` as written (one tracked run, id ``reproduce``)
 ``configs/sweeps/*.yaml`` with the shortening given by ``--sweep-set`` (default: one epoch per
 trial, every seed), the trivial baselines of each demo's data, ``paperlab explain --method all``
 on the AlexNet demo's checkpoint (unless ``--no-explain``), the segmentation nets side by side
-(``seg_table``: every segmentation net's checkpoint, cost and memory measured in one process), and
+(``seg_table``: every segmentation net's checkpoint, cost and memory measured in one process), the
+detection speed table (``det_speed``: every detector timed per stage in one process), and
 then writes ``docs/RESULTS.md``: the miniature paper table with speed (``paperlab report`` over the
 demo runs), the trivial baselines, the segmentation table, and every sweep's ablation table,
 with the plots beside it in ``docs/figures/``.
@@ -30,6 +31,7 @@ from pathlib import Path
 import yaml
 
 from experiments import provenance
+from experiments.bench.det_speed import table as det_table
 from experiments.children import run_child, stop_children_on_sigterm
 from experiments.report.report import load_local, write_report
 from experiments.report.report_rows import in_repo
@@ -37,6 +39,8 @@ from experiments.reproduce.baselines import baseline, baseline_table
 from experiments.reproduce.dann_table import STEP as DANN_STEP
 from experiments.reproduce.dann_table import dann_result, run_all
 from experiments.reproduce.dann_table import table as dann_table
+from experiments.reproduce.det_table import STEP as DET_STEP
+from experiments.reproduce.det_table import det_result
 from experiments.reproduce.explain_step import explain_result, explain_table
 from experiments.reproduce.seg_table import STEP as SEG_STEP
 from experiments.reproduce.seg_table import seg_result
@@ -154,7 +158,7 @@ def done_line(demos: list, sweeps: list) -> str:
 def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, float]],
                baselines: dict[str, dict], sweeps: list[tuple[Path, Path | None, int | None, float]],
                sets: list[str], total: float, explain: dict | None = None, seg: dict | None = None,
-               dann: dict | None = None) -> None:
+               det: dict | None = None, dann: dict | None = None) -> None:
     figures = out.parent / "figures"
     demo_dirs = [d for _, d, rc, _ in demos if rc == 0 and (d / "results.json").exists()]
     step_dirs = [d for _, d, rc, _ in demos if rc is not None] + [
@@ -190,6 +194,12 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, 
                   (f"`paperlab reproduce --only {SEG_STEP}` (`experiments/reproduce/seg_table.py`): each net's "
                    "checkpoint evaluated, and its cost measured, in one process on the U-Net demo's world "
                    "(ShapesWorld; trivial baselines above)."), "", *seg_table(seg), ""]
+    if det is not None:
+        lines += ["## Detection speed table", "",
+                  (f"`paperlab reproduce --only {DET_STEP}` (`paperlab bench --mode det_speed`, "
+                   "`experiments/bench/det_speed.py`): every detection demo timed in one process on the Faster "
+                   "R-CNN demo's world (ShapesWorld; trivial baselines above), its mAP from its demo run."), "",
+                  *det_table(det), ""]
     if dann is not None:
         lines += ["## Domain adaptation: DANN against its baselines", "",
                   (f"`paperlab reproduce --only {DANN_STEP}` (`experiments/reproduce/dann_table.py`): "
@@ -278,6 +288,10 @@ def main(argv: list[str] | None = None) -> None:
         selected += 1
         print(f"{SEG_STEP} ...", flush=True)
     seg = seg_result(runs, args.configs.resolve().parent, compute=fnmatch.fnmatch(SEG_STEP, args.only))
+    if fnmatch.fnmatch(DET_STEP, args.only):
+        selected += 1
+        print(f"{DET_STEP} ...", flush=True)
+    det = det_result(runs, args.configs.resolve().parent, compute=fnmatch.fnmatch(DET_STEP, args.only))
     dann_failed = 0
     if fnmatch.fnmatch(DANN_STEP, args.only):
         selected += 1
@@ -288,7 +302,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"paperlab reproduce: error: nothing matches --only {args.only!r}", file=sys.stderr)
         sys.exit(2)
     write_page(args.out.resolve(), runs, demos, baselines, sweeps, sets, time.perf_counter() - t0, explain, seg,
-               dann)
+               det, dann)
     print(f"wrote {args.out}")
     failed = sum(rc not in (0, None) for _, _, rc, _ in demos + sweeps) + dann_failed
     if failed:

@@ -23,6 +23,7 @@ def test_classification_baseline_command_writes_json(tmp_path):
 @pytest.mark.parametrize(("config", "family", "baselines", "extra"), [
     ("faster_rcnn", "detection", {"full_image_box", "centred_median_box"}, []),
     ("mask_rcnn", "detection", {"full_image_box", "centred_median_box"}, []),
+    ("overfeat", "localisation", {"majority_class", "centred_median_box", "full_image_box"}, []),
     ("simclr", "ssl", {"majority_class", "linear_on_pixels"}, ["--data.init_args.bank_size", "32"]),
     ("c3d", "video", {"majority_class"}, []),
     ("unet", "segmentation", {"all_background", "pixel_linear"}, []),

@@ -1,0 +1,33 @@
+"""``paperlab bench --mode det_speed``: the detection speed table on tiny untrained models, one process."""
+
+from __future__ import annotations
+
+import json
+
+from experiments.bench import det_speed
+from tests.conftest import ROOT, paperlab_in_process
+
+TINY = ["--data.init_args.train_size=2", "--data.init_args.val_size=3", "--data.init_args.batch_size=2"]
+
+
+def test_det_speed_times_every_stage_and_fills_the_ratios_of_the_rows_present(tmp_path):
+    # the one-stage and RPN rows (R-CNN's and Fast R-CNN's rows need their proposal cache)
+    rows = [(label, config, TINY) for label, config, _ in det_speed.ROWS if label in ("Faster R-CNN", "SSD", "YOLO")]
+    result = det_speed.measure(ROOT, tmp_path, images=2, train_steps=1, rows=rows)
+    by = {r["label"]: r for r in result["rows"]}
+    assert set(by) == {"Faster R-CNN", "SSD", "YOLO"}
+    for r in result["rows"]:
+        assert set(r["test_s"]) == {"proposals", "features", "head", "total"}
+        assert r["test_s"]["total"] > 0 and r["train_s_per_image"] > 0
+        assert "val/map50" not in r  # no demo run under tmp_path: untrained, said so
+    assert by["Faster R-CNN"]["test_s"]["proposals"] > 0 and by["SSD"]["test_s"]["proposals"] == 0
+    ratios = {x["what"]: x["measured"] for x in result["ratios"]}
+    assert ratios["test: Faster R-CNN / SSD"] > 0
+    assert ratios["test without proposals: R-CNN / Fast R-CNN"] is None  # no R-CNN row in this table
+    lines = det_speed.table(json.loads(json.dumps(result)))  # what reproduce caches and reads back
+    assert sum(line.startswith("| SSD |") for line in lines) == 1 and any("not trained" in x for x in lines)
+
+
+def test_det_speed_refuses_a_checkpoint_without_its_config(tmp_path):
+    code, _, err = paperlab_in_process("bench", "--mode", "det_speed", "--ckpt", str(tmp_path / "x.ckpt"), cwd=ROOT)
+    assert code == 2 and "CONFIG=PATH" in err
