@@ -20,15 +20,18 @@ C3D_CHANNELS = (64, 128, 256, 256, 512, 512, 512, 512)
 C3D_POOL_AFTER = (0, 1, 3, 5, 7)
 
 
-def conv_trunk(dims: int, width: float, batch_norm: bool) -> tuple[nn.Sequential, int]:
+def conv_trunk(dims: int, width: float, batch_norm: bool, in_channels: int = 3) -> tuple[nn.Sequential, int]:
     """C3D's conv layers as 3D (3x3x3) or 2D (3x3) convolutions; returns (trunk, out channels).
+
+    ``in_channels``: 3 for RGB; a 2D trunk over stacked frames takes more (early fusion: 3T,
+    a two-stream temporal stream: 2L flow planes).
 
     Pool 1 keeps time (1x2x2, the paper's "not to merge the temporal signal too early"), the
     others are 2x2x2. ``ceil_mode`` lets short demo clips (T=8) and small frames pass all five.
     """
     conv, norm = (nn.Conv3d, nn.BatchNorm3d) if dims == 3 else (nn.Conv2d, nn.BatchNorm2d)
     layers: list[nn.Module] = []
-    c_in = 3
+    c_in = in_channels
     for i, c in enumerate(C3D_CHANNELS):
         c_out = max(8, round(c * width))
         layers += [conv(c_in, c_out, 3, padding=1, bias=not batch_norm)]
