@@ -21,6 +21,7 @@ from torch import Tensor
 
 from contracts.errors import ConfigError
 from lit_modules.classification import ClassificationModule
+from lit_modules.media import clips_to_display, gif_bytes
 from lit_modules.nets.two_stream import Fusion, Streams, TwoStream
 
 
@@ -74,6 +75,21 @@ class TwoStreamModule(ClassificationModule):
     def training_loss(self, clips: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         logits = self.net.stream_logits(clips)
         return self.net.loss(logits, labels, self.hparams.label_smoothing), self.net.fuse_scores(logits)
+
+    def wandb_media(self, batch: tuple[Tensor, Tensor], outputs: object, n: int = 8) -> dict:
+        """The first ``n`` validation clips' RGB frames as W&B videos (caption: true / predicted motion)."""
+        import wandb  # only runs that log to W&B call this
+
+        clips, labels = batch[0][:n], batch[1][:n]
+        with torch.no_grad():
+            conf, pred = self._logits(clips).softmax(-1).max(-1)  # (n,)
+        names = getattr(getattr(self.trainer, "datamodule", None), "class_names", None) or []
+        name = lambda i: names[i] if i < len(names) else str(i)
+        rgb = (clips[:, 0] if clips.ndim == 6 else clips)[:, :3]  # (n, 3, L, H, W): the RGB channels
+        return {"val/clips": [
+            wandb.Video(gif_bytes(v, fps=4), format="gif", caption=f"true {name(t)} / pred {name(p)} ({c:.2f})")
+            for v, t, p, c in zip(clips_to_display(rgb), labels.tolist(), pred.tolist(), conf.tolist(), strict=True)
+        ]}
 
     def _logits(self, clips: Tensor) -> Tensor:
         if clips.ndim == 6:  # (B, K, 5, L, H, W): K clips/crops per video, average the softmax

@@ -182,6 +182,35 @@ class VideoResNet18(nn.Module):
         return self.fc(x.mean((2, 3, 4)))  # (B, classes)
 
 
+def insert_non_local(net: nn.Module, where: Sequence[int]) -> None:
+    """Insert non-local blocks (Wang 2018) in place: after C3D conv ``i`` (its ReLU and pool), or
+    after stage ``i`` of an R3D / R(2+1)D; zero-initialised, so the net's function is unchanged."""
+    from lit_modules.nets.non_local import NonLocalBlock
+
+    if isinstance(net, C3D):
+        layers, conv_i, chans, out = list(net.features), -1, 0, []
+        for k, layer in enumerate(layers):
+            out.append(layer)
+            if isinstance(layer, nn.Conv3d):
+                conv_i, chans = conv_i + 1, layer.out_channels
+            nxt = layers[k + 1] if k + 1 < len(layers) else None
+            if conv_i in where and not isinstance(nxt, nn.BatchNorm3d | nn.ReLU | nn.MaxPool3d):
+                out.append(NonLocalBlock(chans))
+        bad = [i for i in where if not 0 <= i < len(C3D_CHANNELS)]
+        net.features = nn.Sequential(*out)
+    else:
+        stages = list(net.stages) if isinstance(net, VideoResNet18) else \
+            [getattr(net, f"layer{i + 1}", None) for i in range(4)]
+        if any(s is None for s in stages):
+            raise ValueError("non-local blocks go into C3D, R3D-18 or R(2+1)D-18")
+        bad = [i for i in where if not 0 <= i < 4]
+        for i in where:
+            if not bad:
+                stages[i].append(NonLocalBlock(stages[i][-1].conv2[1].num_features))  # the block's output BN
+    if bad:
+        raise ValueError(f"positions {bad} do not exist (C3D: convs 0-7, ResNets: stages 0-3)")
+
+
 def video_resnet18(num_classes: int, factorised: bool, width: int = 64) -> nn.Module:
     """torchvision's builder at the paper's width (weights=None: no downloads), else the mirror."""
     if width == 64:
