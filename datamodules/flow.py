@@ -97,9 +97,17 @@ def dequantise(q: torch.Tensor | np.ndarray, bound: float):
         q.float() * (2 * bound / 255.0) - bound
 
 
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out |= _flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v}
+    return out
+
+
 def _refuse(where: Path, theirs: dict, ours: dict) -> None:
     if theirs != ours:
-        diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+        a, b = _flat(theirs), _flat(ours)
+        diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k.rsplit(".", 1)[-1] != "scale")
         raise DatasetError(
             f"{where}: flow cache made with other settings ({', '.join(diff)} differ).\n"
             f"  cache: {json.dumps(theirs, sort_keys=True)}\n  asked: {json.dumps(ours, sort_keys=True)}\n"
