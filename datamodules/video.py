@@ -321,6 +321,9 @@ class VideoDataModule(FamilyDataModule):
         if reverse and source != "shapes":
             raise ConfigError(f"data.init_args.reverse=true with source={source!r}: a reversed clip needs each "
                               "class's reversed label, which only the ShapesWorld source defines")
+        if modality != "rgb" and source == "shapes" and clip_frames - 1 < num_frames:
+            raise ConfigError(f"data.init_args.clip_frames={clip_frames} gives {clip_frames - 1} flow frames, fewer "
+                              f"than num_frames={num_frames}: set clip_frames >= {num_frames + 1}")
         if modality != "rgb" and reverse:
             raise ConfigError("data.init_args.reverse=true with a flow modality: a reversed clip's flow is not the "
                               "negated flow; use flip")

@@ -106,6 +106,8 @@ def test_datamodule_rgb_flow_clips_flip_negates_dx_and_bad_settings(tmp_path, mo
     orig = dm._train.source.load(0, lambda n: [list(range(4))])[0][0]
     assert torch.equal(mirrored[3], 255 - orig[3].flip(-1)) and torch.equal(mirrored[4], orig[4].flip(-1))
     assert torch.equal(mirrored[:3], orig[:3].flip(-1))
+    with pytest.raises(ConfigError, match="clip_frames=8 gives 7 flow frames, fewer than num_frames=8"):
+        VideoDataModule(modality="rgb+flow", num_frames=8, clip_frames=8)
     with pytest.raises(ConfigError, match="reversed clip's flow"):
         VideoDataModule(modality="flow", reverse=True)
     with pytest.raises(ConfigError, match="needs data.init_args.flow_dir"):
