@@ -175,3 +175,18 @@ def test_module_refuses_rgb_only_data():
     m._trainer = Trainer()
     with pytest.raises(ConfigError, match="modality: rgb\\+flow"):
         m.setup("fit")
+
+
+def test_frame_folder_datamodule_extracts_at_prepare_and_reads_rgb_flow_clips(tmp_path, caplog):
+    for split in ("train", "val"):
+        _write_video(tmp_path / "frames" / split / "walk" / "v1", 5)
+        _write_video(tmp_path / "frames" / split / "run" / "v2", 5)
+        _write_video(tmp_path / "frames" / split / "run" / "short", 3)  # 2 flow frames < T=3: skipped, logged
+    dm = VideoDataModule(source="frames", root=str(tmp_path / "frames"), modality="rgb+flow", num_frames=3,
+                         crop_size=24, batch_size=2, flow_dir=str(tmp_path / "flow"), num_workers=0)
+    dm.prepare_data()
+    assert (tmp_path / "flow" / "train" / "walk" / "v1" / "flow_y_00004.jpg").is_file() and dm.flow_seconds > 0
+    dm.setup("fit")
+    clips, labels = next(iter(dm.train_dataloader()))
+    assert clips.shape == (2, 5, 3, 24, 24) and len(dm._train.source) == 2
+    assert "skipped 1 video(s) with fewer than 4 frames" in caplog.text
