@@ -19,6 +19,7 @@ Two stores, both refusing a cache made with other settings (the message names bo
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -73,7 +74,7 @@ def as_settings(value: FlowSettings | dict | None) -> FlowSettings:
     return FlowSettings(**(value or {}))
 
 
-def farneback(clip: torch.Tensor | np.ndarray, settings: FlowSettings = FlowSettings()) -> np.ndarray:  # noqa: B008
+def farneback(clip: torch.Tensor | np.ndarray, settings: FlowSettings = FlowSettings()) -> np.ndarray:
     """Flow between consecutive frames of a uint8 clip ``(3, T, H, W)`` -> float32 ``(2, T-1, H, W)`` (dx, dy)."""
     import cv2  # only flow needs OpenCV
 
@@ -82,7 +83,7 @@ def farneback(clip: torch.Tensor | np.ndarray, settings: FlowSettings = FlowSett
             for t in range(frames.shape[1])]
     s = settings
     flows = [cv2.calcOpticalFlowFarneback(a, b, None, s.pyr_scale, s.levels, s.winsize, s.iterations, s.poly_n,
-                                          s.poly_sigma, 0) for a, b in zip(gray[:-1], gray[1:], strict=True)]
+                                          s.poly_sigma, 0) for a, b in itertools.pairwise(gray)]
     return np.stack(flows).transpose(3, 0, 1, 2).astype(np.float32)  # (T-1, H, W, 2) -> (2, T-1, H, W)
 
 
@@ -178,7 +179,7 @@ def video_ids(source) -> list[str]:
     return ids
 
 
-def extract(source, out: str | Path, settings: FlowSettings = FlowSettings(),  # noqa: B008
+def extract(source, out: str | Path, settings: FlowSettings = FlowSettings(),
             progress: Callable[[int, int], None] | None = None) -> dict:
     """Flow JPEGs for every video of ``source`` under ``out``; videos already done are skipped.
 

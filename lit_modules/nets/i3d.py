@@ -43,7 +43,7 @@ def inflate_conv(conv: nn.Conv2d, time_kernel: int | None = None, time_stride: i
     """``k x k`` -> ``kt x k x k`` conv with the 2D weights repeated over time and divided by ``kt``."""
     kt = time_kernel if time_kernel is not None else conv.kernel_size[0]
     if not isinstance(conv.padding, tuple):
-        raise ValueError(f"cannot inflate a conv with padding={conv.padding!r}")
+        raise TypeError(f"cannot inflate a conv with padding={conv.padding!r} (give it as numbers)")
     out = InflatedConv3d(conv.in_channels, conv.out_channels, (kt, *conv.kernel_size), (time_stride, *conv.stride),
                          (0, *conv.padding), (1, *conv.dilation), conv.groups, conv.bias is not None,
                          time_padding=kt // 2, padding_mode_t=time_padding)

@@ -166,8 +166,8 @@ def test_module_refuses_rgb_only_data():
     m = TwoStreamModule(num_classes=9, flow_frames=8, width=0.125)
 
     class DM:
-        hparams = {"modality": "rgb", "num_frames": 8}
-        num_classes = 9
+        def __init__(self) -> None:
+            self.hparams, self.num_classes = {"modality": "rgb", "num_frames": 8}, 9
 
     class Trainer:
         datamodule = DM()
@@ -187,6 +187,6 @@ def test_frame_folder_datamodule_extracts_at_prepare_and_reads_rgb_flow_clips(tm
     dm.prepare_data()
     assert (tmp_path / "flow" / "train" / "walk" / "v1" / "flow_y_00004.jpg").is_file() and dm.flow_seconds > 0
     dm.setup("fit")
-    clips, labels = next(iter(dm.train_dataloader()))
+    clips, _ = next(iter(dm.train_dataloader()))
     assert clips.shape == (2, 5, 3, 24, 24) and len(dm._train.source) == 2
     assert "skipped 1 video(s) with fewer than 4 frames" in caplog.text
