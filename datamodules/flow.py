@@ -219,7 +219,7 @@ def extract(source, out: str | Path, settings: FlowSettings = FlowSettings(),
         log.warning("flow: skipped %d video(s): %s%s", len(skipped), "; ".join(skipped[:3]),
                     " ..." if len(skipped) > 3 else "")
     report = {"videos": len(ids), "done_before": done_before, "extracted": extracted, "skipped": len(skipped),
-              "seconds": round(seconds, 2)}
+              "seconds": round(seconds, 3)}
     log.info("flow extraction into %s: %s", out, report)
     return report
 
