@@ -23,6 +23,7 @@ flow frames; a mirrored clip's dx changes sign.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -103,8 +104,6 @@ class _ShapesSource:
         folder, key = cache_dir(), view_key(self.view)
         if folder is None or key is None:
             return None
-        import hashlib
-
         tag = hashlib.sha256(f"{key} {flow.record()}".encode()).hexdigest()[:16]
         return folder.parent / "flow" / f"{name}-{tag}.pt"
 
