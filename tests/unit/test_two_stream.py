@@ -190,3 +190,15 @@ def test_frame_folder_datamodule_extracts_at_prepare_and_reads_rgb_flow_clips(tm
     clips, _ = next(iter(dm.train_dataloader()))
     assert clips.shape == (2, 5, 3, 24, 24) and len(dm._train.source) == 2
     assert "skipped 1 video(s) with fewer than 4 frames" in caplog.text
+
+
+def test_extraction_command_reports_its_time_and_bad_root_exits_2(tmp_path, capsys):
+    from datamodules.flow import main
+
+    _write_video(tmp_path / "frames" / "walk" / "v1", 4)
+    args = ["--source", "frames", "--root", str(tmp_path / "frames"), "--flow-dir", str(tmp_path / "flow")]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["extracted"] == 1 and "seconds" in report
+    assert main([*args[:3], str(tmp_path / "nowhere"), *args[4:]]) == 2
+    assert "does not exist" in capsys.readouterr().out
