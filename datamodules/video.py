@@ -13,10 +13,17 @@ the clip into when the source knows it: on ShapesWorld a mirrored move_left is a
 a mirrored clockwise turn an anticlockwise one; a reversed clip reverses every motion. A
 mirrored UCF101 action keeps its label; reversing needs the source's map, so only ShapesWorld
 has it.
+
+Optical flow (``modality``, the two-stream networks): ``"flow"`` clips are ``(B, 2, T, H, W)``
+(dx, dy of T flow frames, pixels a frame / ``flow.bound``, so about -1..1) and ``"rgb+flow"``
+clips ``(B, 5, T, H, W)``: channels 0-2 the RGB frames, 3-4 the flow from each frame to the
+next. The flow is computed once (``datamodules.flow``), so a clip samples T of a video's N-1
+flow frames; a mirrored clip's dx changes sign.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -28,6 +35,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from contracts.errors import ConfigError, DatasetError
 from datamodules.base import FamilyDataModule, Split, Stats
+from datamodules.flow import FlowFolder, FlowSettings, as_settings, extract, shapes_flow
 from datamodules.pixels import PixelNormalize
 from datamodules.shapes.clips import (
     MOTIONS,
@@ -37,11 +45,12 @@ from datamodules.shapes.clips import (
     label_maps,
 )
 from datamodules.shapes.scene import WorldConfig, as_world
-from datamodules.shapes.store import render_columns
+from datamodules.shapes.store import cache_dir, render_columns, view_key
 from datamodules.sources.frame_folder import FrameFolderSource, frames_to_clip
 from datamodules.sources.ucf101 import HMDB51Source, UCF101Source, _ucf_help
 
 Source = Literal["shapes", "frames", "ucf101", "hmdb51"]
+Modality = Literal["rgb", "flow", "rgb+flow"]
 KINETICS_MEAN, KINETICS_STD = (0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)
 
 
@@ -73,27 +82,79 @@ class ClipSampler:
 class _ShapesSource:
     """ShapesWorld clips in the sources' ``load(i, pick)`` interface, rendered once when cached."""
 
-    def __init__(self, view: ShapesClips, cache: bool) -> None:
-        self.view = view
+    def __init__(self, view: ShapesClips, cache: bool, modality: Modality = "rgb",
+                 flow: FlowSettings | None = None, flow_dir: str | None = None) -> None:
+        self.view, self.modality = view, modality
         self.classes, self.num_classes = view.classes, view.num_classes
         self.mirrored, self.reversed = label_maps(view.motions)  # label of a mirrored / time-reversed clip
         self.clips, self.labels = render_columns(view) if cache else (None, None)  # (N,3,F,H,W), N ints
+        self.flow, self.flow_seconds = None, 0.0
+        if modality != "rgb":
+            self.flow, self.flow_seconds = shapes_flow(self.clips, self._settings(), flow or FlowSettings(),
+                                                       self._flow_path(flow or FlowSettings(), flow_dir))
+
+    def _settings(self) -> dict:
+        v = self.view
+        return {"split": v.split, "size": len(v), "clip_frames": v.num_frames, "view_key": view_key(v)}
+
+    def _flow_path(self, flow: FlowSettings, flow_dir: str | None) -> Path | None:
+        name = f"ShapesClips-{self.view.split}-{len(self.view)}"
+        if flow_dir:  # a named folder: one file per split and size, refused if made from other settings
+            return Path(flow_dir) / f"{name}.pt"
+        folder, key = cache_dir(), view_key(self.view)
+        if folder is None or key is None:
+            return None
+        tag = hashlib.sha256(f"{key} {flow.record()}".encode()).hexdigest()[:16]
+        return folder.parent / "flow" / f"{name}-{tag}.pt"
 
     def __len__(self) -> int:
         return len(self.view)
 
     def load(self, i: int, pick) -> tuple[list[torch.Tensor], int]:
         clip, label = (self.clips[i], self.labels[i]) if self.clips is not None else self.view[i]
-        return [clip[:, c] for c in pick(clip.shape[1])], int(label)
+        if self.flow is None:
+            return [clip[:, c] for c in pick(clip.shape[1])], int(label)
+        flow = self.flow[i]  # (2, F-1, H, W): frame t -> t+1
+        return [_with_flow(clip[:, c], flow[:, c], self.modality) for c in pick(flow.shape[1])], int(label)
+
+
+def _with_flow(rgb: torch.Tensor, flow: torch.Tensor, modality: str) -> torch.Tensor:
+    """``(3, T, H, W)`` frames and their ``(2, T, H, W)`` flow -> the modality's uint8 clip."""
+    return flow if modality == "flow" else torch.cat([rgb, flow])  # (2 | 5, T, H, W)
+
+
+class _DiskFlowSource:
+    """A frame-folder / video-file source with the flow :func:`datamodules.flow.extract` wrote for it."""
+
+    def __init__(self, source, flow: FlowFolder, modality: Modality) -> None:
+        self.source, self.flow, self.modality = source, flow, modality
+        self.classes, self.num_classes = source.classes, source.num_classes
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def load(self, i: int, pick) -> tuple[list[torch.Tensor], int]:
+        picked: list = []
+
+        def pick_flow(n: int):  # a video of n frames has n-1 flow frames (its count is checked below)
+            picked[:] = pick(n - 1)
+            return picked
+
+        rgb, label = self.source.load(i, pick_flow)
+        if self.flow.count(i) < max(j for c in picked for j in c) + 1:
+            raise DatasetError(f"{self.flow.dir / self.flow.ids[i]}: fewer flow frames than the video has; "
+                               "extract it again")
+        return [_with_flow(r, self.flow.frames(i, c), self.modality) for r, c in zip(rgb, picked, strict=True)], label
 
 
 class _Clips(Dataset):
     """Samples clips from a source and crops them: uint8 ``(3, T, s, s)`` or ``(K, 3, T, s, s)``."""
 
     def __init__(self, source, sampler: ClipSampler, crop: int, resize: int | None, crops: int = 1,
-                 flip: bool = False, reverse: bool = False) -> None:
+                 flip: bool = False, reverse: bool = False, modality: Modality = "rgb") -> None:
         self.source, self.sampler, self.crop, self.resize = source, sampler, crop, resize
         self.crops, self.flip, self.reverse = crops, flip, reverse
+        self.dx = {"rgb": None, "flow": 0, "rgb+flow": 3}[modality]  # the flow's x channel: negated by a mirror
         self.mirrored = getattr(source, "mirrored", None)  # None: a mirrored clip keeps its label
         self.reversed = getattr(source, "reversed", None)
 
@@ -114,7 +175,19 @@ class _Clips(Dataset):
         corners = [(cy, cx)]
         if self.crops == 3:  # three crops along the longer side (the R(2+1)D protocol)
             corners = [(y, cx) for y in (0, cy, h - s)] if h > w else [(cy, x) for x in (0, cx, w - s)]
+        if self.crops == 10:  # four corners and the centre, and their mirrors (the two-stream protocol)
+            corners = [(0, 0), (0, w - s), (h - s, 0), (h - s, w - s), (cy, cx)]
+            views = [clip[..., y:y + s, x:x + s] for y, x in corners]
+            return views + [self._mirror(v) for v in views]
         return [clip[..., y:y + s, x:x + s] for y, x in corners]
+
+    def _mirror(self, clip: torch.Tensor) -> torch.Tensor:
+        """Left-right mirror; a flow's dx changes sign (255 - q is -v in the symmetric quantisation)."""
+        clip = clip.flip(-1)
+        if self.dx is not None:
+            clip = clip.clone()
+            clip[self.dx] = 255 - clip[self.dx]
+        return clip
 
     def __getitem__(self, i: int):
         clips, label = self.source.load(i, self.sampler)
@@ -123,7 +196,7 @@ class _Clips(Dataset):
             return torch.stack(views), label  # (K, 3, T, s, s)
         clip = views[0]  # (3, T, s, s)
         if self.flip and torch.rand(()) < 0.5:
-            clip, label = clip.flip(-1), self.mirrored[label] if self.mirrored else label
+            clip, label = self._mirror(clip), self.mirrored[label] if self.mirrored else label
         if self.reverse and torch.rand(()) < 0.5:
             clip, label = clip.flip(1), self.reversed[label]
         return clip, label
@@ -132,15 +205,21 @@ class _Clips(Dataset):
 class _Normalize:
     """Collate: stack uint8 clips and normalise the whole batch in one op."""
 
-    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+    def __init__(self, mean: Sequence[float], std: Sequence[float], modality: Modality = "rgb") -> None:
         self.normalize = PixelNormalize(mean, std, channel_dim=-4)
+        self.modality = modality
 
     def __call__(self, samples):
-        clips = torch.stack([c for c, _ in samples]).float()  # (B, 3, T, H, W) or (B, K, 3, T, H, W)
+        clips = torch.stack([c for c, _ in samples]).float()  # (B, C, T, H, W) or (B, K, C, T, H, W)
         if clips.ndim == 6 and clips.shape[1] == 1:
             clips = clips[:, 0]  # one view per video: the plain clip contract
         labels = torch.tensor([int(y) for _, y in samples], dtype=torch.long)
-        return self.normalize(clips), labels
+        if self.modality == "rgb":
+            return self.normalize(clips), labels
+        flow = (clips[..., -2:, :, :, :] - 127.5) / 127.5  # quantised flow -> flow / bound, about -1..1
+        if self.modality == "flow":
+            return flow, labels
+        return torch.cat([self.normalize(clips[..., :3, :, :, :]), flow], dim=-4), labels
 
 
 class VideoDataModule(FamilyDataModule):
@@ -161,7 +240,8 @@ class VideoDataModule(FamilyDataModule):
             only: left <-> right, up <-> down, cw <-> ccw, grow <-> shrink).
         val_clips: clips per video in validation (1 = clip accuracy).
         test_clips: clips per video at test time, averaged by the module (video accuracy).
-        test_crops: 1 (centre) or 3 spatial crops per test clip.
+        test_crops: 1 (centre), 3 (along the long side) or 10 (corners, centre and their mirrors:
+            the two-stream protocol) spatial crops per test clip.
         batch_size: per-process batch size.
         eval_batch_size: val/test batch size (defaults to ``batch_size``).
         num_workers: loader processes; -1: 0 for cached ShapesWorld, else one per spare core.
@@ -175,6 +255,11 @@ class VideoDataModule(FamilyDataModule):
             to train on one distinction alone; set ``model.init_args.num_classes`` to match.
         rotation_step: ShapesWorld rotations: (low, high) degrees a frame, drawn per clip (part of
             the world's claim, like ``world``; capped below 40 % of each kind's symmetry angle).
+        modality: "rgb" clips, "flow" (2 channels) or "rgb+flow" (5), for the two-stream nets.
+        flow: optical-flow settings (``datamodules.flow.FlowSettings``: Farnebäck and the uint8 bound).
+        flow_dir: where the flow is kept: ShapesWorld's ``<split>-<size>.pt`` files (default
+            ``$PAPERLAB_CACHE/flow``), or the on-disk sources' extracted flow JPEGs (required for them;
+            extracted at ``prepare_data`` when missing, resuming where a previous run stopped).
     """
 
     dataset_names: ClassVar[dict[str, str]] = {"shapes": "ShapesWorld motions", "ucf101": "UCF101",
@@ -195,7 +280,7 @@ class VideoDataModule(FamilyDataModule):
         reverse: bool = False,
         val_clips: int = 1,
         test_clips: int = 1,
-        test_crops: Literal[1, 3] = 1,
+        test_crops: Literal[1, 3, 10] = 1,
         batch_size: int = 32,
         eval_batch_size: int | None = None,
         num_workers: int = -1,
@@ -207,6 +292,9 @@ class VideoDataModule(FamilyDataModule):
         cache: bool = True,
         motions: list[str] | None = None,
         rotation_step: tuple[float, float] = (4.0, 12.0),
+        modality: Modality = "rgb",
+        flow: FlowSettings = FlowSettings(),  # noqa: B008 (frozen dataclass)
+        flow_dir: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -232,6 +320,20 @@ class VideoDataModule(FamilyDataModule):
         if reverse and source != "shapes":
             raise ConfigError(f"data.init_args.reverse=true with source={source!r}: a reversed clip needs each "
                               "class's reversed label, which only the ShapesWorld source defines")
+        if modality != "rgb" and source == "shapes" and clip_frames - 1 < num_frames:
+            raise ConfigError(f"data.init_args.clip_frames={clip_frames} gives {clip_frames - 1} flow frames, fewer "
+                              f"than num_frames={num_frames}: set clip_frames >= {num_frames + 1}")
+        if modality != "rgb" and reverse:
+            raise ConfigError("data.init_args.reverse=true with a flow modality: a reversed clip's flow is not the "
+                              "negated flow; use flip")
+        if modality != "rgb" and source == "shapes" and not cache:
+            raise ConfigError("data.init_args.modality uses flow, computed once over the rendered clips: "
+                              "set data.init_args.cache=true")
+        if modality != "rgb" and source != "shapes" and not flow_dir:
+            raise ConfigError(f"data.init_args.modality={modality!r} with source={source!r} needs "
+                              "data.init_args.flow_dir (where the flow JPEGs are extracted)")
+        self.flow_settings = as_settings(flow)
+        self.flow_seconds = 0.0  # flow extraction time of this run (0 when read from a cache)
         self.check_data(source, root)
         self.num_classes: int | None = len(self.motions) if source == "shapes" else None
 
@@ -256,11 +358,32 @@ class VideoDataModule(FamilyDataModule):
         if h.source == "shapes":
             view = ShapesClips("train" if train else "val", h.train_size if train else h.val_size, self.world,
                                h.clip_frames, motions=self.motions, rotation_step=tuple(h.rotation_step))
-            return _ShapesSource(view, h.cache)
-        if h.source == "frames":
-            return FrameFolderSource(Path(h.root) / ("train" if train else h.val_split), min_frames=h.num_frames)
+            src = _ShapesSource(view, h.cache, h.modality, self.flow_settings, h.flow_dir)
+            self.flow_seconds += src.flow_seconds
+            return src
+        src = self._disk(train)
+        if h.modality == "rgb":
+            return src
+        return _DiskFlowSource(src, FlowFolder(src, self._flow_folder(train), self.flow_settings), h.modality)
+
+    def _disk(self, train: bool) -> FrameFolderSource | UCF101Source:
+        h = self.hparams
+        if h.source == "frames":  # flow needs one more frame than the clip
+            return FrameFolderSource(Path(h.root) / ("train" if train else h.val_split),
+                                     min_frames=h.num_frames + (h.modality != "rgb"))
         cls = UCF101Source if h.source == "ucf101" else HMDB51Source
         return cls(h.root, "train" if train else "test", h.fold)
+
+    def _flow_folder(self, train: bool) -> Path:
+        return Path(self.hparams.flow_dir) / ("train" if train else "val")
+
+    def prepare_data(self) -> None:
+        """On-disk sources with flow: extract what is missing (resumes; the time goes to the log)."""
+        if self.hparams.modality == "rgb" or self.hparams.source == "shapes":
+            return
+        for train in (True, False):
+            report = extract(self._disk(train), self._flow_folder(train), self.flow_settings)
+            self.flow_seconds += report["seconds"]
 
     def setup(self, stage: str) -> None:
         h = self.hparams
@@ -273,17 +396,18 @@ class VideoDataModule(FamilyDataModule):
         resize = None if h.source == "shapes" else h.resize
         if split == "test":  # the validation videos, with the test protocol's clips and crops
             return _Clips(self._val.source, ClipSampler(h.num_frames, h.stride, False, h.test_clips), h.crop_size,
-                          resize, crops=h.test_crops)
+                          resize, crops=h.test_crops, modality=h.modality)
         train = split == "train"
         src = self._raw(train)
         self.num_classes = src.num_classes if train else self.num_classes or src.num_classes
         if train:
             return _Clips(src, ClipSampler(h.num_frames, h.stride, True), h.crop_size, resize, flip=h.flip,
-                          reverse=h.reverse)
-        return _Clips(src, ClipSampler(h.num_frames, h.stride, False, h.val_clips), h.crop_size, resize)
+                          reverse=h.reverse, modality=h.modality)
+        return _Clips(src, ClipSampler(h.num_frames, h.stride, False, h.val_clips), h.crop_size, resize,
+                      modality=h.modality)
 
     def collate_fn(self, ds: Dataset, train: bool) -> _Normalize:
-        return _Normalize(*self._stats())
+        return _Normalize(*self._stats(), modality=self.hparams.modality)
 
     def _in_memory(self) -> bool:
         return self.hparams.source == "shapes" and self.hparams.cache

@@ -1,9 +1,12 @@
-"""Video classification — C3D (Tran 2015), R3D-18 / R(2+1)D-18 (Tran 2018) and the 2D baselines.
+"""Video classification — C3D (Tran 2015), R3D-18 / R(2+1)D-18 (Tran 2018), I3D (Carreira 2017),
+Karpathy 2014's fusion ladder, LRCN (Donahue 2015) and non-local blocks (Wang 2018).
 
 The idea the ladder shows: a model that classifies frames one by one (``single_frame``) cannot
-tell motions apart that differ only in direction; fusing per-frame features in time order
-(``late_fusion``) can, and convolving over time from the first layer (``c3d``, ``r3d_18``,
-``r2plus1d_18``) learns motion directly. One module, the net chosen by ``arch``.
+tell motions apart that differ only in direction; merging frames in time order can, early (the
+first conv sees every frame: ``early_fusion``), slowly (``slow_fusion``), late (``late_fusion``),
+through a recurrent net (``lrcn``), and convolving over time from the first layer (``c3d``,
+``r3d_18``, ``r2plus1d_18``, ``i3d``) learns motion directly; ``non_local`` adds blocks that
+relate every place and time. One module, the net chosen by ``arch`` (two-stream: ``two_stream.py``).
 
 Batch contract (``datamodules.video``): clips float ``(B, 3, T, H, W)``, labels int64 ``(B,)``;
 for video-level evaluation ``(B, K, 3, T, H, W)``: K clips/crops per video whose softmax is
@@ -17,11 +20,18 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from contracts.errors import ConfigError
 from lit_modules.classification import ClassificationModule
 from lit_modules.media import clips_to_display, gif_bytes
-from lit_modules.nets.video import C3D, LateFusion, SingleFrame, video_resnet18
+from lit_modules.nets.fusion import LRCN, EarlyFusion, SlowFusion
+from lit_modules.nets.i3d import i3d_googlenet
+from lit_modules.nets.video import C3D, LateFusion, SingleFrame, insert_non_local, video_resnet18
 
-Arch = Literal["c3d", "r3d_18", "r2plus1d_18", "single_frame", "late_fusion"]
+Arch = Literal["c3d", "c3d_nonlocal", "r3d_18", "r2plus1d_18", "i3d", "single_frame", "early_fusion",
+               "late_fusion", "slow_fusion", "lrcn"]
+NAMES = {"c3d": "C3D", "c3d_nonlocal": "C3D + non-local", "r3d_18": "R3D-18", "r2plus1d_18": "R(2+1)D-18",
+         "i3d": "I3D", "single_frame": "Single frame", "early_fusion": "Early fusion", "late_fusion": "Late fusion",
+         "slow_fusion": "Slow fusion", "lrcn": "LRCN"}
 
 
 class VideoModule(ClassificationModule):
@@ -29,22 +39,26 @@ class VideoModule(ClassificationModule):
 
     Args:
         num_classes: classes in the data.
-        arch: "c3d", "r3d_18", "r2plus1d_18", "single_frame" or "late_fusion".
+        arch: "c3d", "c3d_nonlocal" (C3D with non-local blocks, at ``non_local`` or after conv3b and
+            conv4b), "r3d_18", "r2plus1d_18", "i3d" (inflated GoogLeNet), "single_frame",
+            "early_fusion", "late_fusion", "slow_fusion" or "lrcn".
         num_frames: T of the clips (late fusion's concatenation needs it).
         width: C3D / 2D-baseline channel multiplier (1.0 = C3D's 64 ... 512 channels).
         resnet_width: first-stage channels of R3D / R(2+1)D (64 = torchvision's builders).
-        hidden: C3D fc6/fc7 and late-fusion FC width (C3D paper: 4096).
+        hidden: C3D fc6/fc7, the fusion nets' FC width and LRCN's LSTM width (C3D paper: 4096).
         dropout: C3D dropout (paper: 0.5).
         batch_norm: BN after every conv of C3D and the 2D trunks (C3D had none).
         fusion: late fusion by "concat" (time-ordered) or "mean" (order-blind) of frame features.
         pool_output: C3D's pooled (T, H, W) before fc6; (1, 4, 4) is the paper's for 16x112x112.
+        non_local: where non-local blocks go: C3D conv indices 0-7 (after that conv's ReLU / pool)
+            or R3D / R(2+1)D stage indices 0-3 (after the stage); empty: none (c3d_nonlocal: [3, 5]).
         channels_last: NHWC weights for the 2D baselines' convs (clips stay NCTHW; untuned).
     """
 
     @staticmethod
     def method_name(hparams: dict) -> str:
-        return {"c3d": "C3D", "r3d_18": "R3D-18", "r2plus1d_18": "R(2+1)D-18", "single_frame": "Single frame",
-                "late_fusion": "Late fusion"}.get(hparams.get("arch", "c3d"), "Video")
+        name = NAMES.get(hparams.get("arch", "c3d"), "Video")
+        return name + (" + non-local" if hparams.get("non_local") and "non-local" not in name else "")
 
     def __init__(
         self,
@@ -58,17 +72,32 @@ class VideoModule(ClassificationModule):
         batch_norm: bool = False,
         fusion: Literal["concat", "mean"] = "concat",
         pool_output: tuple[int, int, int] = (1, 4, 4),
+        non_local: list[int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
-        if arch == "c3d":
+        if arch in ("c3d", "c3d_nonlocal"):
             self.net = C3D(num_classes, width, hidden, dropout, batch_norm, pool_output)
         elif arch in ("r3d_18", "r2plus1d_18"):
             self.net = video_resnet18(num_classes, factorised=arch == "r2plus1d_18", width=resnet_width)
+        elif arch == "i3d":
+            self.net = i3d_googlenet(num_classes, dropout)
         elif arch == "single_frame":
             self.net = SingleFrame(num_classes, width, batch_norm)
+        elif arch == "early_fusion":
+            self.net = EarlyFusion(num_classes, num_frames, width, hidden, batch_norm)
+        elif arch == "slow_fusion":
+            self.net = SlowFusion(num_classes, num_frames, width, hidden, batch_norm)
+        elif arch == "lrcn":
+            self.net = LRCN(num_classes, width, hidden, batch_norm)
         else:
             self.net = LateFusion(num_classes, num_frames, fusion, width, hidden, batch_norm)
+        where = non_local if non_local is not None else ([3, 5] if arch == "c3d_nonlocal" else [])
+        if where:
+            try:
+                insert_non_local(self.net, where)
+            except ValueError as e:
+                raise ConfigError(f"model.init_args.non_local={where} with arch={arch!r}: {e}") from None
 
     def _logits(self, clips: Tensor) -> Tensor:
         if clips.ndim == 6:  # (B, K, 3, T, H, W): K clips/crops per video, average the softmax

@@ -20,15 +20,18 @@ C3D_CHANNELS = (64, 128, 256, 256, 512, 512, 512, 512)
 C3D_POOL_AFTER = (0, 1, 3, 5, 7)
 
 
-def conv_trunk(dims: int, width: float, batch_norm: bool) -> tuple[nn.Sequential, int]:
+def conv_trunk(dims: int, width: float, batch_norm: bool, in_channels: int = 3) -> tuple[nn.Sequential, int]:
     """C3D's conv layers as 3D (3x3x3) or 2D (3x3) convolutions; returns (trunk, out channels).
+
+    ``in_channels``: 3 for RGB; a 2D trunk over stacked frames takes more (early fusion: 3T,
+    a two-stream temporal stream: 2L flow planes).
 
     Pool 1 keeps time (1x2x2, the paper's "not to merge the temporal signal too early"), the
     others are 2x2x2. ``ceil_mode`` lets short demo clips (T=8) and small frames pass all five.
     """
     conv, norm = (nn.Conv3d, nn.BatchNorm3d) if dims == 3 else (nn.Conv2d, nn.BatchNorm2d)
     layers: list[nn.Module] = []
-    c_in = 3
+    c_in = in_channels
     for i, c in enumerate(C3D_CHANNELS):
         c_out = max(8, round(c * width))
         layers += [conv(c_in, c_out, 3, padding=1, bias=not batch_norm)]
@@ -177,6 +180,35 @@ class VideoResNet18(nn.Module):
     def forward(self, clips: Tensor) -> Tensor:
         x = self.stages(self.stem(clips))  # (B, 8w, T/8, H/16, W/16)
         return self.fc(x.mean((2, 3, 4)))  # (B, classes)
+
+
+def insert_non_local(net: nn.Module, where: Sequence[int]) -> None:
+    """Insert non-local blocks (Wang 2018) in place: after C3D conv ``i`` (its ReLU and pool), or
+    after stage ``i`` of an R3D / R(2+1)D; zero-initialised, so the net's function is unchanged."""
+    from lit_modules.nets.non_local import NonLocalBlock
+
+    if isinstance(net, C3D):
+        layers, conv_i, chans, out = list(net.features), -1, 0, []
+        for k, layer in enumerate(layers):
+            out.append(layer)
+            if isinstance(layer, nn.Conv3d):
+                conv_i, chans = conv_i + 1, layer.out_channels
+            nxt = layers[k + 1] if k + 1 < len(layers) else None
+            if conv_i in where and not isinstance(nxt, nn.BatchNorm3d | nn.ReLU | nn.MaxPool3d):
+                out.append(NonLocalBlock(chans))
+        bad = [i for i in where if not 0 <= i < len(C3D_CHANNELS)]
+        net.features = nn.Sequential(*out)
+    else:
+        stages = list(net.stages) if isinstance(net, VideoResNet18) else \
+            [getattr(net, f"layer{i + 1}", None) for i in range(4)]
+        if any(s is None for s in stages):
+            raise ValueError("non-local blocks go into C3D, R3D-18 or R(2+1)D-18")
+        bad = [i for i in where if not 0 <= i < 4]
+        for i in where:
+            if not bad:
+                stages[i].append(NonLocalBlock(stages[i][-1].conv2[1].num_features))  # the block's output BN
+    if bad:
+        raise ValueError(f"positions {bad} do not exist (C3D: convs 0-7, ResNets: stages 0-3)")
 
 
 def video_resnet18(num_classes: int, factorised: bool, width: int = 64) -> nn.Module:
