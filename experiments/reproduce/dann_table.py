@@ -75,17 +75,3 @@ def table(result: dict) -> list[str]:
                   f"(mean {sum(gains) / len(gains):+.3f}; the demo's bar is +0.10).")]
     return lines
 
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m experiments.reproduce.dann_table [runs]``: run what is missing, print the table."""
-    from experiments.reproduce.reproduce import ROOT, _run
-
-    runs = Path((argv or sys.argv[1:] or ["runs/reproduce"])[0]).resolve()
-    failed = run_all(runs, ROOT, _run)
-    result = dann_result(runs)
-    print("\n".join(table(result)) if result else "no finished run")
-    sys.exit(1 if failed else 0)
-
-
-if __name__ == "__main__":
-    main()
