@@ -13,12 +13,14 @@ statistics to a no-gradient pass over the whole images (``nets.pretext.frozen_bn
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from contracts.errors import ConfigError
 from lit_modules.nets.pretext import classifier_head, frozen_bn_stats, per_tile_normalise
 from lit_modules.ops.pretext import grid_patches, hamming_permutations
 from lit_modules.pretext import PretextModule, grid_picture, tile_layout
@@ -43,6 +45,10 @@ class Jigsaw(PretextModule):
                  num_permutations: int = 100, permutation_seed: int = 0, tile_norm: bool = True,
                  hidden: int = 512, **kwargs: Any) -> None:
         super().__init__(num_classes=num_classes, **kwargs)
+        possible = math.factorial(grid * grid)
+        if not 1 <= num_permutations <= possible:
+            raise ConfigError(f"model.init_args.num_permutations={num_permutations}: a {grid}x{grid} jigsaw has only "
+                              f"{possible} permutations (choose 1..{possible}, or a larger grid)")
         self.register_buffer("perms", hamming_permutations(num_permutations, grid * grid, permutation_seed))  # (P, n)
         self.head = classifier_head(grid * grid * self.feat_dim, hidden, num_permutations)
 
