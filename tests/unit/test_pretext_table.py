@@ -10,7 +10,8 @@ def test_dry_run_plans_pretraining_then_linear_eval_and_none_for_the_random_enco
     fits = [ln for ln in lines if "configs/colorization/demo.yaml" in ln]
     evals = [ln for ln in lines if "configs/linear_eval/demo.yaml" in ln]
     assert len(lines) == 6 and len(fits) == 2 and len(evals) == 4  # random: linear eval only
-    assert all("--seed_everything 1" in ln for ln in lines[3:])
+    seeds = [ln.split("--seed_everything ")[1].split()[0] for ln in lines]
+    assert seeds == ["0", "1", "0", "0", "1", "1"]  # per method, per seed: pre-training, then its evaluation
     assert "--model.init_args.checkpoint random" in evals[0]
     assert f"{tmp_path}/colorization-demo/s0/checkpoints/last.ckpt --model.init_args.grey_input true" in evals[1]
 
