@@ -13,7 +13,7 @@ def test_dry_run_plans_pretraining_then_linear_eval_and_none_for_the_random_enco
     seeds = [ln.split("--seed_everything ")[1].split()[0] for ln in lines]
     assert seeds == ["0", "1", "0", "0", "1", "1"]  # per method, per seed: pre-training, then its evaluation
     assert "--model.init_args.checkpoint random" in evals[0]
-    assert f"{tmp_path}/colorization-demo/s0/checkpoints/last.ckpt --model.init_args.grey_input true" in evals[1]
+    assert f"{tmp_path}/colorization-demo/s0/checkpoints/last.ckpt --model.init_args.grey_input true" in evals[2]
 
 
 def test_cells_give_mean_std_and_say_what_is_missing():
