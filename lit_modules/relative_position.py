@@ -36,7 +36,7 @@ class RelativePosition(PretextModule):
     """
 
     method_label = "Relative position"
-    media_caption = "centre patch | one neighbour, and its position label 0-7 (0 top-left ... 7 bottom-right)"
+    media_caption = "image | centre patch | one neighbour | its position (black cell; the label 0-7 counts row-major around the centre)"
 
     def __init__(self, num_classes: int = 1000, patch: int = 16, hidden: int = 512, **kwargs: Any) -> None:
         super().__init__(num_classes=num_classes, **kwargs)
@@ -52,10 +52,11 @@ class RelativePosition(PretextModule):
         return logits, labels.flatten(), self.whole_image_features(x)
 
     def media(self, images: Tensor) -> np.ndarray:
-        patches = grid_patches(self.display(images), 3, self.hparams.patch)  # (N, 9, 3, p, p)
+        rgb = self.display(images)
+        patches = grid_patches(rgb, 3, self.hparams.patch)  # (N, 9, 3, p, p)
         centre, neighbours, _ = relative_pairs(patches)
         k = torch.arange(len(images)) % 8  # a different neighbour in each row
-        return grid_picture([[centre[i], neighbours[i, k[i]], _digit(int(k[i]), patches.shape[-1])]
+        return grid_picture([[rgb[i], centre[i], neighbours[i, k[i]], _digit(int(k[i]), patches.shape[-1])]
                              for i in range(len(images))])
 
 
