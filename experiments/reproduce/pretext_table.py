@@ -36,6 +36,10 @@ from experiments.sweep.sweep import is_done
 
 METHODS = {  # name: (label, pre-training config or None, linear-eval overrides)
     "random": ("Random init", None, []),
+    # Random weights, but BN running statistics of the data: RotNet's demo with the encoder's learning
+    # rate 0 for a tenth of its steps, 31 BN updates (only the probe learns). Without it a trained encoder's gain
+    # could be mere BN statistics: a random encoder evaluated as built normalises by mean 0, var 1.
+    "random_bn": ("Random init + data BN statistics", "configs/rotnet/demo.yaml", []),
     "rotnet": ("RotNet (rotation)", "configs/rotnet/demo.yaml", []),
     "relative_position": ("Relative position", "configs/relative_position/demo.yaml", []),
     "jigsaw": ("Jigsaw", "configs/jigsaw/demo.yaml", []),
@@ -43,6 +47,7 @@ METHODS = {  # name: (label, pre-training config or None, linear-eval overrides)
     "simclr": ("SimCLR", "configs/simclr/demo.yaml", []),
     "moco": ("MoCo v2", "configs/moco/demo.yaml", []),
 }
+FIT_OVERRIDES = {"random_bn": ["--model.init_args.lr", "0.0", "--trainer.limit_train_batches", "0.1"]}
 LINEAR_EVAL = "configs/linear_eval/demo.yaml"
 KNN_DATA = "configs/simclr/demo.yaml"  # the world, bank and validation scenes every SSL demo shares
 
@@ -62,7 +67,7 @@ def run_method(name: str, seed: int, runs: Path, dry: bool) -> tuple[Path | None
     _, config, le_overrides = METHODS[name]
     pre = runs / f"{name}-demo" / f"s{seed}" if config else None
     if pre is not None and not is_done(pre):
-        _fit(["--config", config, "--seed_everything", str(seed), "--experiment", f"{name}-demo",
+        _fit(["--config", config, *FIT_OVERRIDES.get(name, []), "--seed_everything", str(seed), "--experiment", f"{name}-demo",
               "--run_id", f"s{seed}", "--runs_dir", str(runs)], runs / "logs" / f"{name}-s{seed}.log", dry)
     le = runs / f"linear_eval-{name}" / f"s{seed}"
     ckpt = str(pre / "checkpoints" / "last.ckpt") if pre is not None else "random"
@@ -140,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             knn.append(knn_accuracy(ckpt, seed, bool(le_overrides)) if ready else None)
         if not args.dry_run:
             rows.append(f"| {label} | {_cell(lin)} | {_cell(knn)} | {_cell(probe) if name != 'random' else '—'} | "
-                        f"{_cell(secs, '{:.1f}') + ' min' if name != 'random' else '0'} |")
+                        f"{_cell(secs, '{:.1f}') + ' min' if name not in ('random', 'random_bn') else '0'} |")
     if args.dry_run:
         return 0
     table = "\n".join(rows)
