@@ -27,7 +27,15 @@ from contracts.errors import ConfigError
 from contracts.hooks import hook
 from lit_modules.data_checks import datamodule_of
 from lit_modules.nets.pretext import ColourDecoder, spatial_features, upsample_to
-from lit_modules.ops.colour import ab_bins, annealed_mean, lab_to_rgb, quantise, rebalance_weights, rgb_to_lab, soft_encode
+from lit_modules.ops.colour import (
+    ab_bins,
+    annealed_mean,
+    lab_to_rgb,
+    quantise,
+    rebalance_weights,
+    rgb_to_lab,
+    soft_encode,
+)
 from lit_modules.pretext import PretextModule, grid_picture
 
 MIN_CHROMA = 2.0  # largest |a|, |b| of a batch below which it counts as grey (ab spans about +-100)

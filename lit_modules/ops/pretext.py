@@ -55,7 +55,7 @@ def grid_patches(images: Tensor, grid: int, patch: int, generator: torch.Generat
     Returns:
         ``(B, grid * grid, C, patch, patch)``, cells in row-major order.
     """
-    b, c, h, w = images.shape
+    b, _, h, w = images.shape
     cell = min(h, w) // grid
     if patch > cell or patch < 1:
         raise ConfigError(f"patch={patch} must lie in [1, {cell}]: a {h}x{w} image has {grid}x{grid} cells "

@@ -7,9 +7,23 @@ import pytest
 import torch
 
 from contracts.errors import ConfigError
-from lit_modules.ops.colour import (ab_bins, annealed_mean, lab_to_rgb, quantise, rebalance_weights, rgb_to_lab,
-                                    soft_encode)
-from lit_modules.ops.pretext import NEIGHBOURS, grid_patches, hamming_permutations, min_hamming, relative_pairs, rotations
+from lit_modules.ops.colour import (
+    ab_bins,
+    annealed_mean,
+    lab_to_rgb,
+    quantise,
+    rebalance_weights,
+    rgb_to_lab,
+    soft_encode,
+)
+from lit_modules.ops.pretext import (
+    NEIGHBOURS,
+    grid_patches,
+    hamming_permutations,
+    min_hamming,
+    relative_pairs,
+    rotations,
+)
 
 
 def _coords(b=2, side=64):
