@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
     p.add_argument("--runs-dir", type=Path, default=Path("runs"))
     p.add_argument("--dry-run", action="store_true", help="print the training commands, run nothing")
+    p.add_argument("--no-train", action="store_true", help="tabulate the finished runs only (kNN is still computed)")
     args = p.parse_args(argv)
     runs = args.runs_dir if args.runs_dir.is_absolute() else ROOT / args.runs_dir
     rows = ["| Method | linear eval (val/acc1) | kNN (k 200) | online probe (val/linear_acc) | pre-training time |",
@@ -134,7 +135,11 @@ def main(argv: list[str] | None = None) -> int:
         label, _, le_overrides = METHODS[name]
         lin, knn, probe, secs = [], [], [], []
         for seed in args.seeds:
-            pre, le = run_method(name, seed, runs, args.dry_run)
+            if args.no_train:
+                config = METHODS[name][1]
+                pre, le = (runs / f"{name}-demo" / f"s{seed}" if config else None), runs / f"linear_eval-{name}" / f"s{seed}"
+            else:
+                pre, le = run_method(name, seed, runs, args.dry_run)
             if args.dry_run:
                 continue
             lin.append(_metric(le, "val/acc1"))
