@@ -120,6 +120,11 @@ def _cell(values: list[float | None], fmt: str = "{:.3f}") -> str:
     return text + (f" (n={len(got)})" if len(got) != len(values) or len(got) == 1 else "")
 
 
+def _minutes(values: list[float | None]) -> str:
+    cell = _cell(values, "{:.1f}")
+    return cell if cell == "not run" else cell.replace(" (", " min (", 1) if " (" in cell else cell + " min"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -127,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs-dir", type=Path, default=Path("runs"))
     p.add_argument("--dry-run", action="store_true", help="print the training commands, run nothing")
     p.add_argument("--no-train", action="store_true", help="tabulate the finished runs only (kNN is still computed)")
+    p.add_argument("--online-knn", action="store_true",
+                   help="take kNN from the pre-training runs' val/knn_acc (the same code; nothing for the random encoder)")
     args = p.parse_args(argv)
     runs = args.runs_dir if args.runs_dir.is_absolute() else ROOT / args.runs_dir
     rows = ["| Method | linear eval (val/acc1) | kNN (k 200) | online probe (val/linear_acc) | pre-training time |",
@@ -147,10 +154,13 @@ def main(argv: list[str] | None = None) -> int:
             secs.append(run_seconds(pre / "results.json")[0] / 60 if pre is not None and is_done(pre) else None)
             ready = pre is None or is_done(pre)
             ckpt = "random" if pre is None else str(pre / "checkpoints" / "last.ckpt")
-            knn.append(knn_accuracy(ckpt, seed, bool(le_overrides)) if ready else None)
+            if args.online_knn:
+                knn.append(_metric(pre, "val/knn_acc"))
+            else:
+                knn.append(knn_accuracy(ckpt, seed, bool(le_overrides)) if ready else None)
         if not args.dry_run:
             rows.append(f"| {label} | {_cell(lin)} | {_cell(knn)} | {_cell(probe) if name != 'random' else '—'} | "
-                        f"{_cell(secs, '{:.1f}') + ' min' if name not in ('random', 'random_bn') else '0'} |")
+                        f"{_minutes(secs) if name not in ('random', 'random_bn') else '0'} |")
     if args.dry_run:
         return 0
     table = "\n".join(rows)
