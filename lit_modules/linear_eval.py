@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from contracts.errors import ConfigError
 from lit_modules.classification import ClassificationModule
+from lit_modules.data_checks import datamodule_of
+from lit_modules.nets.pretext import Grayscale
 from lit_modules.nets.ssl import Encoder, encoder
 
 _ARCH = ("encoder", "cifar_stem", "width")
@@ -38,6 +40,8 @@ class LinearEval(ClassificationModule):
         feature_norm: BatchNorm without affine parameters on the features before the linear
             layer (as in MAE's linear probing): the probe becomes blind to the features' scale,
             which differs by orders of magnitude between a random and a trained encoder.
+        grey_input: feed the encoder grey images (luma in all channels), as colourisation
+            pre-trained it (``Colorization``; Zhang et al. 2016 evaluate on L).
     """
 
     method_label = "Linear evaluation"  # the report's Method column (experiments.method)
@@ -51,6 +55,7 @@ class LinearEval(ClassificationModule):
         width: int = 32,
         seed: int = 0,
         feature_norm: bool = True,
+        grey_input: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
@@ -62,6 +67,16 @@ class LinearEval(ClassificationModule):
         backbone.requires_grad_(False)
         norm = nn.BatchNorm1d(dim, affine=False) if feature_norm else nn.Identity()
         self.net = nn.Sequential(backbone, norm, nn.Linear(dim, num_classes))  # (B, 3, H, W) -> (B, F) -> (B, C)
+        self.grey = Grayscale() if grey_input else None  # no parameters: the state dict is unchanged
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        stats = getattr(datamodule_of(self), "_stats", None)
+        if self.grey is not None and callable(stats):
+            self.grey.set_stats(*stats())
+
+    def forward(self, images: Tensor) -> Tensor:
+        return super().forward(images if self.grey is None else self.grey(images))
 
     def train(self, mode: bool = True) -> LinearEval:
         super().train(mode)
@@ -96,7 +111,7 @@ def _load_backbone(backbone: nn.Module, path: str, arch: dict) -> None:
                           + f"; set {fix}")
     state = {k.removeprefix("backbone."): v for k, v in ckpt["state_dict"].items() if k.startswith("backbone.")}
     if not state:
-        raise ConfigError(f"{path}: no 'backbone.*' weights; is it a SimCLR/MoCoV2 checkpoint?")
+        raise ConfigError(f"{path}: no 'backbone.*' weights; is it a checkpoint of the SSL family (SimCLR, MoCoV2, a pretext task)?")
     try:
         backbone.load_state_dict(state)
     except RuntimeError as e:

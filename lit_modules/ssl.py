@@ -100,6 +100,11 @@ class SSLModule(Optimised, L.LightningModule):
         if images.ndim == 5:
             b = images.shape[0]
             return self.head(self.backbone(images.flatten(0, 1))).unflatten(0, (b, 2))  # (B, 2, D)
+        return self.features(images)
+
+    def features(self, images: Tensor) -> Tensor:
+        """The representation ``(B, F)`` of ``(B, 3, H, W)`` that the probe and kNN read (colourisation
+        overrides it: its encoder sees grey images)."""
         return self.backbone(images)
 
     def flops_input(self, batch: tuple) -> Tensor:
@@ -125,7 +130,7 @@ class SSLModule(Optimised, L.LightningModule):
 
     def _eval_step(self, batch: tuple[Tensor, Tensor], dataloader_idx: int, stage: str) -> None:
         images, labels = batch
-        feats = self.backbone(images)  # (B, F)
+        feats = self.features(images)  # (B, F)
         if dataloader_idx == 0:
             self._bank.append((F.normalize(feats, dim=1), labels))
             return
