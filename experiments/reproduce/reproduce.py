@@ -5,9 +5,11 @@ Runs each ``configs/*/demo.yaml`` as written (one tracked run, id ``reproduce``)
 trial, every seed), the trivial baselines of each demo's data, ``paperlab explain --method all``
 on the AlexNet demo's checkpoint (unless ``--no-explain``), the segmentation nets side by side
 (``seg_table``: every segmentation net's checkpoint, cost and memory measured in one process), the
-detection speed table (``det_speed``: every detector timed per stage in one process), and
-then writes ``docs/RESULTS.md``: the miniature paper table with speed (``paperlab report`` over the
-demo runs), the trivial baselines, the segmentation table, and every sweep's ablation table,
+detection speed table (``det_speed``: every detector timed per stage in one process), the DANN
+table (``dann_table``: 3 modes x 3 seeds), the SSL table (``pretext_table``: random init, four pretext
+tasks, SimCLR, MoCo v2 x 3 seeds, linear evaluation and kNN), and then writes ``docs/RESULTS.md``: the
+miniature paper table with speed (``paperlab report`` over the demo runs), the trivial baselines,
+those tables, and every sweep's ablation table,
 with the plots beside it in ``docs/figures/``.
 
 Resumable: a demo run or sweep trial whose results.json records a finished fit is not run again,
@@ -49,6 +51,9 @@ from experiments.resume import resume_from
 from experiments.sweep.sweep import is_done
 
 ROOT = Path(__file__).resolve().parents[2]
+# The SSL table (experiments/reproduce/pretext_table.py: random init, four pretext tasks, SimCLR, MoCo v2
+# x 3 seeds) runs as a child process and leaves its table in <runs>/pretext_table.md.
+PRETEXT_STEP = "pretext_table"
 
 
 def _run(cmd: list[str], log: Path) -> int:
@@ -158,7 +163,7 @@ def done_line(demos: list, sweeps: list) -> str:
 def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, float]],
                baselines: dict[str, dict], sweeps: list[tuple[Path, Path | None, int | None, float]],
                sets: list[str], total: float, explain: dict | None = None, seg: dict | None = None,
-               det: dict | None = None, dann: dict | None = None) -> None:
+               det: dict | None = None, dann: dict | None = None, pretext: Path | None = None) -> None:
     figures = out.parent / "figures"
     demo_dirs = [d for _, d, rc, _ in demos if rc == 0 and (d / "results.json").exists()]
     step_dirs = [d for _, d, rc, _ in demos if rc is not None] + [
@@ -206,6 +211,12 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, 
                    "`configs/dann/demo.yaml` (ShapesWorld flat backgrounds -> textured backgrounds) in each "
                    "`--model.init_args.mode`, seeds 0-2, no target label used except by the oracle."), "",
                   *dann_table(dann), ""]
+    if pretext is not None and pretext.is_file():
+        lines += ["## Self-supervision: pretext tasks against contrastive learning", "",
+                  (f"`paperlab reproduce --only {PRETEXT_STEP}` (`python -m experiments.reproduce.pretext_table "
+                   f"--runs-dir {in_repo(runs)}`): each encoder pre-trained on its demo (SimCLR's world and "
+                   "encoder), then linear evaluation (`configs/linear_eval/demo.yaml`) and kNN on the same "
+                   "ShapesWorld split, seeds 0-2."), "", pretext.read_text().strip(), ""]
     lines += ["## Run times", "",
               ("Each step's runs' wall times from their results.json (`finished - started`; ≈: records "
                "from before `finished` was recorded, a few seconds short each), summed over a sweep's trials."),
@@ -298,13 +309,20 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{DANN_STEP} ...", flush=True)
         dann_failed = run_all(runs, args.configs.resolve().parent, _run)
     dann = dann_result(runs)
+    pretext_failed = 0
+    # pretext_table trains from the repository's own configs: only when those are the ones reproduced
+    if fnmatch.fnmatch(PRETEXT_STEP, args.only) and args.configs.resolve() == (ROOT / "configs").resolve():
+        selected += 1
+        print(f"{PRETEXT_STEP} ...", flush=True)
+        pretext_failed = int(_run([sys.executable, "-m", "experiments.reproduce.pretext_table", "--runs-dir",
+                                   str(runs)], runs / "logs" / f"{PRETEXT_STEP}.log") != 0)
     if not selected:
         print(f"paperlab reproduce: error: nothing matches --only {args.only!r}", file=sys.stderr)
         sys.exit(2)
     write_page(args.out.resolve(), runs, demos, baselines, sweeps, sets, time.perf_counter() - t0, explain, seg,
-               det, dann)
+               det, dann, runs / "pretext_table.md")
     print(f"wrote {args.out}")
-    failed = sum(rc not in (0, None) for _, _, rc, _ in demos + sweeps) + dann_failed
+    failed = sum(rc not in (0, None) for _, _, rc, _ in demos + sweeps) + dann_failed + pretext_failed
     if failed:
         print(f"paperlab reproduce: {failed} step(s) failed; logs in {runs / 'logs'}", file=sys.stderr)
         sys.exit(1)

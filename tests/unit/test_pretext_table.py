@@ -20,3 +20,18 @@ def test_cells_give_mean_std_and_say_what_is_missing():
     assert pt._cell([0.2, 0.4]) == "0.300 ± 0.141"
     assert pt._cell([0.2, None]) == "0.200 (n=1)"
     assert pt._cell([None]) == "not run"
+
+
+def test_reproduce_page_carries_the_pretext_table(tmp_path):
+    from experiments.reproduce.reproduce import write_page
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "pretext_table.md").write_text("Seeds [0]\n\n| Method | linear eval |\n|---|---|\n| Jigsaw | 0.185 |\n")
+    out = tmp_path / "docs/RESULTS.md"
+    out.parent.mkdir()
+    write_page(out, runs, [], {}, [], [], 1.0, pretext=runs / "pretext_table.md")
+    page = out.read_text()
+    assert "## Self-supervision: pretext tasks" in page and "| Jigsaw | 0.185 |" in page
+    write_page(out, runs, [], {}, [], [], 1.0, pretext=runs / "missing.md")  # not run yet: no section
+    assert "pretext tasks" not in out.read_text()
