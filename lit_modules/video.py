@@ -52,6 +52,8 @@ class VideoModule(ClassificationModule):
         pool_output: C3D's pooled (T, H, W) before fc6; (1, 4, 4) is the paper's for 16x112x112.
         non_local: where non-local blocks go: C3D conv indices 0-7 (after that conv's ReLU / pool)
             or R3D / R(2+1)D stage indices 0-3 (after the stage); empty: none (c3d_nonlocal: [3, 5]).
+        lrcn_readout: LRCN's prediction from the "last" step's state or the "mean" of every step's
+            logits (the paper's; at chance on the ShapesWorld ladder).
         channels_last: NHWC weights for the 2D baselines' convs (clips stay NCTHW; untuned).
     """
 
@@ -73,6 +75,7 @@ class VideoModule(ClassificationModule):
         fusion: Literal["concat", "mean"] = "concat",
         pool_output: tuple[int, int, int] = (1, 4, 4),
         non_local: list[int] | None = None,
+        lrcn_readout: Literal["last", "mean"] = "last",
         **kwargs: Any,
     ) -> None:
         super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
@@ -89,7 +92,7 @@ class VideoModule(ClassificationModule):
         elif arch == "slow_fusion":
             self.net = SlowFusion(num_classes, num_frames, width, hidden, batch_norm)
         elif arch == "lrcn":
-            self.net = LRCN(num_classes, width, hidden, batch_norm)
+            self.net = LRCN(num_classes, width, hidden, batch_norm, lrcn_readout)
         else:
             self.net = LateFusion(num_classes, num_frames, fusion, width, hidden, batch_norm)
         where = non_local if non_local is not None else ([3, 5] if arch == "c3d_nonlocal" else [])

@@ -69,14 +69,25 @@ class SlowFusion(nn.Module):
 
 
 class LRCN(nn.Module):
-    """LRCN (Donahue et al. 2015): per-frame 2D CNN features -> LSTM -> per-step logits averaged over T."""
+    """LRCN (Donahue et al. 2015): per-frame 2D CNN features -> LSTM -> logits.
 
-    def __init__(self, num_classes: int, width: float = 1.0, hidden: int = 256, batch_norm: bool = True) -> None:
+    ``readout``: "last" classifies from the last step's state; "mean" averages every step's logits
+    over T (the paper's). On the ShapesWorld ladder "mean" stays at chance (its first steps have
+    seen one or two frames and cannot know the motion), "last" learns (docs/ANALYSES.md).
+    """
+
+    def __init__(self, num_classes: int, width: float = 1.0, hidden: int = 256, batch_norm: bool = True,
+                 readout: str = "last") -> None:
         super().__init__()
+        if readout not in ("last", "mean"):
+            raise ValueError(f"readout must be 'last' or 'mean', got {readout!r}")
+        self.readout = readout
         self.encoder = FrameEncoder(width, batch_norm)
         self.lstm = nn.LSTM(self.encoder.dim, hidden, batch_first=True)
         self.fc = nn.Linear(hidden, num_classes)
 
     def forward(self, clips: Tensor) -> Tensor:
         states, _ = self.lstm(self.encoder(clips))  # (B, T, D) -> (B, T, hidden)
+        if self.readout == "last":
+            return self.fc(states[:, -1])  # (B, hidden) -> (B, classes)
         return self.fc(states).mean(1)  # (B, T, classes) -> (B, classes): the paper's average over time

@@ -119,3 +119,23 @@ def test_i3d_arch_builds_and_paper_layout():
     assert net.conv1.conv.kernel_size == (7, 7, 7) and net.conv1.conv.stride == (2, 2, 2)
     assert net.maxpool1.kernel_size == (1, 3, 3) and net.maxpool3.kernel_size == (3, 3, 3)
     assert m.eval()(torch.randn(1, 3, 8, 64, 64)).shape == (1, 4)
+
+
+def test_lrcn_readouts_last_step_and_mean_over_time():
+    from lit_modules.nets.fusion import LRCN
+
+    torch.manual_seed(0)
+    last = LRCN(5, width=0.125, hidden=16, readout="last").eval()
+    mean = LRCN(5, width=0.125, hidden=16, readout="mean").eval()
+    mean.load_state_dict(last.state_dict())
+    clips = torch.randn(2, 3, 6, 32, 32)
+    with torch.no_grad():
+        states, _ = last.lstm(last.encoder(clips))  # (2, 6, 16)
+        assert torch.allclose(last(clips), last.fc(states[:, -1]), atol=1e-6)
+        assert torch.allclose(mean(clips), last.fc(states).mean(1), atol=1e-6)
+        # the last step has read every frame: changing the first one changes its prediction
+        changed = clips.clone()
+        changed[:, :, 0] = torch.randn(2, 3, 32, 32)
+        assert (last(changed) - last(clips)).abs().max() > 1e-6
+    with pytest.raises(ValueError, match="readout"):
+        LRCN(5, readout="first")
