@@ -8,10 +8,10 @@ each demo's val/map50 and val/map, and the papers' ratios beside the measured on
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from experiments.bench.det_speed import measure
+from experiments.reproduce.cached import cached_result
 
 STEP = "det_speed"  # the name --only matches
 
@@ -22,8 +22,4 @@ def det_result(runs: Path, root: Path, compute: bool) -> dict | None:
     Args:
         root: the folder holding ``configs/`` (the rows' configs are relative to it).
     """
-    path = runs / "det_speed.json"
-    if compute and (result := measure(root, runs)) is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=1))
-    return json.loads(path.read_text()) if path.exists() else None
+    return cached_result(runs / "det_speed.json", compute, lambda: measure(root, runs))

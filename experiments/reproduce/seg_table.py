@@ -23,6 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from experiments.bench.latency import batch1_inputs, fps
 from experiments.build import build, load_weights
 from experiments.report.report_rows import in_repo
+from experiments.reproduce.cached import cached_result
 from experiments.sweep.sweep import is_done
 from lit_modules.metrics.live_memory import forward_peak_bytes
 from lit_modules.segmentation import seg_metrics
@@ -134,8 +135,4 @@ def seg_result(runs: Path, root: Path, compute: bool) -> dict | None:
     Args:
         root: the folder holding ``configs/`` (the rows' configs are relative to it).
     """
-    path = runs / "seg_table.json"
-    if compute and (result := measure(runs, root)) is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=1))
-    return json.loads(path.read_text()) if path.exists() else None
+    return cached_result(runs / "seg_table.json", compute, lambda: measure(runs, root))
