@@ -20,7 +20,7 @@ from torch import Tensor
 from torchmetrics.classification import MulticlassAccuracy
 
 from lit_modules.classification import ClassificationModule
-from lit_modules.nets.dann import Arch, alexnet_dann, small_cnn
+from lit_modules.nets.dann import Arch, alexnet_dann, conv_gap, small_cnn
 from lit_modules.ops.grl import dann_lambda, grad_reverse
 
 Mode = Literal["dann", "source_only", "target_oracle"]
@@ -35,10 +35,17 @@ class DANNModule(ClassificationModule):
     Args:
         num_classes: classes shared by both domains.
         mode: "dann", "source_only" or "target_oracle".
-        arch: "small_cnn" (the paper's MNIST net) or "alexnet" (its Office net).
+        arch: "small_cnn" (the paper's MNIST net), "conv_gap" (a deeper 3x3 BatchNorm CNN with global
+            average pooling, not the paper's) or "alexnet" (its Office net).
         image_size: input side (``small_cnn`` sizes its first linear layer from it).
-        width: ``small_cnn`` first conv channels (32 = paper).
-        batch_norm: ``small_cnn`` with BatchNorm after each conv (not in the paper).
+        width: ``small_cnn`` / ``conv_gap`` first conv channels (32 = paper's small_cnn).
+        batch_norm: ``small_cnn`` with BatchNorm after each conv (not in the paper; ``conv_gap`` always has it).
+        domain_hidden: hidden widths of the domain classifier G_d (``small_cnn``, ``conv_gap``; paper: [100]
+            on MNIST, [1024, 1024] on SVHN/Office).
+        mixed_bn: ``source_only`` only: pass the unlabelled target batch through the features too, with no loss
+            on it, so that BatchNorm normalises the same mixed source + target batch as in ``dann`` (and keeps
+            mixed running statistics for evaluation). This separates what DANN gains from BatchNorm's target
+            statistics (AdaBN-like, uses unlabelled target images) from what it gains from the domain loss.
         weights: ``alexnet``: torchvision ImageNet weights (``IMAGENET1K_V1`` or a local file).
         gamma: the lambda schedule's 10.
         domain_weight: factor on the domain loss (lambda scales its reversed gradient already).
@@ -58,11 +65,18 @@ class DANNModule(ClassificationModule):
         weights: str | None = None,
         gamma: float = 10.0,
         domain_weight: float = 1.0,
+        domain_hidden: list[int] | None = None,
+        mixed_bn: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
-        self.net = (small_cnn(num_classes, image_size, width=width, batch_norm=batch_norm) if arch == "small_cnn"
-                    else alexnet_dann(num_classes, weights))
+        hidden = tuple(domain_hidden or (100,))
+        if arch == "small_cnn":
+            self.net = small_cnn(num_classes, image_size, width=width, batch_norm=batch_norm, domain_hidden=hidden)
+        elif arch == "conv_gap":
+            self.net = conv_gap(num_classes, width=width, domain_hidden=hidden)
+        else:
+            self.net = alexnet_dann(num_classes, weights)
         self.val_domain_acc = torch.nn.ModuleList(MulticlassAccuracy(num_classes, average="micro") for _ in range(2))
         self.test_domain_acc = torch.nn.ModuleList(MulticlassAccuracy(num_classes, average="micro") for _ in range(2))
 
@@ -75,11 +89,23 @@ class DANNModule(ClassificationModule):
         total = max(1, int(self.trainer.estimated_stepping_batches))
         return min(1.0, self.global_step / total)
 
+    def _features(self, images: Tensor) -> Tensor:
+        if self.hparams.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return self.net.features(images)
+
     def training_step(self, batch: tuple[Tensor, Tensor, Tensor, Tensor], batch_idx: int) -> Tensor:
         xs, ys, xt, yt = batch
         mode = self.hparams.mode
         if mode == "target_oracle":
             xs, ys = xt, yt  # the ceiling: supervised on the target
+        if mode == "source_only" and self.hparams.mixed_bn:
+            logits = self.net.classifier(self._features(torch.cat([xs, xt]))[: len(xs)])  # BN sees both domains
+            loss = F.cross_entropy(logits, ys, label_smoothing=self.hparams.label_smoothing)
+            self.train_acc(logits, ys)
+            self.log("train/loss", loss, prog_bar=True)
+            self.log("train/acc1", self.train_acc, on_step=False, on_epoch=True)
+            return loss
         if mode != "dann":
             loss, logits = self.training_loss(xs, ys)
             self.train_acc(logits, ys)
@@ -87,7 +113,7 @@ class DANNModule(ClassificationModule):
             self.log("train/acc1", self.train_acc, on_step=False, on_epoch=True)
             return loss
         lambd = dann_lambda(self.progress(), self.hparams.gamma)
-        feats = self.net.features(torch.cat([xs, xt]))  # (2B, F): one pass over both domains
+        feats = self._features(torch.cat([xs, xt]))  # (2B, F): one pass over both domains
         logits = self.net.classifier(feats[: len(xs)])  # (B, C): labels of the source only
         class_loss = F.cross_entropy(logits, ys, label_smoothing=self.hparams.label_smoothing)
         dom_logits = self.net.domain(grad_reverse(feats, lambd))  # (2B,)

@@ -1,6 +1,7 @@
-"""The DANN table: configs/dann/demo.yaml as DANN, source only and target oracle, three seeds each.
+"""The DANN table: configs/dann/demo.yaml as source only and DANN (seeds 0-2), source only with
+BatchNorm over the mixed source + target batch (``mixed_bn``, seed 0) and the target oracle (seed 0).
 
-Each (mode, seed) is one run ``<runs>/dann-table/<mode>-s<seed>`` (resumable: a finished run is not
+Each (row, seed) is one run ``<runs>/dann-table/<row>-s<seed>`` (resumable: a finished run is not
 run again). The table gives val/target_acc1 and val/source_acc1 as mean ± std over seeds, and the
 per-seed gain of DANN over the source-only run of the same seed (the demo's bar: >= 0.10).
 """
@@ -17,9 +18,17 @@ from experiments.sweep.sweep import is_done
 
 STEP = "dann_table"  # the name --only matches
 CONFIG = "configs/dann/demo.yaml"
-MODES = ("source_only", "dann", "target_oracle")
 SEEDS = (0, 1, 2)
-LABELS = {"source_only": "Source only", "dann": "DANN", "target_oracle": "Target oracle (trained on target labels)"}
+# row -> (its arguments on top of the demo, its seeds)
+ROWS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
+    "source_only": (("--model.init_args.mode", "source_only"), SEEDS),
+    "source_only_mixed_bn": (("--model.init_args.mode", "source_only", "--model.init_args.mixed_bn", "true"), (0,)),
+    "dann": (("--model.init_args.mode", "dann"), SEEDS),
+    "target_oracle": (("--model.init_args.mode", "target_oracle"), (0,)),
+}
+MODES = tuple(ROWS)
+LABELS = {"source_only": "Source only", "source_only_mixed_bn": "Source only, BN over source + target batch (mixed_bn)",
+          "dann": "DANN", "target_oracle": "Target oracle (trained on target labels)"}
 
 
 def run_dir(runs: Path, mode: str, seed: int) -> Path:
@@ -31,13 +40,13 @@ def run_all(runs: Path, root: Path, run: Callable[[list[str], Path], int]) -> in
     if not (root / CONFIG).is_file():
         return 0
     failed = 0
-    for mode in MODES:
-        for seed in SEEDS:
+    for mode, (args, seeds) in ROWS.items():
+        for seed in seeds:
             d = run_dir(runs, mode, seed)
             if is_done(d):
                 continue
             cmd = [sys.executable, "-m", "experiments", "fit", "--config", str(root / CONFIG),
-                   "--model.init_args.mode", mode, "--seed_everything", str(seed), "--experiment", "dann-table",
+                   *args, "--seed_everything", str(seed), "--experiment", "dann-table",
                    "--run_id", d.name, "--runs_dir", str(runs), "--trainer.enable_progress_bar", "false"]
             failed += run(cmd, runs / "logs" / f"dann-table-{d.name}.log") != 0
     return failed
@@ -46,8 +55,8 @@ def run_all(runs: Path, root: Path, run: Callable[[list[str], Path], int]) -> in
 def dann_result(runs: Path) -> dict | None:
     """{mode: {seed: {metric: value, seconds}}} of the finished runs; None when there is none."""
     out: dict = {}
-    for mode in MODES:
-        for seed in SEEDS:
+    for mode, (_args, seeds) in ROWS.items():
+        for seed in seeds:
             d = run_dir(runs, mode, seed)
             if is_done(d):
                 res = json.loads((d / "results.json").read_text())

@@ -6,7 +6,7 @@ trial, every seed), the trivial baselines of each demo's data, ``paperlab explai
 on the AlexNet demo's checkpoint (unless ``--no-explain``), the segmentation nets side by side
 (``seg_table``: every segmentation net's checkpoint, cost and memory measured in one process), the
 detection speed table (``det_speed``: every detector timed per stage in one process), the DANN
-table (``dann_table``: 3 modes x 3 seeds), the SSL table (``pretext_table``: random init, four pretext
+table (``dann_table``: source only and DANN x 3 seeds, source only with mixed BN and the oracle at seed 0), the SSL table (``pretext_table``: random init, four pretext
 tasks, SimCLR, MoCo v2 x 3 seeds, linear evaluation and kNN), and then writes ``docs/RESULTS.md``: the
 miniature paper table with speed (``paperlab report`` over the demo runs), the trivial baselines,
 those tables, and every sweep's ablation table,
@@ -209,7 +209,8 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, 
         lines += ["## Domain adaptation: DANN against its baselines", "",
                   (f"`paperlab reproduce --only {DANN_STEP}` (`experiments/reproduce/dann_table.py`): "
                    "`configs/dann/demo.yaml` (ShapesWorld flat backgrounds -> textured backgrounds) in each "
-                   "`--model.init_args.mode`, seeds 0-2, no target label used except by the oracle."), "",
+                   "`--model.init_args.mode`, seeds 0-2; source only with `mixed_bn` and the oracle at seed 0; no target "
+                   "label used except by the oracle."), "",
                   *dann_table(dann), ""]
     if pretext is not None and pretext.is_file():
         lines += ["## Self-supervision: pretext tasks against contrastive learning", "",

@@ -152,3 +152,35 @@ def test_office31_and_mnist_mnistm_read_their_layouts(tmp_path):
     dm.setup("fit")
     xs, ys, xt, _yt = next(iter(dm.train_dataloader()))
     assert xs.shape == xt.shape == (2, 3, 28, 28)
+
+
+def test_conv_gap_net_pools_to_4w_features_at_any_size_and_sizes_its_domain_classifier():
+    from lit_modules.nets.dann import conv_gap
+
+    net = conv_gap(5, width=8, domain_hidden=[16, 12])
+    for side in (32, 40):
+        feats = net.features(torch.randn(2, 3, side, side))
+        assert feats.shape == (2, 32)
+        assert net.classifier(feats).shape == (2, 5) and net.domain(feats).shape == (2,)
+    assert [m.out_features for m in net.domain if isinstance(m, torch.nn.Linear)] == [16, 12, 1]
+    m = DANNModule(num_classes=4, arch="conv_gap", width=8, domain_hidden=[16])
+    assert m(torch.randn(3, 3, 32, 32)).shape == (3, 4)
+
+
+def test_mixed_bn_source_only_lets_batchnorm_see_the_target_batch_without_a_domain_loss():
+    """Target images shifted by +3: only with mixed_bn do the first BatchNorm's running means move towards them."""
+
+    def first_bn_mean(mixed: bool) -> float:
+        torch.manual_seed(0)
+        m = DANNModule(num_classes=4, mode="source_only", arch="conv_gap", width=8, mixed_bn=mixed)
+        m.log = lambda *a, **k: None
+        m.progress = lambda: 0.5
+        torch.manual_seed(1)
+        xs, xt = torch.randn(8, 3, 32, 32), torch.randn(8, 3, 32, 32) + 3.0
+        loss = m.training_step((xs, torch.randint(0, 4, (8,)), xt, torch.randint(0, 4, (8,))), 0)
+        loss.backward()
+        assert all(p.grad is None for p in m.net.domain.parameters())  # no domain loss either way
+        bn = next(mod for mod in m.net.features if isinstance(mod, torch.nn.BatchNorm2d))
+        return bn.running_mean.abs().mean().item()
+
+    assert first_bn_mean(True) > 2 * first_bn_mean(False)

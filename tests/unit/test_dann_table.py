@@ -21,8 +21,9 @@ def test_runs_missing_ones_and_tabulates_finished(tmp_path):
     (tmp_path / "configs/dann").mkdir(parents=True)
     (tmp_path / "configs/dann/demo.yaml").write_text("{}")
     failed = run_all(tmp_path, tmp_path, lambda cmd, log: launched.append(cmd) or 1)
-    assert failed == len(launched) == 7  # 9 runs, 2 finished
+    assert failed == len(launched) == 6  # 2 x 3 seeds + mixed_bn and the oracle at seed 0, 2 finished
     assert all("--model.init_args.mode" in c for c in launched)
+    assert sum("--model.init_args.mixed_bn" in c for c in launched) == 1
     lines = table(dann_result(tmp_path))
     assert "| DANN | 0.650 ± 0.000 (n=1)" in "\n".join(lines)
     assert "+0.150" in lines[-1]
