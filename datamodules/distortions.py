@@ -35,7 +35,7 @@ class AffineDistort:
 
     def matrices(self, n: int) -> Tensor:
         """``(n, 2, 3)`` affine matrices in ``affine_grid``'s normalised coordinates (output -> input)."""
-        u = lambda lo, hi: torch.empty(n).uniform_(lo, hi)  # noqa: E731
+        u = lambda lo, hi: torch.empty(n).uniform_(lo, hi)
         s = u(*self.scale)
         q = u(*self.squeeze)
         sh = u(-self.shear, self.shear)

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from contracts.errors import ConfigError
 from datamodules.classification import ClassificationDataModule
 from datamodules.distortions import AffineDistort
 
@@ -63,7 +64,5 @@ def test_lenet_recipe_distorts_training_batches_only():
 
 @pytest.mark.parametrize("augment", ["alexnet", "cifar"])
 def test_grayscale_still_refuses_resizing_recipes(augment):
-    from contracts.errors import ConfigError
-
     with pytest.raises(ConfigError, match="'lenet'"):
         ClassificationDataModule(augment=augment, grayscale=True, image_size=32, world={"image_size": 32})
