@@ -24,6 +24,7 @@ from torchvision.transforms import v2
 
 from contracts.errors import ConfigError, DatasetError
 from datamodules.base import FamilyDataModule, Mapped, Split, Stats, rendered_pairs, source_classes
+from datamodules.distortions import AffineDistort
 from datamodules.image_size import check_image_size
 from datamodules.pixels import PixelNormalize
 from datamodules.shapes.scene import WorldConfig, as_world
@@ -47,14 +48,14 @@ GRAY_SHAPES_STATS = ((0.5,), (0.25,))
 
 
 class _BatchFlipNormalize:
-    """Collate for uint8 sources with the "none"/"flip" recipes: one vectorised op per batch.
+    """Collate for uint8 sources with the "none"/"flip"/"lenet" recipes: one vectorised op per batch.
 
     Per-sample transforms cost ~0.25 ms an image on this CPU, about 12 % of an AlexNet-demo
     step in the main process; on the whole batch they cost ~2 %.
     """
 
-    def __init__(self, flip: bool, mean, std, gray: bool = False) -> None:
-        self.flip, self.gray = flip, gray
+    def __init__(self, flip: bool, mean, std, gray: bool = False, distort: AffineDistort | None = None) -> None:
+        self.flip, self.gray, self.distort = flip, gray, distort
         self.normalize = PixelNormalize(mean, std)
 
     def __call__(self, samples):
@@ -65,6 +66,8 @@ class _BatchFlipNormalize:
             images = torch.where(mask.view(-1, 1, 1, 1), images.flip(3), images)
         if self.gray and images.shape[1] == 3:  # (B, 3, H, W) -> (B, 1, H, W)
             images = (images * torch.tensor(_LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        if self.distort is not None:  # LeNet-5's random affine warps, one per image, on the 0-255 floats
+            images = self.distort(images)  # after luma: both are linear, so the same image at 1/3 the cost
         return self.normalize(images), labels
 
 
@@ -102,7 +105,8 @@ class ClassificationDataModule(FamilyDataModule):
         root: dataset folder for the on-disk sources.
         image_size: network input side.
         augment: training augmentation recipe (``datamodules.transforms``): "alexnet" (crop,
-            flip, PCA lighting), "vgg" (scale jitter), "vit", "cifar", "flip", "none".
+            flip, PCA lighting), "vgg" (scale jitter), "vit", "cifar", "lenet" (LeNet-5's affine
+            distortions), "flip", "none".
         batch_size: per-process batch size.
         eval_batch_size: per-process batch size for val/test (defaults to ``batch_size``).
         num_workers: loader processes; -1 picks one per spare core (0 for cached ShapesWorld,
@@ -117,7 +121,7 @@ class ClassificationDataModule(FamilyDataModule):
             the file when it is read) or "skip" (each file verified once at setup, bad ones
             dropped, logged once and listed in ``skipped_files``).
         grayscale: serve ShapesWorld as 1-channel luma images ``(B, 1, H, W)`` (LeNet-5's input);
-            with the "none"/"flip" recipes only.
+            with the "none"/"flip"/"lenet" recipes only.
         epoch_size: training samples per epoch, cycling through a smaller training split (so that
             runs on 50 or 5000 labels take the same steps, the transfer-by-size study); a larger
             split is still one pass; None: one pass.
@@ -151,7 +155,7 @@ class ClassificationDataModule(FamilyDataModule):
         self.save_hyperparameters()
         self.world = as_world(world, image_size if source == "shapes" else None)
         if grayscale and not (source == "shapes" and augment in SIZE_KEEPING_RECIPES):
-            raise ConfigError(f"data.init_args.grayscale=true needs source 'shapes' with augment 'none' or 'flip' "
+            raise ConfigError(f"data.init_args.grayscale=true needs source 'shapes' with augment 'none', 'flip' or 'lenet' "
                               f"(got source={source!r}, augment={augment!r}; 'mnist' is grayscale already)")
         self.check_data(source, root)
         self.num_classes: int | None = len(self.world.kinds) if source == "shapes" else None
@@ -195,7 +199,7 @@ class ClassificationDataModule(FamilyDataModule):
     @property
     def _batched(self) -> bool:
         # ShapesWorld is rendered at the input size: flip + normalise run on whole batches.
-        return self.hparams.source in ("shapes", "mnist") and self.hparams.augment in ("none", "flip")
+        return self.hparams.source in ("shapes", "mnist") and self.hparams.augment in SIZE_KEEPING_RECIPES
 
     def _raw(self, train: bool) -> Dataset:
         h = self.hparams
@@ -231,7 +235,8 @@ class ClassificationDataModule(FamilyDataModule):
         if not self._batched or (h.ten_crop and ds is self._test):  # 10-crop batches are float already
             return None
         mean, std = self._stats()
-        return _BatchFlipNormalize(train and h.augment == "flip", mean, std, gray=h.grayscale)
+        distort = AffineDistort() if train and h.augment == "lenet" else None
+        return _BatchFlipNormalize(train and h.augment == "flip", mean, std, gray=h.grayscale, distort=distort)
 
     def _stats(self):
         return GRAY_SHAPES_STATS if self.hparams.grayscale else super()._stats()

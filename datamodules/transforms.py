@@ -10,6 +10,8 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from datamodules.distortions import AffineDistort
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -24,11 +26,11 @@ IMAGENET_PCA_EIGVEC = (
     (-0.5836, -0.6948, 0.4203),
 )
 
-Recipe = Literal["none", "flip", "alexnet", "vgg", "vit", "cifar"]
+Recipe = Literal["none", "flip", "alexnet", "vgg", "vit", "cifar", "lenet"]
 # The recipes that bring any image to image_size (resize, then crop); "cifar" only crops (with
 # padding) and "none"/"flip" keep the size, so those need data already at image_size.
 RESIZING_RECIPES: tuple[str, ...] = ("alexnet", "vgg", "vit")
-SIZE_KEEPING_RECIPES: tuple[str, ...] = ("none", "flip")
+SIZE_KEEPING_RECIPES: tuple[str, ...] = ("none", "flip", "lenet")
 
 
 def _is_plain_tensor(x: Any) -> bool:
@@ -93,7 +95,9 @@ def build_transforms(
     - ``vit``: train RandomResizedCrop + flip; eval short side to ``image_size`` + centre crop.
     - ``cifar``: train random crop with 4-pixel zero padding + flip (He 2016); eval centre crop
       (a no-op on 32 px CIFAR).
-    - ``flip``: train flip only. ``none``: only to-float and normalise. Both leave the size
+    - ``lenet``: train LeNet-5's "distortions", random translation, scaling, squeezing and
+      shear (LeCun 1998, Sec. III.C; ``datamodules.distortions``), no flip (digits have a side).
+    - ``flip``: train flip only. ``none``: only to-float and normalise. These three leave the size
       alone, so they suit data already at ``image_size``.
 
     Args:
@@ -112,6 +116,8 @@ def build_transforms(
         geometric: list[v2.Transform] = []
     elif recipe == "flip":
         geometric = flip
+    elif recipe == "lenet":
+        geometric = [AffineDistort()] if train else []
     elif recipe == "alexnet":
         crop = v2.RandomCrop(image_size) if train else v2.CenterCrop(image_size)
         geometric = [v2.Resize(_short_side(image_size, 256)), crop, *flip]

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from contracts.errors import ConfigError
 from lit_modules.classification import ClassificationModule
-from lit_modules.nets.mobilenet import ALPHAS, MobileNetV1, mult_adds
+from lit_modules.nets.mobilenet import ALPHAS, Activation, MobileNetV1, is_depthwise, mult_adds
 
 
 class MobileNetModule(ClassificationModule):
@@ -31,18 +31,43 @@ class MobileNetModule(ClassificationModule):
         alpha: width multiplier, one of 1.0, 0.75, 0.5, 0.25 (paper Table 6).
         separable: depthwise-separable convolutions (the paper); False: full 3x3 convolutions.
         dropout: before the classifier (0 = none).
+        stem_stride: 2 (the paper) or 1 (small inputs: 64 px ends at 4x4, as CIFAR MobileNets).
+        activation: "relu" (the paper) or "relu6" (the released TF models).
+        depthwise_weight_decay: weight decay on the depthwise filters; None: ``weight_decay`` like every
+            other weight. The paper (Sec. 3.4): "very little or no weight decay (l2 regularization) on
+            the depthwise filters since their are so few parameters in them".
     """
 
     method_label = "MobileNet v1"
 
     def __init__(self, num_classes: int = 1000, alpha: float = 1.0, separable: bool = True, dropout: float = 0.0,
+                 stem_stride: int = 2, activation: Activation = "relu", depthwise_weight_decay: float | None = None,
                  **kwargs: Any) -> None:
         if alpha not in ALPHAS:
             raise ConfigError(f"model.init_args.alpha={alpha} is not one of the paper's width multipliers "
                               f"{', '.join(map(str, ALPHAS))}")
+        if stem_stride not in (1, 2):
+            raise ConfigError(f"model.init_args.stem_stride={stem_stride} must be 1 or 2")
         super().__init__(num_classes=num_classes, **kwargs)  # the base saves every argument as a hyper-parameter
-        self.net = MobileNetV1(num_classes, alpha=alpha, separable=separable, dropout=dropout)
+        self.net = MobileNetV1(num_classes, alpha=alpha, separable=separable, dropout=dropout,
+                               stem_stride=stem_stride, activation=activation)
         self._mult_adds: float | None = None
+
+    def optimizer_groups(self) -> list[dict[str, Any]]:
+        """The base's groups (decay on weights, none on biases and BN; ``lr_mult`` blocks), each with its
+        depthwise filters split off into a twin group at ``depthwise_weight_decay`` when that is set."""
+        groups = super().optimizer_groups()
+        dw_decay = self.hparams.depthwise_weight_decay
+        if dw_decay is None:
+            return groups
+        depthwise = {id(m.weight) for m in self.net.modules() if is_depthwise(m)}
+        out: list[dict[str, Any]] = []
+        for g in groups:
+            dw = [p for p in g["params"] if id(p) in depthwise]
+            rest = [p for p in g["params"] if id(p) not in depthwise]
+            out += [{**g, "params": rest}] if rest else []
+            out += [{**g, "params": dw, "weight_decay": dw_decay}] if dw else []
+        return out
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         super().validation_step(batch, batch_idx)

@@ -26,11 +26,11 @@ def _inputs() -> dict[str, object]:
 
 @pytest.mark.parametrize("kind", ["tensor", "pil"])
 @pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
-@pytest.mark.parametrize("recipe", ["none", "flip", "alexnet", "vgg", "vit", "cifar"])
+@pytest.mark.parametrize("recipe", ["none", "flip", "alexnet", "vgg", "vit", "cifar", "lenet"])
 def test_recipe_shapes(recipe: str, train: bool, kind: str) -> None:
     torch.manual_seed(0)
     out = build_transforms(recipe, SIZE, train, (0.5,) * 3, (0.25,) * 3)(_inputs()[kind])
-    expected = (3, H, W) if recipe in ("none", "flip") else (3, SIZE, SIZE)
+    expected = (3, H, W) if recipe in ("none", "flip", "lenet") else (3, SIZE, SIZE)
     assert type(out) is torch.Tensor and out.dtype == torch.float32 and out.shape == expected
 
 
