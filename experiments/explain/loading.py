@@ -26,7 +26,8 @@ from lit_modules.ssl import SSLModule
 
 
 class PixelModel(nn.Module):
-    """``net((x - mean) / std)``: logits ``(B, C)`` of pixels ``(B, 3, H, W)`` in [0, 1]."""
+    """``net((x - mean) / std)``: logits ``(B, C)`` of pixels ``(B, 3, H, W)`` (or clips
+    ``(B, 3, T, H, W)``) in [0, 1]."""
 
     def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
@@ -35,7 +36,8 @@ class PixelModel(nn.Module):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net((x - self.mean) / self.std)
+        shape = (1, 3) + (1,) * (x.ndim - 2)  # (1, 3, 1, 1) for images, (1, 3, 1, 1, 1) for clips
+        return self.net((x - self.mean.view(shape)) / self.std.view(shape))
 
 
 class ProbedEncoder(nn.Module):
@@ -90,8 +92,8 @@ def randomised(model: PixelModel, seed: int = 0) -> PixelModel:
 
 
 def conv_layers(model: PixelModel) -> dict[str, nn.Module]:
-    """The conv layers by their name in the net (``features.10``), input to output."""
-    return {name: m for name, m in model.net.named_modules() if isinstance(m, nn.Conv2d)}
+    """The conv layers (2D, or 3D in video nets) by their name in the net (``features.10``), input to output."""
+    return {name: m for name, m in model.net.named_modules() if isinstance(m, nn.Conv2d | nn.Conv3d)}
 
 
 def pick_layer(model: PixelModel, name: str | None) -> tuple[str, nn.Module]:
