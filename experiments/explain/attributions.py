@@ -48,12 +48,13 @@ def integrated_gradients(model: nn.Module, x: Tensor, y: Tensor, layer: nn.Modul
 
 def occlusion(model: nn.Module, x: Tensor, y: Tensor, layer: nn.Module) -> Tensor:
     """Occlusion (Zeiler & Fergus 2014): the logit drop when an 8 px grey square covers each place
-    (an eighth of the side for images, a quarter for clips, in one frame at a time)."""
-    time = (1,) * (x.ndim - 4)  # clips: one frame at a time, an 8 px square on their 32 px frames
+    (an eighth of the side of an image; on clips a quarter of the side, through every frame at once:
+    which frames matter is the separate frame-occlusion figure, at an eighth of the cost)."""
+    time = tuple(x.shape[2:-2])  # clips: (T,), the window spans the whole clip
     size = max(4, x.shape[-1] // (4 if time else 8))
     a = Occlusion(model).attribute(x, sliding_window_shapes=(3, *time, size, size),
                                    strides=(3, *time, size // 2, size // 2), baselines=0.5, target=y,
-                                   perturbations_per_eval=1 if not time else 32)  # clips: T times the windows
+                                   perturbations_per_eval=1 if not time else 16)
     return a.sum(1).clamp(min=0)
 
 

@@ -97,14 +97,23 @@ def conv_layers(model: PixelModel) -> dict[str, nn.Module]:
 
 
 def pick_layer(model: PixelModel, name: str | None) -> tuple[str, nn.Module]:
-    """Conv layer ``name``, or by default the last one; an unknown name lists the valid ones."""
+    """Conv layer ``name``, or by default the last one; an unknown name lists the valid ones.
+
+    A ReLU module's name is accepted too: its output is the rectified map the Grad-CAM paper's
+    Caffe nets hand on (their ReLUs run in place on the conv's blob), where a conv layer's own
+    output is the map before rectification.
+    """
     layers = conv_layers(model)
     if not layers:
         raise ConfigError("this net has no conv layer for Grad-CAM / DeepDream")
     if name is None:
         name = next(reversed(layers))
+    relus = {n: m for n, m in model.net.named_modules() if isinstance(m, nn.ReLU)}
+    if name not in layers and name in relus:
+        return name, relus[name]
     if name not in layers:
-        raise ConfigError(f"--layer {name!r} is not a conv layer of this net; valid: {', '.join(layers)}")
+        raise ConfigError(f"--layer {name!r} is not a conv layer of this net; valid: {', '.join(layers)} "
+                          "(or a ReLU module after one, for its rectified map)")
     return name, layers[name]
 
 
