@@ -88,7 +88,7 @@ def test_a_relu_after_the_last_conv_is_a_valid_gradcam_layer():
     model = explainable(AlexNet(num_classes=3, width=0.25, fc_dim=32, stem_stride=4, pool_output=1).eval(),
                         (0.5,) * 3, (0.25,) * 3)
     assert pick_layer(model, None)[0] == "features.12"
-    name, relu = pick_layer(model, "features.13")
+    _, relu = pick_layer(model, "features.13")
     assert isinstance(relu, nn.ReLU)
     maps = attribute("gradcam", model, torch.rand(2, 3, 64, 64), torch.tensor([0, 2]), relu)
     assert maps.shape == (2, 64, 64) and (maps >= 0).all()
