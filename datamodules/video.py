@@ -353,6 +353,25 @@ class VideoDataModule(FamilyDataModule):
         src = next((d.source for d in (self._train, self._val) if d is not None), None)
         return list(src.classes) if src is not None else (list(self.motions) if self.hparams.source == "shapes" else None)
 
+    def object_masks(self, indices: list[int]) -> torch.Tensor:
+        """The moving shape's masks over the validation clips ``indices`` as the val loader cuts
+        them (its one centre clip, centre crop), bool ``(N, T, s, s)``; ShapesWorld only."""
+        h = self.hparams
+        if h.source != "shapes":
+            raise ConfigError(f"data.init_args.source={h.source!r} has no object masks (only 'shapes' has)")
+        if h.val_clips != 1:
+            raise ConfigError(f"data.init_args.val_clips={h.val_clips}: object masks follow one clip per video (set 1)")
+        view = ShapesClips("val", h.val_size, self.world, h.clip_frames, motions=self.motions,
+                           rotation_step=tuple(h.rotation_step))
+        pick = ClipSampler(h.num_frames, h.stride, train=False)
+        s, out = h.crop_size, []
+        for i in indices:
+            m = view.object_masks(i)  # (F, H, W)
+            frames = pick(m.shape[0])[0]
+            cy, cx = (m.shape[1] - s) // 2, (m.shape[2] - s) // 2  # the val loader's centre crop
+            out.append(m[frames, cy:cy + s, cx:cx + s])
+        return torch.stack(out)
+
     def _raw(self, train: bool) -> _ShapesSource | FrameFolderSource | UCF101Source:
         h = self.hparams
         if h.source == "shapes":

@@ -26,6 +26,7 @@ from datamodules.shapes.scene import (
     ShapeObject,
     Split,
     WorldConfig,
+    object_mask,
     render_image,
     sample_clutter,
 )
@@ -195,6 +196,15 @@ class ShapesClips(ShapesView):
             for f in (t / t_max for t in range(self.num_frames))
         )
         return ClipScene(base, frames, label)
+
+    def object_masks(self, index: int) -> torch.Tensor:
+        """The moving shape's mask in every frame of clip ``index``, bool ``(T, H, W)``.
+
+        The shape is drawn last, over the static clutter, so its full mask is what each frame
+        shows of it. For measuring where an explanation points (``experiments.explain``).
+        """
+        clip = self.scene(index)
+        return torch.from_numpy(np.stack([object_mask(obj, clip.base.size) for obj in clip.frames]))
 
     def __getitem__(self, index: int) -> tuple[Any, int]:
         clip = self.scene(index)

@@ -30,7 +30,7 @@ def fgsm(model: nn.Module, x: Tensor, y: Tensor, eps: float, targeted: bool = Fa
 
 
 def _l2_normalise(v: Tensor) -> Tensor:
-    return v / v.flatten(1).norm(dim=1).clamp(min=1e-12).view(-1, 1, 1, 1)
+    return v / v.flatten(1).norm(dim=1).clamp(min=1e-12).view(-1, *[1] * (v.ndim - 1))
 
 
 def _project(x0: Tensor, x: Tensor, eps: float, norm: str) -> Tensor:
@@ -38,7 +38,7 @@ def _project(x0: Tensor, x: Tensor, eps: float, norm: str) -> Tensor:
     d = x - x0
     if norm == "linf":
         return within_linf(x0, (x0 + d.clamp(-eps, eps)).clamp(0, 1), eps)
-    n = d.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+    n = d.flatten(1).norm(dim=1).view(-1, *[1] * (d.ndim - 1))
     d = d * (eps / n.clamp(min=1e-12)).clamp(max=1.0)
     return (x0 + d).clamp(0, 1)
 

@@ -2,7 +2,8 @@
 
 Every function takes the pixel model, images ``(B, 3, H, W)`` in [0, 1], target classes ``(B,)``
 and the conv layer for the layer methods, and returns a non-negative map ``(B, H, W)`` where a
-larger value means "more evidence for the target" in the method's own sense.
+larger value means "more evidence for the target" in the method's own sense. All but CAM also
+take clips ``(B, 3, T, H, W)`` and return ``(B, T, H, W)`` (Grad-CAM then needs a 3D conv layer).
 """
 
 from __future__ import annotations
@@ -46,10 +47,14 @@ def integrated_gradients(model: nn.Module, x: Tensor, y: Tensor, layer: nn.Modul
 
 
 def occlusion(model: nn.Module, x: Tensor, y: Tensor, layer: nn.Module) -> Tensor:
-    """Occlusion (Zeiler & Fergus 2014): the logit drop when an 8 px grey square covers each place."""
-    size = max(4, x.shape[-1] // 8)
-    a = Occlusion(model).attribute(x, sliding_window_shapes=(3, size, size), strides=(3, size // 2, size // 2),
-                                   baselines=0.5, target=y)
+    """Occlusion (Zeiler & Fergus 2014): the logit drop when an 8 px grey square covers each place
+    (an eighth of the side of an image; on clips a quarter of the side, through every frame at once:
+    which frames matter is the separate frame-occlusion figure, at an eighth of the cost)."""
+    time = tuple(x.shape[2:-2])  # clips: (T,), the window spans the whole clip
+    size = max(4, x.shape[-1] // (4 if time else 8))
+    a = Occlusion(model).attribute(x, sliding_window_shapes=(3, *time, size, size),
+                                   strides=(3, *time, size // 2, size // 2), baselines=0.5, target=y,
+                                   perturbations_per_eval=1 if not time else 16)
     return a.sum(1).clamp(min=0)
 
 
@@ -64,9 +69,9 @@ def guided_backprop(model: nn.Module, x: Tensor, y: Tensor, layer: nn.Module) ->
 
 
 def gradcam(model: nn.Module, x: Tensor, y: Tensor, layer: nn.Module) -> Tensor:
-    """Grad-CAM (Selvaraju 2017) on ``layer``, bilinearly upsampled to the input."""
-    a = LayerGradCam(model, layer).attribute(x, target=y, relu_attributions=True)  # (B, 1, h, w)
-    return LayerAttribution.interpolate(a, tuple(x.shape[-2:]), "bilinear")[:, 0]
+    """Grad-CAM (Selvaraju 2017) on ``layer``, bilinearly (clips: trilinearly) upsampled to the input."""
+    a = LayerGradCam(model, layer).attribute(x, target=y, relu_attributions=True)  # (B, 1, [t,] h, w)
+    return LayerAttribution.interpolate(a, tuple(x.shape[2:]), "bilinear" if x.ndim == 4 else "trilinear")[:, 0]
 
 
 def cam_head(model: nn.Module) -> nn.Linear | None:

@@ -11,6 +11,7 @@ against the labelled object's mask, beside its trivial baseline. Writes PNGs and
     paperlab explain --config configs/alexnet/demo.yaml --ckpt_path runs/alexnet-demo/ID/checkpoints/last.ckpt --method all
     paperlab explain ... --method gradcam --layer features.4    # any conv layer; a wrong name lists them
     paperlab explain ... --images my_photos/            # an image folder instead of the val split
+    paperlab explain --config configs/c3d/demo.yaml --ckpt_path ...   # a video net: the parts that apply to clips
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ from typing import Any
 import torch
 
 from contracts.errors import ConfigError
+from datamodules.video import VideoDataModule
 from experiments.explain.data import folder_images, val_images
 from experiments.explain.loading import load_classifier, pick_layer
+from experiments.explain.parts_clips import CLIP_SECTIONS, clip_baselines, strip, val_clips
 from experiments.explain.sections import NO_MASKS, SECTIONS, Context, baselines
 
 PER_METHOD = ("pointing_game", "pointing_game_tolerant", "mask_mass", "deletion_auc", "sanity_rank_correlation", "sanity_barely_changes",
-              "skipped")
+              "skipped", "pointing_game_per_frame", "frame_mass_share")
 
 
 def run_folder(ckpt_path: str) -> Path:
@@ -76,7 +79,18 @@ def explain(args: argparse.Namespace, overrides: list[str]) -> tuple[dict[str, A
     if args.transfer_ckpt:
         transfer, _ = load_classifier(args.config, args.transfer_ckpt, overrides)
         note = None
-    if args.images:
+    video = isinstance(dm, VideoDataModule)
+    sections = CLIP_SECTIONS if video else SECTIONS
+    if args.method != "all" and args.method not in sections:
+        raise ConfigError(f"--method {args.method} does not apply to video clips; valid: all, {', '.join(sections)}")
+    if video and args.images:
+        raise ConfigError("--images is for image classifiers; a video net is explained on its config's val clips")
+    if video:
+        try:
+            images = val_clips(dm, args.samples)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    elif args.images:
         names = list(getattr(dm, "class_names", None) or [])
         if not names:  # a class-folder source knows its classes once set up
             dm.setup("validate")
@@ -89,17 +103,17 @@ def explain(args: argparse.Namespace, overrides: list[str]) -> tuple[dict[str, A
     out = args.out or run_folder(args.ckpt_path) / "explain"
     out.mkdir(parents=True, exist_ok=True)
     ctx = Context(model, images, layer_name, layer, out, args.eps, args.pgd_steps, args.steps, transfer, note,
-                  seed=args.seed)
+                  shown=4 if video else 8, seed=args.seed)
     result: dict[str, Any] = {"config": args.config, "ckpt_path": str(args.ckpt_path), "method": args.method,
                               "layer": layer_name, "samples": len(images.x), "images": args.images or "val split",
                               "labels_note": images.labels_note, "timings_s": {}}
     if images.masks is None:
         result["mask_metrics"] = NO_MASKS
-    result.update(baselines(ctx))
+    result.update(clip_baselines(ctx) if video else baselines(ctx))
     maps = {}
-    for name in SECTIONS if args.method == "all" else [args.method]:
+    for name in sections if args.method == "all" else [args.method]:
         start = time.perf_counter()
-        part = SECTIONS[name](ctx)
+        part = sections[name](ctx)
         maps.update(part.pop("_maps", {}))
         for key, value in part.items():
             if key in PER_METHOD:
@@ -111,8 +125,11 @@ def explain(args: argparse.Namespace, overrides: list[str]) -> tuple[dict[str, A
     if len(maps) > 1:
         from experiments.explain.grids import attribution_grid
 
-        attribution_grid(out / "attributions.png", images.x[:ctx.shown], maps,
-                         None if images.masks is None else images.masks[:ctx.shown])
+        shown_x, shown_m = images.x[:ctx.shown], None if images.masks is None else images.masks[:ctx.shown]
+        if video:  # the frames of each clip side by side
+            shown_x, shown_m = strip(shown_x), None if shown_m is None else strip(shown_m)
+        attribution_grid(out / "attributions.png", shown_x, maps, shown_m)
+    result["wall_s"] = round(time.time() - started, 1)
     path = out / f"{args.method}.json"
     path.write_text(json.dumps(result, indent=2))
     if args.wandb:
@@ -136,9 +153,9 @@ def summary(r: dict[str, Any]) -> list[str]:
             flag = " barely changes" if r.get("sanity_barely_changes", {}).get(m) else ""
             lines.append(f"{m:22s} " + " ".join(f"{f(r.get(c, {}).get(m, '-')):>{10 if c[0] == 's' else 9}s}"
                                                  for c in cols) + flag)
-        lines.append(f"{'baseline':22s} {f(r['mask_share']):>9s} {f(r['mask_share_tolerant']):>9s} "
+        lines.append(f"{'baseline':22s} {f(r['mask_share']):>9s} {f(r.get('mask_share_tolerant', '-')):>9s} "
                      f"{f(r['mask_share']):>9s} {f(r['deletion_auc_random']):>9s}   (mask share, grown by "
-                     f"{r['pointing_tolerance_px']} px for ±tol; random deletion order)"
+                     f"{r.get('pointing_tolerance_px', '-')} px for ±tol; random deletion order)"
                      if isinstance(r["mask_share"], float) else f"mask metrics {r['mask_share']}")
         for m, why in r.get("skipped", {}).items():
             lines.append(f"{m}: {why}")
@@ -148,17 +165,21 @@ def summary(r: dict[str, Any]) -> list[str]:
         if "gradcam_pointing_ceiling" in r:
             lines.append(f"gradcam pointing ceiling of layer {r['layer']}'s grid: "
                          f"{f(r['gradcam_pointing_ceiling'])} (the best any map on that grid can score)")
-    for key in ("fgsm_acc", "pgd_linf_acc", "pgd_l2_acc", "transfer_pgd_linf_acc", "pgd_targeted_success"):
+    for key in ("pointing_game_per_frame", "fgsm_acc", "pgd_linf_acc", "pgd_l2_acc", "transfer_pgd_linf_acc", "pgd_targeted_success"):
         if key in r:
             lines.append(f"{key}: " + ", ".join(f"{k}: {f(v)}" for k, v in r[key].items()))
-    for key in ("transfer_clean_acc", "pgd_linf_max_perturbation", "fooling_confidence", "fooling_steps", "classviz_self_confidence",
+    for key in ("gradcam_grid", "frame_occlusion_drop", "frozen_clip_acc", "transfer_clean_acc", "pgd_linf_max_perturbation", "fooling_confidence", "fooling_steps", "classviz_self_confidence",
                 "classviz_transfer_confidence", "occlusion_drop_object", "occlusion_drop_background",
                 "inversion_feature_rel_error", "inversion_pixel_correlation", "deepdream_activation_gain",
                 "tsne_knn_acc", "tsne_knn_acc_random_init", "knn_acc_features", "knn_acc_pixels",
                 "nn5_same_class_features", "nn5_same_class_pixels"):
         if key in r:
             v = r[key]
+            if isinstance(v, list):
+                v = "[" + ", ".join(f(x) for x in v) + "]"
             lines.append(f"{key}: " + (", ".join(f"{k}: {f(x)}" for k, x in v.items()) if isinstance(v, dict) else f(v)))
+    if "wall_s" in r:
+        lines.append(f"wall time: {r['wall_s']:.1f} s")
     return lines
 
 

@@ -25,7 +25,8 @@ def _show(ax, img: Tensor | np.ndarray, title: str = "", cmap: str | None = None
 def attribution_grid(path: Path, images: Tensor, maps: dict[str, Tensor], masks: Tensor | None) -> Path:
     """One row per image: the image (object outlined when a mask is known), then each method's map."""
     n, cols = len(images), 1 + len(maps)
-    fig, axes = plt.subplots(n, cols, figsize=(1.3 * cols, 1.3 * n), squeeze=False)
+    wide = images.shape[-1] / images.shape[-2]  # > 1 for a clip's frames side by side
+    fig, axes = plt.subplots(n, cols, figsize=(1.3 * cols * wide, 1.3 * n), squeeze=False)
     for i in range(n):
         _show(axes[i, 0], images[i], "image" if i == 0 else "")
         if masks is not None:

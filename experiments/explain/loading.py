@@ -26,7 +26,8 @@ from lit_modules.ssl import SSLModule
 
 
 class PixelModel(nn.Module):
-    """``net((x - mean) / std)``: logits ``(B, C)`` of pixels ``(B, 3, H, W)`` in [0, 1]."""
+    """``net((x - mean) / std)``: logits ``(B, C)`` of pixels ``(B, 3, H, W)`` (or clips
+    ``(B, 3, T, H, W)``) in [0, 1]."""
 
     def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
@@ -35,7 +36,8 @@ class PixelModel(nn.Module):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net((x - self.mean) / self.std)
+        shape = (1, 3) + (1,) * (x.ndim - 2)  # (1, 3, 1, 1) for images, (1, 3, 1, 1, 1) for clips
+        return self.net((x - self.mean.view(shape)) / self.std.view(shape))
 
 
 class ProbedEncoder(nn.Module):
@@ -90,19 +92,28 @@ def randomised(model: PixelModel, seed: int = 0) -> PixelModel:
 
 
 def conv_layers(model: PixelModel) -> dict[str, nn.Module]:
-    """The conv layers by their name in the net (``features.10``), input to output."""
-    return {name: m for name, m in model.net.named_modules() if isinstance(m, nn.Conv2d)}
+    """The conv layers (2D, or 3D in video nets) by their name in the net (``features.10``), input to output."""
+    return {name: m for name, m in model.net.named_modules() if isinstance(m, nn.Conv2d | nn.Conv3d)}
 
 
 def pick_layer(model: PixelModel, name: str | None) -> tuple[str, nn.Module]:
-    """Conv layer ``name``, or by default the last one; an unknown name lists the valid ones."""
+    """Conv layer ``name``, or by default the last one; an unknown name lists the valid ones.
+
+    A ReLU module's name is accepted too: its output is the rectified map the Grad-CAM paper's
+    Caffe nets hand on (their ReLUs run in place on the conv's blob), where a conv layer's own
+    output is the map before rectification.
+    """
     layers = conv_layers(model)
     if not layers:
         raise ConfigError("this net has no conv layer for Grad-CAM / DeepDream")
     if name is None:
         name = next(reversed(layers))
+    relus = {n: m for n, m in model.net.named_modules() if isinstance(m, nn.ReLU)}
+    if name not in layers and name in relus:
+        return name, relus[name]
     if name not in layers:
-        raise ConfigError(f"--layer {name!r} is not a conv layer of this net; valid: {', '.join(layers)}")
+        raise ConfigError(f"--layer {name!r} is not a conv layer of this net; valid: {', '.join(layers)} "
+                          "(or a ReLU module after one, for its rectified map)")
     return name, layers[name]
 
 

@@ -128,3 +128,30 @@ def test_a_self_supervised_encoder_is_explained_through_its_probe(tmp_path: Path
     r = json.loads((ckpt.parent.parent / "explain" / "cam.json").read_text())
     assert 0 <= r["pointing_game"]["cam"] <= 1 and 0 < r["mask_share"] < 1  # CAM applies: pooled features, one linear
     assert r["layer"].startswith("features.") and "cam" in r["sanity_rank_correlation"]
+
+
+def test_a_video_net_is_explained_per_frame_against_the_moving_shape(tmp_path: Path):
+    """C3D on ShapesWorld clips: the parts that apply to clips, each scored on the per-frame masks;
+    the image-only parts are named as skipped and refused as a --method."""
+    c3d = str(ROOT / "configs/c3d/demo.yaml")
+    data = ["--data.init_args.val_size", "8"]
+    proc = run_paperlab("fit", "--config", c3d, "--data.init_args.train_size", "32", *data, "--trainer.max_epochs", "1",
+                        "--trainer.enable_progress_bar", "false", "--runs_dir", str(tmp_path / "runs"),
+                        cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ckpt = Path(re.findall(r"^results: (.+)$", proc.stdout, re.MULTILINE)[-1].strip()).parent / "checkpoints/last.ckpt"
+    code, out, stderr = paperlab_in_process("explain", "--config", c3d, "--ckpt_path", str(ckpt), "--method", "all",
+                                            "--samples", "4", "--pgd_steps", "2", "--eps", "2", "8", *data, cwd=tmp_path)
+    assert code == 0, stderr[-3000:]
+    assert out.strip().splitlines()[-1].endswith("explain/all.json")
+    r = json.loads((ckpt.parent.parent / "explain" / "all.json").read_text())
+    assert r["samples"] == 4 and r["layer"].startswith("features.") and len(r["gradcam_grid"]) == 3
+    assert {"saliency", "occlusion", "guided_backprop", "gradcam"} <= set(r["pointing_game_per_frame"])
+    assert all(0 <= v <= 1 for v in r["pointing_game"].values()) and 0 < r["mask_share"] < 1
+    assert all(len(v) == 8 for v in r["frame_mass_share"].values()) and len(r["frame_occlusion_drop"]) == 8
+    assert set(r["pgd_linf_acc"]) == {"2", "8"} and r["pgd_linf_max_perturbation"]["8"] <= 8 + 1e-3
+    assert "occlusion_drop_object" in r and 0 <= r["frozen_clip_acc"] <= 1 and "cam" in r["skipped"]
+    assert (ckpt.parent.parent / "explain" / "attributions.png").stat().st_size > 1000
+    code, _, err = paperlab_in_process("explain", "--config", c3d, "--ckpt_path", str(ckpt), "--method", "fooling",
+                                       *data, cwd=tmp_path)
+    assert code == 2 and "does not apply to video clips" in err and "gradcam" in err
