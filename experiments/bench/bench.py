@@ -139,6 +139,9 @@ def main(argv: list[str]) -> None:
     p.add_argument("--runs-dir", type=Path, default=Path("runs/reproduce"),
                    help="det_speed: where the demo runs are (<method>-demo/reproduce)")
     p.add_argument("--train-steps", type=int, default=3, help="det_speed: timed training steps per method")
+    p.add_argument("--proposal-mode", choices=("fast", "quality", "single"), default=None,
+                   help="det_speed: test-time selective-search mode of R-CNN / Fast R-CNN (timing only; "
+                        "default: their configs', R-CNN's fast mode)")
     p.add_argument("--steps", type=int, default=10, help="timed steps per block")
     p.add_argument("--rounds", type=int, default=9, help="interleaved Lightning/plain block pairs")
     p.add_argument("--fit-steps", type=int, default=40, help="steps of the real fit for the data-wait share")
@@ -172,7 +175,8 @@ def main(argv: list[str]) -> None:
             p.error(f"--mode det_speed takes no config overrides: {overrides}")
         from experiments.bench import det_speed
 
-        det_speed.run(args.config, args.ckpt, args.runs_dir, args.images, args.train_steps, args.json)
+        det_speed.run(args.config, args.ckpt, args.runs_dir, args.images, args.train_steps, args.json,
+                      args.proposal_mode)
         return
     if not args.config:
         p.error("--config is required (except with --data and --mode det_speed)")

@@ -16,7 +16,11 @@ validation images of the first row's world:
   the config's validation set.
 
 The timings do not depend on training (a row without a run still gets them). Beside them, the
-papers' figures and the ratios that made each paper matter (``PAPER``, ``RATIOS``).
+papers' figures and the ratios that made each paper matter (``PAPER``, ``RATIOS``), and the windows
+an image R-CNN and Fast R-CNN score (the selective-search boxes of the timed images): R-CNN's cost
+grows with them, Fast R-CNN's conv pass does not. ``proposal_mode`` times those rows with another
+selective-search mode at test time ("quality": ~3x the boxes of R-CNN's "fast"); their quality,
+measured with the cached proposals of the run, is then not evaluated (timing only).
 """
 
 from __future__ import annotations
@@ -107,8 +111,11 @@ def _timed(model: torch.nn.Module, images: list[torch.Tensor]) -> dict[str, floa
 
 
 def measure(root: Path, runs: Path, images: int = 40, train_steps: int = 3, ckpts: dict[str, str] | None = None,
-            rows: list[tuple[str, str, list[str]]] | None = None) -> dict | None:
-    """Every row whose config is under ``root``, measured in this process (None: no such config)."""
+            rows: list[tuple[str, str, list[str]]] | None = None, proposal_mode: str | None = None) -> dict | None:
+    """Every row whose config is under ``root``, measured in this process (None: no such config).
+
+    ``proposal_mode``: test-time selective-search mode of the rows that take proposals (timing only).
+    """
     torch.manual_seed(0)
     ckpts = ckpts or {}
     models, out, val = [], [], None
@@ -123,12 +130,18 @@ def measure(root: Path, runs: Path, images: int = 40, train_steps: int = 3, ckpt
         run = runs / f"{Path(config).parent.name}-demo" / "reproduce"
         ckpt = ckpts.get(config) or (run / "checkpoints" / "last.ckpt" if is_done(run) else None)
         model.eval()
+        retimed = proposal_mode is not None and "proposal_mode" in model.hparams
+        if retimed:
+            model.hparams.proposal_mode = proposal_mode  # read by the module's selective search at each call
+            row["proposal_mode"] = proposal_mode
         if ckpt is not None:
             load_weights(model, ckpt)
             row["weights"] = str(ckpt)
         if val is None:  # every row is on the first row's world: one set of timed images
             val = list(dm.val_dataloader())
-        if ckpt is not None and (config in ckpts or overrides):  # overrides change what the run measured
+        if retimed:
+            pass  # timing only: the run's quality was measured on other proposals
+        elif ckpt is not None and (config in ckpts or overrides):  # overrides change what the run measured
             row.update(_evaluate(model, dm.val_dataloader()))
         elif ckpt is not None:
             row.update(_quality_from_run(run))
@@ -147,6 +160,14 @@ def measure(root: Path, runs: Path, images: int = 40, train_steps: int = 3, ckpt
                     ts.append(t)
     for row, ts in zip(out, times):
         row["test_s"] = {k: statistics.median(t[k] for t in ts) for k in ts[0]}
+    for row, m in zip(out, models):  # the windows an image of the rows that score proposals (once: same boxes)
+        if hasattr(m, "_proposals"):
+            n = [len(m._proposals([x[0]])[0]) for x in inputs[WARMUP:]]
+            windows = sum(n) / len(n)
+            for r, other in zip(out, models):
+                if hasattr(other, "_proposals") and other.hparams.get("proposal_mode") == m.hparams.get("proposal_mode"):
+                    r["windows_per_image"] = windows
+            break
     return {"rows": out, "ratios": ratios(out), "threads": torch.get_num_threads(), "images": len(inputs) - WARMUP,
             "image": list(inputs[0][0].shape[-2:])}
 
@@ -182,7 +203,8 @@ def table(result: dict) -> list[str]:
     for r in result["rows"]:
         t, p = r["test_s"], r["paper"]
         stages = " | ".join(_ms(t.get(s)) for s in STAGES)
-        q = " | ".join(f"{r[k]:.3f}" if k in r else "not trained" for k in ("val/map50", "val/map"))
+        missing = "not evaluated" if "proposal_mode" in r and "weights" in r else "not trained"
+        q = " | ".join(f"{r[k]:.3f}" if k in r else missing for k in ("val/map50", "val/map"))
         paper = (f"{_ms(p.get('test_s'))} / {_ms(p.get('test_with_proposals_s'))} | "
                  f"{str(p['train_h']) + ' h' if 'train_h' in p else '—'} | {p.get('map50', '—')}")
         lines.append(f"| {r['label']} | {stages} | {_ms(t['total'])} | {_ms(r['train_s_per_image'])} | {q} | {paper} |")
@@ -191,7 +213,12 @@ def table(result: dict) -> list[str]:
         m = f"{x['measured']:.1f}x" if x["measured"] is not None else "— (a row is missing)"
         lines.append(f"| {x['what']} | {x['paper']:.1f}x | {m} |")
     h, w = result["image"]
-    lines += ["", (f"ShapesWorld {h}x{w} px validation images, {result['images']} timed per method at batch 1 "
+    scored = [r for r in result["rows"] if "windows_per_image" in r]
+    mode = scored[0].get("proposal_mode") if scored else None
+    windows = (f"{', '.join(r['label'] for r in scored)} score {scored[0]['windows_per_image']:.0f} windows an image "
+               f"(selective search{f', {mode} mode at test time' if mode else ''}; R-CNN: ~2000 a VOC image). "
+               ) if scored else ""
+    lines += ["", (f"{windows}ShapesWorld {h}x{w} px validation images, {result['images']} timed per method at batch 1 "
                    f"(models interleaved, medians), {result['threads']} thread(s); `—` in a stage column: the "
                    "module has no `detect_stages` and is timed whole. Training: median of plain steps on one "
                    "training batch of the demo config, per image. Papers' sources: "
@@ -201,7 +228,7 @@ def table(result: dict) -> list[str]:
 
 
 def run(configs: list[str], ckpts: list[str], runs: Path, images: int, train_steps: int,
-        json_path: Path | None) -> dict:
+        json_path: Path | None, proposal_mode: str | None = None) -> dict:
     """The bench mode: ``configs`` (default: every row of ``ROWS``), ``ckpts`` as ``CONFIG=PATH``."""
     pairs = dict(c.split("=", 1) if "=" in c else (None, c) for c in ckpts)
     if None in pairs:
@@ -211,7 +238,7 @@ def run(configs: list[str], ckpts: list[str], runs: Path, images: int, train_ste
     for c, path in pairs.items():
         if c not in {r[1] for r in rows}:
             raise ConfigError(f"--ckpt {c}={path}: {c} is not one of the table's configs")
-    result = measure(Path.cwd(), runs, images, train_steps, pairs, rows)
+    result = measure(Path.cwd(), runs, images, train_steps, pairs, rows, proposal_mode)
     if result is None:
         raise ConfigError(f"none of the configs {[r[1] for r in rows]} exists under {Path.cwd()}")
     print("\n".join(table(result)))

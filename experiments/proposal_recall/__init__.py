@@ -55,6 +55,22 @@ def rpn_proposals(ckpt: str, images: list[torch.Tensor], top: int) -> list[torch
     return out
 
 
+def misses(proposals: list[torch.Tensor], other: list[torch.Tensor], gts: list[torch.Tensor], top: int = 300,
+           iou: float = 0.5) -> list[dict]:
+    """Ground-truth boxes no proposal among the first ``top`` covers at ``iou``, with the best IoU of each method."""
+    out = []
+    for k, (p, q, g) in enumerate(zip(proposals, other, gts)):
+        if not len(g):
+            continue
+        best = box_iou(g, p[:top]).max(1).values if len(p) else g.new_zeros(len(g))
+        alt = box_iou(g, q).max(1).values if len(q) else g.new_zeros(len(g))
+        for j in torch.where(best < iou)[0].tolist():
+            x0, y0, x1, y1 = g[j].tolist()
+            out.append({"image": k, "box": [x0, y0, x1, y1], "size": f"{x1 - x0:.0f}x{y1 - y0:.0f}",
+                        "best_iou": float(best[j]), "other_best_iou": float(alt[j])})
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="paperlab proposal-recall", description=__doc__.split("\n")[0])
     p.add_argument("--config", required=True, help="a config whose data is datamodules.proposals (e.g. configs/rcnn/demo.yaml)")
@@ -82,6 +98,10 @@ def main(argv: list[str] | None = None) -> None:
             f"number of proposals per image (mean available: " + ", ".join(f"{k} {v:.0f}" for k, v in mean.items())
             + f"). Selective search: {init.get('proposals', 'fast')} mode, OpenCV's order; RPN: {args.ckpt}, by objectness.\n\n"
             + "\n".join(rows) + "\n")
+    missed = misses(rpn, ss, gts)
+    text += (f"\nObjects the RPN's first 300 boxes miss at IoU 0.5 ({len(missed)}): "
+             + ("; ".join(f"val image {m['image']}, a {m['size']} px box, best RPN IoU {m['best_iou']:.3f} "
+                          f"(selective search, all its boxes: {m['other_best_iou']:.3f})" for m in missed) or "none") + ".\n")
     (out / "recall.md").write_text(text)
     import matplotlib
 

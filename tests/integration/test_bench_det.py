@@ -31,3 +31,18 @@ def test_det_speed_times_every_stage_and_fills_the_ratios_of_the_rows_present(tm
 def test_det_speed_refuses_a_checkpoint_without_its_config(tmp_path):
     code, _, err = paperlab_in_process("bench", "--mode", "det_speed", "--ckpt", str(tmp_path / "x.ckpt"), cwd=ROOT)
     assert code == 2 and "CONFIG=PATH" in err
+
+
+def test_det_speed_counts_the_windows_and_retimes_them_with_another_selective_search_mode(tmp_path):
+    # R-CNN's cost grows with the windows an image, Fast R-CNN's conv pass does not: the table says how many
+    tiny = TINY + [f"--data.init_args.proposal_dir={tmp_path}", "--data.init_args.proposals=single"]
+    rows = [(label, config, tiny) for label, config, _ in det_speed.ROWS if label in ("R-CNN", "Fast R-CNN")]
+    base = det_speed.measure(ROOT, tmp_path, images=2, train_steps=1, rows=rows)
+    more = det_speed.measure(ROOT, tmp_path, images=2, train_steps=1, rows=rows, proposal_mode="quality")
+    for result in (base, more):
+        counts = {r["windows_per_image"] for r in result["rows"]}
+        assert len(counts) == 1 and counts.pop() > 0  # both score the same boxes
+    assert more["rows"][0]["windows_per_image"] > base["rows"][0]["windows_per_image"]  # quality: ~3x fast's
+    assert all(r["proposal_mode"] == "quality" for r in more["rows"]) and "proposal_mode" not in base["rows"][0]
+    lines = "\n".join(det_speed.table(json.loads(json.dumps(more))))
+    assert "windows an image (selective search, quality mode at test time" in lines

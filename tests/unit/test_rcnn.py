@@ -166,3 +166,30 @@ def test_a_disk_source_without_its_proposal_files_fails_naming_the_layout(tmp_pa
     with pytest.raises(DatasetError, match=r"(?s)proposals/voc_trainval_fast\.pt.*Expected layout"):
         ProposalDetectionDataModule.check_data(source="voc", root=str(tmp_path), proposals="fast", proposal_dir=None,
                                                train_split="trainval", val_split="test")
+
+
+def test_rcnn_and_fast_rcnn_demos_keep_the_papers_proportions():
+    # the speed table compares them: the same backbone and head width, R-CNN's warp a paper-like share of the image
+    import yaml
+
+    from tests.conftest import ROOT
+
+    r, f = (yaml.safe_load((ROOT / f"configs/{m}/demo.yaml").read_text()) for m in ("rcnn", "fast_rcnn"))
+    rm, fm = r["model"]["init_args"], f["model"]["init_args"]
+    assert all(rm[k] == fm[k] for k in ("backbone", "width", "representation"))
+    assert r["data"]["init_args"]["world"] == f["data"]["init_args"]["world"]
+    share = rm["window"] / r["data"]["init_args"]["image_size"]  # paper: 227 px of a ~500 px VOC image, 0.45
+    assert 0.4 <= share <= 0.55
+    assert rm["context"] / rm["window"] == pytest.approx(16 / 227, rel=0.15)  # 16 px at 227 (3 px at 48)
+
+
+def test_misses_names_the_objects_the_first_proposals_do_not_cover():
+    from experiments.proposal_recall import misses
+
+    gts = [torch.tensor([[0.0, 0, 10, 10], [20, 20, 32, 28]])]
+    rpn = [torch.tensor([[0.0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 32, 28]])]  # the second object only at rank 3
+    ss = [torch.tensor([[20.0, 20, 32, 27]])]
+    out = misses(rpn, ss, gts, top=2)
+    assert [(m["image"], m["size"]) for m in out] == [(0, "12x8")]
+    assert out[0]["best_iou"] == 0 and out[0]["other_best_iou"] == pytest.approx(84 / 96)
+    assert misses(rpn, ss, gts, top=3) == []

@@ -1,0 +1,20 @@
+"""experiments.bench.det_macs: the R-CNN / Fast R-CNN multiply-add ratio and the demo nets' per-window costs."""
+
+from __future__ import annotations
+
+import pytest
+
+from experiments.bench.det_macs import demo_nets, ratio
+from tests.conftest import ROOT
+
+
+def test_the_ratio_grows_with_the_windows_towards_the_conv_to_fc_bound():
+    r = [ratio(n, conv_window=100.0, fc_rcnn=1.0, conv_image=400.0, fc_fast=1.0) for n in (10, 100, 1000, 10**6)]
+    assert r == sorted(r) and r[-1] < 101 and r[-1] == pytest.approx(101, rel=1e-3)
+    assert ratio(150, 100.0, 1.0, 400.0, 1.0) == pytest.approx(150 * 101 / 550)
+
+
+def test_demo_nets_cost_the_image_as_four_windows_and_run_the_same_backbone():
+    m = demo_nets(ROOT / "configs/rcnn/demo.yaml", ROOT / "configs/fast_rcnn/demo.yaml")
+    assert m["conv_image"] == pytest.approx(m["conv_window"] * (m["image"] / m["window"]) ** 2, rel=0.01)
+    assert 0 < m["fc_rcnn"] < m["conv_window"] and 0 < m["fc_fast"] < m["conv_window"]
