@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     print(f"| {'N labels' if args.x == 'labels' else 'n layers'} | " + " | ".join(sorted(lines)) + " |")
+    print("|---|" + "---|" * len(lines))
     xs = sorted({v for pts in lines.values() for v in pts})
     for name in sorted(lines):
         pts = sorted(lines[name].items())

@@ -17,7 +17,7 @@ def _trial(folder, name, model, n, acc):
     (d / "config.yaml").write_text(yaml.safe_dump({"model": {"init_args": model}, "data": {"init_args": {"train_size": n}}}))
 
 
-def test_strategies_layers_and_plot(tmp_path):
+def test_strategies_layers_and_plot(tmp_path, capsys):
     src = "runs/reproduce/alexnet-demo/reproduce"
     assert strategy({"init_from": src, "freeze": ["features", "classifier.1", "classifier.4"]}) == "linear probe"
     assert strategy({"init_from": src, "freeze": ["features"]}) == "fine-tune last block"
@@ -32,3 +32,6 @@ def test_strategies_layers_and_plot(tmp_path):
     assert lines["fine-tune all"][50] == [0.5, 0.7] and lines["scratch"][5000] == [0.9]
     main([str(tmp_path), "--out", str(tmp_path / "p.png")])
     assert (tmp_path / "p.png").stat().st_size > 1000
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == "| N labels | fine-tune all | scratch |" and table[1] == "|---|---|---|"  # a markdown table
+    assert table[2] == "| 50 | 0.600 ± 0.141 (2) | – |"
