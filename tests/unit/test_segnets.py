@@ -94,9 +94,10 @@ def test_live_memory_counts_what_is_held_at_once():
     assert forward_peak_bytes(conv, torch.randn(1, 3, 64, 64)) == 2 * 8 * 64 * 64 * 4
 
 
-def test_segnet_holds_less_than_unet_with_the_same_encoder_convs():
+@pytest.mark.parametrize("stages", [5, 4], ids=["paper", "demo"])  # the demo's 4 stages: the U-Net demo's encoder (depth 3)
+def test_segnet_holds_less_than_unet_with_the_same_encoder_convs(stages):
     x = torch.randn(1, 3, 64, 64)
-    seg, unet = SegNet(7, width=16), UNet(7, depth=4, width=16)
+    seg, unet = SegNet(7, width=16, stages=stages), UNet(7, depth=stages - 1, width=16)
     assert [m.out_channels for m in seg.encoder.modules() if isinstance(m, nn.Conv2d)] == \
         [m.out_channels for m in unet.down.modules() if isinstance(m, nn.Conv2d)]
     assert forward_peak_bytes(seg, x) < forward_peak_bytes(unet, x)
