@@ -25,6 +25,8 @@ class FCNModule(SegmentationModule):
         stride: 32, 16 or 8 (FCN-32s, -16s, -8s): the finest pool whose scores are fused.
         backbone: "small" (the demos' five-stage encoder) or "vgg16" (the paper's, fc6/fc7 as convs).
         width: first-stage channels of the small encoder.
+        first_pool: the small encoder max-pools after its first stage; False puts pool3/pool4/pool5 at
+            strides 4/8/16 (the demo: a 16x16 pool3 score map on 64 px scenes, ``nets.fcn.SmallBackbone``).
         weights: ImageNet VGG-16 weights for ``backbone: vgg16``: a torchvision weight name
             (``IMAGENET1K_V1``, fetched into torch.hub's cache when online) or a local state dict.
     """
@@ -37,11 +39,14 @@ class FCNModule(SegmentationModule):
         stride: Stride = 8,
         backbone: Literal["small", "vgg16"] = "small",
         width: int = 16,
+        first_pool: bool = True,
         weights: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(num_classes=num_classes, **kwargs)
-        self.net = FCN(num_classes, stride, backbone, width)
+        if backbone == "vgg16" and not first_pool:
+            raise ConfigError("model.init_args.first_pool: false applies to backbone 'small' only (VGG-16 keeps its five pools)")
+        self.net = FCN(num_classes, stride, backbone, width, first_pool)
         if weights is not None:
             if backbone != "vgg16":
                 raise ConfigError("model.init_args.weights: ImageNet weights exist for backbone 'vgg16' only")

@@ -18,8 +18,10 @@ from torch import Tensor, nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassF1Score, MulticlassJaccardIndex
 
+from contracts.errors import ConfigError
 from lit_modules.data_checks import check_matches_data
 from lit_modules.eval_means import eval_means, log_mean
+from lit_modules.losses.class_balance import median_frequency_weights
 from lit_modules.losses.dice import dice_loss
 from lit_modules.media import to_display
 from lit_modules.metrics.boundary import BoundaryAccuracy
@@ -59,6 +61,9 @@ class SegmentationModule(Transferable, L.LightningModule):
         reinit: blocks kept at their fresh initialisation even where the checkpoint fits them.
         freeze: blocks (``net.encoder`` or ``encoder``) that get no gradient; their BN stays in eval mode.
         lr_mult: block -> factor on ``lr`` (layer-wise learning rates).
+        class_weights: cross-entropy class weights: None (all 1), a list (one per class) or
+            "median_frequency" (SegNet's: computed from the training masks when fitting starts,
+            ``losses.class_balance``; kept in the checkpoint). The Dice term stays unweighted.
     """
 
     family = "segmentation"  # init_from accepts checkpoints of this family only
@@ -80,6 +85,7 @@ class SegmentationModule(Transferable, L.LightningModule):
         reinit: list[str] | None = None,
         freeze: list[str] | None = None,
         lr_mult: dict[str, float] | None = None,
+        class_weights: list[float] | Literal["median_frequency"] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()  # the subclass's arguments too: Lightning walks up to its __init__
@@ -89,10 +95,21 @@ class SegmentationModule(Transferable, L.LightningModule):
         self.val_metrics = seg_metrics(num_classes, "val/")
         self.eval_means = eval_means("loss")  # exact over ranks with unequal shards
         self.test_metrics = seg_metrics(num_classes, "test/")
+        self.ce_weight: Tensor | None
+        if class_weights is None:
+            self.ce_weight = None
+        else:  # only then a buffer: checkpoints of unweighted nets keep their keys
+            if class_weights != "median_frequency" and len(class_weights) != num_classes:
+                raise ConfigError(f"model.init_args.class_weights: {len(class_weights)} weights for {num_classes} classes")
+            weights = torch.ones(num_classes) if class_weights == "median_frequency" else torch.tensor(class_weights)
+            self.register_buffer("ce_weight", weights.float())
 
     def setup(self, stage: str) -> None:
         check_matches_data(self)
         self.apply_transfer()
+        if stage == "fit" and self.hparams.class_weights == "median_frequency":
+            masks = (m for _, m in self.trainer.datamodule.train_dataloader())
+            self.ce_weight.copy_(median_frequency_weights(masks, self.hparams.num_classes, IGNORE))
         if self.hparams.channels_last:
             self.net.to(memory_format=torch.channels_last)
 
@@ -102,7 +119,7 @@ class SegmentationModule(Transferable, L.LightningModule):
         return self.net(images)  # (B, C, H, W) logits
 
     def _loss(self, logits: Tensor, masks: Tensor) -> Tensor:
-        loss = F.cross_entropy(logits, masks, ignore_index=IGNORE)
+        loss = F.cross_entropy(logits, masks, weight=self.ce_weight, ignore_index=IGNORE)
         if self.hparams.dice_weight:
             loss = loss + self.hparams.dice_weight * dice_loss(logits, masks, IGNORE)
         return loss

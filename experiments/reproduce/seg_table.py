@@ -9,7 +9,7 @@ peak activation memory of a batch-1 forward (``lit_modules.metrics.live_memory``
 outputs, weights not counted) and batch-1 latency (``experiments.bench.latency.fps``: the models
 timed interleaved on the same images, median). A row without a finished run still gets its
 cost columns (they do not depend on the weights); U-Net at depth 4 is such a row, the U-Net with
-the same five-stage encoder convs as SegNet's.
+five encoder conv stages as the SegNet paper's (the SegNet demo's four are the U-Net demo's).
 """
 
 from __future__ import annotations
@@ -31,15 +31,15 @@ from lit_modules.segmentation import seg_metrics
 # (label, config, overrides, where its trained run is: ("demo", name) or ("sweep", sweep name, overrides it ran with))
 ROWS: list[tuple[str, str, list[str], tuple]] = [
     ("U-Net (depth 3, the demo)", "configs/unet/demo.yaml", [], ("demo", "unet")),
-    ("U-Net (depth 4: SegNet's encoder convs)", "configs/unet/demo.yaml", ["--model.init_args.depth=4"], ("none",)),
+    ("U-Net (depth 4: five encoder stages, as SegNet's paper)", "configs/unet/demo.yaml", ["--model.init_args.depth=4"], ("none",)),
     ("FCN-32s", "configs/fcn/demo.yaml", ["--model.init_args.stride=32"],
      ("sweep", "fcn-stride", ["--model.init_args.stride=32", "--seed_everything=0"])),
     ("FCN-16s", "configs/fcn/demo.yaml", ["--model.init_args.stride=16"],
      ("sweep", "fcn-stride", ["--model.init_args.stride=16", "--seed_everything=0"])),
     ("FCN-8s (the demo)", "configs/fcn/demo.yaml", [], ("demo", "fcn")),
-    ("SegNet", "configs/segnet/demo.yaml", [], ("demo", "segnet")),
+    ("SegNet (4 stages, the demo)", "configs/segnet/demo.yaml", [], ("demo", "segnet")),
     ("DeconvNet", "configs/deconvnet/demo.yaml", [], ("demo", "deconvnet")),
-    ("DeepLab v3 small (ASPP, OS 8)", "configs/deeplab/demo.yaml", [], ("demo", "deeplab")),
+    ("DeepLab v3+ small (ASPP at OS 8, decoder at stride 2)", "configs/deeplab/demo.yaml", [], ("demo", "deeplab")),
 ]
 STEP = "seg_table"  # the name --only matches
 LATENCY_IMAGES = 60

@@ -49,20 +49,30 @@ def bilinear_up(channels: int, factor: int, learn: bool) -> nn.ConvTranspose2d:
 
 
 class SmallBackbone(nn.Module):
-    """The demos' five-stage encoder with plain max-pools: returns pool3, pool4 and the stride-32 head features."""
+    """The demos' five-stage encoder with plain max-pools: returns pool3, pool4 and the top (pool5) features.
 
-    def __init__(self, width: int = 16) -> None:
+    ``first_pool=False`` drops the max-pool after the first stage, so pool3/pool4/pool5 sit at strides
+    4/8/16 instead of 8/16/32: on a 64 px scene pool3 is 16x16, 1/4 of the image side, about what the
+    paper's pool3 is of its 224-500 px VOC images relative to their objects' detail (a 28-62 px map);
+    at 8/16/32 the demo's pool3 is 8x8 and the 64 px scene's shapes are 2-4 score cells wide.
+    """
+
+    def __init__(self, width: int = 16, first_pool: bool = True) -> None:
         super().__init__()
         self.stages = conv_stages(width)
         self.pool = nn.MaxPool2d(2)
+        self.first_pool = first_pool
         w = stage_widths(width)
         self.channels = (w[2], w[3], w[4])  # pool3, pool4, pool5
+        self.top_stride = 32 if first_pool else 16
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         pools = []
-        for stage in self.stages:
-            x = self.pool(stage(x))
-            pools.append(x)  # stage i: (B, width*2**i, H/2**(i+1), W/2**(i+1))
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i > 0 or self.first_pool:
+                x = self.pool(x)
+            pools.append(x)  # stage i: (B, width*2**i, H/2**(i+1), W/2**(i+1)); without first_pool half that stride
         return pools[2], pools[3], pools[4]
 
 
@@ -75,6 +85,7 @@ class VGG16Backbone(nn.Module):
         self.fc = nn.Sequential(nn.Conv2d(512, 4096, 7, padding=3), nn.ReLU(inplace=True), nn.Dropout2d(0.5),
                                 nn.Conv2d(4096, 4096, 1), nn.ReLU(inplace=True), nn.Dropout2d(0.5))
         self.channels = (256, 512, 4096)
+        self.top_stride = 32
 
     def load_classifier(self, state: dict[str, Tensor]) -> None:
         """Copy torchvision VGG-16 weights in: features as they are, fc6/fc7 reshaped to convolutions."""
@@ -100,15 +111,20 @@ class FCN(nn.Module):
         stride: 32, 16 or 8: the finest pool whose scores are fused (none, pool4, pool3 and pool4).
         backbone: "small" (the demos' encoder) or "vgg16" (the paper's).
         width: first-stage channels of the small encoder.
+        first_pool: the small encoder max-pools after its first stage (False: pool3/pool4/pool5 at
+            strides 4/8/16, see ``SmallBackbone``; the names 32s/16s/8s keep naming the fused pools).
 
-    I/O: images (B, 3, H, W), H and W divisible by 32 -> logits (B, num_classes, H, W).
+    I/O: images (B, 3, H, W), H and W divisible by the top stride (32; 16 without first_pool)
+    -> logits (B, num_classes, H, W).
     """
 
     def __init__(self, num_classes: int, stride: Stride = 8, backbone: Literal["small", "vgg16"] = "small",
-                 width: int = 16) -> None:
+                 width: int = 16, first_pool: bool = True) -> None:
         super().__init__()
         self.stride = stride
-        self.backbone = SmallBackbone(width) if backbone == "small" else VGG16Backbone()
+        if backbone == "vgg16" and not first_pool:
+            raise ValueError("first_pool: False applies to the small encoder only (VGG-16 keeps its five pools)")
+        self.backbone = SmallBackbone(width, first_pool) if backbone == "small" else VGG16Backbone()
         c3, c4, c5 = self.backbone.channels
         self.score5 = nn.Conv2d(c5, num_classes, 1)
         self.score4 = nn.Conv2d(c4, num_classes, 1) if stride <= 16 else None
@@ -121,10 +137,11 @@ class FCN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]
-        if h % 32 or w % 32:
-            raise ValueError(f"FCN needs H and W divisible by 32, got {h}x{w}")
+        top = self.backbone.top_stride
+        if h % top or w % top:
+            raise ValueError(f"FCN needs H and W divisible by {top}, got {h}x{w}")
         pool3, pool4, top = self.backbone(x)
-        scores = self.score5(top)  # (B, K, H/32, W/32)
+        scores = self.score5(top)  # (B, K, H/32, W/32) (strides halved without first_pool)
         if self.score4 is not None:
             scores = self.up2[0](scores) + self.score4(pool4)  # (B, K, H/16, W/16)
         if self.score3 is not None:

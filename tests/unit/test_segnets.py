@@ -94,9 +94,10 @@ def test_live_memory_counts_what_is_held_at_once():
     assert forward_peak_bytes(conv, torch.randn(1, 3, 64, 64)) == 2 * 8 * 64 * 64 * 4
 
 
-def test_segnet_holds_less_than_unet_with_the_same_encoder_convs():
+@pytest.mark.parametrize("stages", [5, 4], ids=["paper", "demo"])  # the demo's 4 stages: the U-Net demo's encoder (depth 3)
+def test_segnet_holds_less_than_unet_with_the_same_encoder_convs(stages):
     x = torch.randn(1, 3, 64, 64)
-    seg, unet = SegNet(7, width=16), UNet(7, depth=4, width=16)
+    seg, unet = SegNet(7, width=16, stages=stages), UNet(7, depth=stages - 1, width=16)
     assert [m.out_channels for m in seg.encoder.modules() if isinstance(m, nn.Conv2d)] == \
         [m.out_channels for m in unet.down.modules() if isinstance(m, nn.Conv2d)]
     assert forward_peak_bytes(seg, x) < forward_peak_bytes(unet, x)
@@ -117,3 +118,69 @@ def test_segmentation_modules_share_the_base():
         loss = m.training_step((torch.randn(2, 3, 32, 32), masks), 0)
         assert loss.ndim == 0 and loss.item() > 0
     assert FCNModule.method_name({"stride": 16}) == "FCN-16s"
+
+
+def test_fcn_without_first_pool_scores_pool3_at_stride_4():
+    """The demo's miniature: pool3/pool4/pool5 at strides 4/8/16, so FCN-8s fuses a 16x16 map of a 64 px scene."""
+    net = FCN(5, stride=8, width=4, first_pool=False)
+    seen = []
+    net.score3.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape))
+    net.score5.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape))
+    assert net(torch.randn(2, 3, 64, 64)).shape == (2, 5, 64, 64)
+    assert seen[0][-2:] == (4, 4) and seen[1][-2:] == (16, 16)  # pool5, then pool3
+    assert net(torch.randn(1, 3, 48, 48)).shape == (1, 5, 48, 48)  # 16 divides 48; 32 does not
+    with pytest.raises(ValueError, match="divisible by 32"):
+        FCN(5, stride=8, width=4)(torch.randn(1, 3, 48, 48))
+    with pytest.raises(ValueError, match="small encoder"):
+        FCN(5, backbone="vgg16", first_pool=False)
+
+
+def test_deeplab_v3plus_decoder_fuses_the_low_level_stage():
+    net = SmallDeepLab(3, width=4, output_stride=8, aspp_channels=8, low_level_stride=2, low_level_channels=5,
+                       decoder_channels=6)
+    seen = []
+    net.aspp.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape))
+    net.decoder.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape))
+    assert net(torch.randn(2, 3, 64, 64)).shape == (2, 3, 64, 64)
+    assert seen[0][-2:] == (8, 8)  # ASPP still at output stride 8
+    assert seen[1] == (2, 8 + 5, 32, 32)  # ASPP upsampled to the stride-2 stage, concatenated with its reduction
+    assert not hasattr(SmallDeepLab(3, width=4), "decoder")  # v3 keeps its head (and its checkpoints' keys)
+    with pytest.raises(ValueError, match="low_level_stride"):
+        SmallDeepLab(3, width=4, output_stride=8, low_level_stride=8)
+    from lit_modules.deeplab import DeepLabModule
+    assert DeepLabModule.method_name({"low_level_stride": 2}) == "DeepLab v3+"
+    assert DeepLabModule.method_name({"low_level_stride": None}) == "DeepLab v3"
+
+
+def test_median_frequency_weights_by_hand():
+    from lit_modules.losses.class_balance import median_frequency_weights
+
+    a = torch.zeros(4, 4, dtype=torch.long)
+    a[0, :2] = 1  # class 1: 2 of 16 pixels; class 2 absent
+    b = torch.zeros(4, 4, dtype=torch.long)
+    b[:2] = 2  # class 2: 8 of 16
+    b[3, 3] = 255  # ignored: b has 15 valid pixels
+    w = median_frequency_weights([a[None], b[None]], num_classes=4)
+    freq = torch.tensor([(14 + 7) / 31, 2 / 16, 8 / 15])  # class c's pixels / pixels of the images holding c
+    want = freq.median() / freq
+    assert torch.allclose(w[:3], want.float()) and w[3] == 1  # class 3 never seen: weight 1
+    assert w[1] > w[2] > w[0]  # rarer weighs more, the background least
+
+
+def test_class_weights_reach_the_cross_entropy():
+    from contracts.errors import ConfigError
+    from lit_modules.segnet import SegNetModule
+
+    torch.manual_seed(0)
+    images, masks = torch.randn(2, 3, 32, 32), torch.randint(0, 3, (2, 32, 32))
+    plain = SegNetModule(3, width=4, stages=2)
+    weighted = SegNetModule(3, width=4, stages=2, class_weights=[1.0, 1.0, 1.0])
+    weighted.load_state_dict(plain.state_dict(), strict=False)
+    assert torch.allclose(plain._loss(plain(images), masks), weighted._loss(weighted(images), masks))
+    weighted.ce_weight.copy_(torch.tensor([0.0, 0.0, 1.0]))  # only class 2 counts
+    logits = weighted(images)
+    keep = torch.where(masks == 2, masks, torch.full_like(masks, 255))
+    assert torch.allclose(weighted._loss(logits, masks), F.cross_entropy(logits, keep, ignore_index=255))
+    assert "ce_weight" not in plain.state_dict()  # unweighted checkpoints keep their keys
+    with pytest.raises(ConfigError, match="2 weights for 3 classes"):
+        SegNetModule(3, width=4, class_weights=[1.0, 2.0])
