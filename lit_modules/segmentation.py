@@ -109,7 +109,9 @@ class SegmentationModule(Transferable, L.LightningModule):
         self.apply_transfer()
         if stage == "fit" and self.hparams.class_weights == "median_frequency":
             masks = (m for _, m in self.trainer.datamodule.train_dataloader())
-            self.ce_weight.copy_(median_frequency_weights(masks, self.hparams.num_classes, IGNORE))
+            weights = median_frequency_weights(masks, self.hparams.num_classes, IGNORE).to(self.ce_weight.device)
+            # each rank counted its own shard: the mean over ranks keeps every rank's loss the same
+            self.ce_weight.copy_(self.trainer.strategy.reduce(weights, reduce_op="mean"))
         if self.hparams.channels_last:
             self.net.to(memory_format=torch.channels_last)
 

@@ -184,3 +184,21 @@ def test_class_weights_reach_the_cross_entropy():
     assert "ce_weight" not in plain.state_dict()  # unweighted checkpoints keep their keys
     with pytest.raises(ConfigError, match="2 weights for 3 classes"):
         SegNetModule(3, width=4, class_weights=[1.0, 2.0])
+
+
+def test_median_frequency_weights_are_set_when_fitting_starts(tmp_path):
+    import lightning as L
+
+    from datamodules.segmentation import SegmentationDataModule
+    from lit_modules.segnet import SegNetModule
+
+    dm = SegmentationDataModule(image_size=32, world={"image_size": 32}, train_size=8, val_size=4, batch_size=4,
+                                num_workers=0)
+    model = SegNetModule(9, width=4, stages=2, class_weights="median_frequency")
+    assert torch.equal(model.ce_weight, torch.ones(9))
+    trainer = L.Trainer(max_steps=1, limit_val_batches=0, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(model, datamodule=dm)
+    w = model.ce_weight
+    assert not torch.equal(w, torch.ones(9)) and bool((w > 0).all())
+    assert w[0] < 1 < w[1:].max()  # the background, the most frequent class, weighs least
