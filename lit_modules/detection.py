@@ -105,7 +105,13 @@ class DetectionModule(Optimised, L.LightningModule):
         self._media: list[tuple[Tensor, dict, dict]] = []
 
     def losses(self, images: list[Tensor], targets: list[dict[str, Tensor]]) -> dict[str, Tensor]:
-        raise NotImplementedError
+        """The named loss terms, summed unweighted by ``training_step``. Default: torchvision's detector
+        contract, ``self.net(images, targets)`` in train mode returns them (Faster R-CNN, SSD)."""
+        return self.net(images, targets)
+
+    def forward(self, images: list[Tensor]) -> list[dict[str, Tensor]]:
+        """Detections per image (``boxes``, ``labels``, ``scores``). Default: ``self.net(images)`` in eval mode."""
+        return self.net(images)
 
     def setup(self, stage: str) -> None:
         check_matches_data(self)

@@ -25,6 +25,8 @@ class FasterRCNNModule(DetectionModule):
     """Faster R-CNN; defaults are the paper's VGG-16 net; its recipe (SGD 1e-3, wd 5e-4) is the base's default.
 
     The optimisation arguments (lr ... media_images) are ``DetectionModule``'s, passed on by keyword.
+    Losses: the RPN's objectness and box terms and the head's classifier and box terms, summed
+    unweighted as in the paper (λ = 1).
 
     Args:
         num_classes: object classes K (the net has K + 1 outputs, 0 = background).
@@ -73,13 +75,6 @@ class FasterRCNNModule(DetectionModule):
                               rpn_post_nms_train=rpn_post_nms_train, rpn_post_nms_test=rpn_post_nms_test,
                               box_batch_size=box_batch_size, mask_layers=mask_layers)
         load_local(self.net, weights, "detector")
-
-    def losses(self, images: list[Tensor], targets: list[dict[str, Tensor]]) -> dict[str, Tensor]:
-        # rpn objectness/box and head classifier/box losses, summed unweighted as in the paper (λ = 1)
-        return self.net(images, targets)
-
-    def forward(self, images: list[Tensor]) -> list[dict[str, Tensor]]:
-        return self.net(images)
 
     def detect_stages(self, images: list[Tensor]) -> tuple[list[dict[str, Tensor]], dict[str, float]]:
         """``forward`` in eval mode, timed: "features" (resize, normalise, backbone), "proposals" (the RPN),

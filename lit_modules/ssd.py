@@ -24,6 +24,8 @@ class SSDModule(DetectionModule):
     """SSD; defaults are SSD300 (VGG-16); the paper's recipe is in ``configs/ssd/voc07.yaml``.
 
     The optimisation arguments (lr ... media_images) are ``DetectionModule``'s, passed on by keyword.
+    Losses: torchvision's ``bbox_regression`` and ``classification``, both divided by the matched boxes
+    and summed (the paper's α = 1).
 
     Args:
         num_classes: object classes K (the net has K + 1 outputs, 0 = background).
@@ -69,13 +71,6 @@ class SSDModule(DetectionModule):
                              weights_backbone, image_mean=image_mean, image_std=image_std,
                              score_thresh=score_thresh, nms_thresh=nms_thresh, detections_per_img=max_det)
         load_local(self.net, weights, "detector")
-
-    def losses(self, images: list[Tensor], targets: list[dict[str, Tensor]]) -> dict[str, Tensor]:
-        # {"bbox_regression", "classification"}: both divided by the matched boxes, summed (α = 1)
-        return self.net(images, targets)
-
-    def forward(self, images: list[Tensor]) -> list[dict[str, Tensor]]:
-        return self.net(images)
 
     def detect_stages(self, images: list[Tensor]) -> tuple[list[dict[str, Tensor]], dict[str, float]]:
         """``forward`` in eval mode, timed: "features" (resize, normalise, backbone), "head" (heads, boxes, NMS)."""
