@@ -99,31 +99,25 @@ class DANNModule(ClassificationModule):
         mode = self.hparams.mode
         if mode == "target_oracle":
             xs, ys = xt, yt  # the ceiling: supervised on the target
-        if mode == "source_only" and self.hparams.mixed_bn:
-            logits = self.net.classifier(self._features(torch.cat([xs, xt]))[: len(xs)])  # BN sees both domains
+        parts: dict[str, Tensor | float] = {}
+        if mode == "dann" or (mode == "source_only" and self.hparams.mixed_bn):
+            feats = self._features(torch.cat([xs, xt]))  # (2B, F): one pass over both domains, BN sees both
+            logits = self.net.classifier(feats[: len(xs)])  # (B, C): labels of the source only
             loss = F.cross_entropy(logits, ys, label_smoothing=self.hparams.label_smoothing)
-            self.train_acc(logits, ys)
-            self.log("train/loss", loss, prog_bar=True)
-            self.log("train/acc1", self.train_acc, on_step=False, on_epoch=True)
-            return loss
-        if mode != "dann":
+            if mode == "dann":
+                lambd = dann_lambda(self.progress(), self.hparams.gamma)
+                dom_logits = self.net.domain(grad_reverse(feats, lambd))  # (2B,)
+                domains = torch.cat([torch.zeros(len(xs)), torch.ones(len(xt))]).to(dom_logits)
+                domain_loss = F.binary_cross_entropy_with_logits(dom_logits, domains)
+                parts = {"train/class_loss": loss, "train/domain_loss": domain_loss, "train/lambda": lambd,
+                         "train/domain_acc": ((dom_logits > 0).float() == domains).float().mean()}
+                loss = loss + self.hparams.domain_weight * domain_loss
+        else:
             loss, logits = self.training_loss(xs, ys)
-            self.train_acc(logits, ys)
-            self.log("train/loss", loss, prog_bar=True)
-            self.log("train/acc1", self.train_acc, on_step=False, on_epoch=True)
-            return loss
-        lambd = dann_lambda(self.progress(), self.hparams.gamma)
-        feats = self._features(torch.cat([xs, xt]))  # (2B, F): one pass over both domains
-        logits = self.net.classifier(feats[: len(xs)])  # (B, C): labels of the source only
-        class_loss = F.cross_entropy(logits, ys, label_smoothing=self.hparams.label_smoothing)
-        dom_logits = self.net.domain(grad_reverse(feats, lambd))  # (2B,)
-        domains = torch.cat([torch.zeros(len(xs)), torch.ones(len(xt))]).to(dom_logits)
-        domain_loss = F.binary_cross_entropy_with_logits(dom_logits, domains)
-        loss = class_loss + self.hparams.domain_weight * domain_loss
         self.train_acc(logits, ys)
         self.log("train/loss", loss, prog_bar=True)
-        self.log_dict({"train/class_loss": class_loss, "train/domain_loss": domain_loss, "train/lambda": lambd,
-                       "train/domain_acc": ((dom_logits > 0).float() == domains).float().mean()})
+        if parts:
+            self.log_dict(parts)
         self.log("train/acc1", self.train_acc, on_step=False, on_epoch=True)
         return loss
 
