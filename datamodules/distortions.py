@@ -5,7 +5,8 @@ translations, scaling, squeezing (simultaneous horizontal compression and vertic
 reverse), and horizontal shearing" (0.95 % -> 0.8 % MNIST test error). It gives no ranges; the defaults
 below are small, digit-preserving ones: +-2 px of 32, scale 0.9-1.1, squeeze 0.9-1.1, shear +-0.15.
 
-Vectorised: one ``affine_grid`` + ``grid_sample`` for a whole batch (one matrix per image), so the
+Hand-written because torchvision's ``v2.RandomAffine`` has no squeeze (its scale is isotropic) and draws one
+transform per call. Vectorised: one ``affine_grid`` + ``grid_sample`` for a whole batch (one matrix per image), so the
 cost is a few per cent of a LeNet step where per-image v2 transforms would cost about as much as the step.
 """
 
