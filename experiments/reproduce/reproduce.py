@@ -48,6 +48,7 @@ from experiments.reproduce.seg_table import STEP as SEG_STEP
 from experiments.reproduce.seg_table import seg_result
 from experiments.reproduce.seg_table import table as seg_table
 from experiments.resume import resume_from
+from experiments.stale_runs import set_aside_if_stale
 from experiments.sweep.sweep import is_done
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +71,7 @@ def run_demo(config: Path, runs: Path) -> tuple[Path, int, float]:
     """One demo as written; returns its run folder, exit code and wall time (0 when already done)."""
     experiment = f"{config.parent.name}-demo"
     run_dir = demo_dir(config, runs)
+    set_aside_if_stale(run_dir, ["--config", str(config)])
     if is_done(run_dir):
         return run_dir, 0, 0.0
     t0 = time.perf_counter()

@@ -70,6 +70,7 @@ import yaml
 from experiments.callbacks import RunRecorder
 from experiments.children import run_child, stop_children_on_sigterm
 from experiments.resume import resume_from
+from experiments.stale_runs import set_aside_if_stale
 from experiments.slurm import add_options as add_slurm_options
 from experiments.slurm import check as check_slurm
 from experiments.slurm import sbatch_header, submit, trainer_args
@@ -200,6 +201,7 @@ def run_local(sweep: Sweep, trials: list[Trial], runs_dir: Path, state: State, p
     """Run the trials not yet done, ``parallel`` at a time; returns the number that failed."""
     todo = []
     for t in trials:
+        set_aside_if_stale(runs_dir / sweep.name / t.id, trial_command(sweep, t, runs_dir)[4:])
         if is_done(runs_dir / sweep.name / t.id):
             state.update(t.id, params=t.params, status="done")
         else:
@@ -257,6 +259,8 @@ def run_wandb(sweep: Sweep, runs_dir: Path, state: State, sweep_id: str | None,
     task = array_task_file(runs_dir, sweep)
     if task is not None and task.exists():
         mine = json.loads(task.read_text())
+        set_aside_if_stale(runs_dir / sweep.name / mine["id"],
+                           trial_command(sweep, Trial(mine["id"], mine["params"]), runs_dir)[4:])
         if is_done(runs_dir / sweep.name / mine["id"]):
             print(f"{mine['id']} already done (array task {task.stem})", flush=True)
             return 0
@@ -381,6 +385,7 @@ def run_index(sweep: Sweep, trials: list[Trial], index: int, runs_dir: Path, lau
     if not 0 <= index < len(trials):
         raise SweepError(f"--trial-index {index}: the sweep has {len(trials)} trials (0 .. {len(trials) - 1})")
     trial = trials[index]
+    set_aside_if_stale(runs_dir / sweep.name / trial.id, trial_command(sweep, trial, runs_dir)[4:])
     if is_done(runs_dir / sweep.name / trial.id):
         print(f"{trial.id} already done", flush=True)
         return 0
