@@ -70,10 +70,10 @@ import yaml
 from experiments.callbacks import RunRecorder
 from experiments.children import run_child, stop_children_on_sigterm
 from experiments.resume import resume_from
-from experiments.stale_runs import set_aside_if_stale
 from experiments.slurm import add_options as add_slurm_options
 from experiments.slurm import check as check_slurm
 from experiments.slurm import sbatch_header, submit, trainer_args
+from experiments.stale_runs import set_aside_if_stale
 from experiments.sweep.stats import (
     mean_std,
     welch_ci,
