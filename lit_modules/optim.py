@@ -29,7 +29,7 @@ from torch import nn
 
 from lit_modules.ops.lars import LARS
 
-OptimizerName = Literal["sgd", "adamw", "adam", "rmsprop", "lars"]
+OptimizerName = Literal["sgd", "adamw", "adam", "rmsprop", "rmsprop_tf", "lars"]
 ScheduleName = Literal["step", "cosine", "constant", "dann"]
 
 
@@ -53,6 +53,11 @@ def make_optimizer(groups: Iterable[Any], name: OptimizerName, lr: float, *, mom
         return torch.optim.SGD(groups, lr=lr, momentum=momentum)
     if name == "rmsprop":  # Torch7's optim.rmsprop, as the hourglass and WGAN papers: alpha 0.99, eps 1e-8
         return torch.optim.RMSprop(groups, lr=lr, alpha=0.99, eps=1e-8)
+    if name == "rmsprop_tf":  # TensorFlow's RMSprop as the Inception v3 / MobileNet papers trained: decay 0.9,
+        # eps 1.0 added inside the square root (so a weight with small gradients steps like SGD with momentum)
+        from timm.optim import RMSpropTF
+
+        return RMSpropTF(groups, lr=lr, alpha=0.9, eps=1.0, momentum=momentum)
     if name == "adam":
         return torch.optim.Adam(groups, lr=lr, betas=betas)
     return torch.optim.AdamW(groups, lr=lr, betas=betas)

@@ -15,7 +15,7 @@ import argparse
 import torch
 
 from experiments.bench.latency import fps
-from lit_modules.nets.mobilenet import ALPHAS, MobileNetV1, mult_adds
+from lit_modules.nets.mobilenet import ALPHAS, mobilenet_v1, mult_adds
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,8 +25,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--classes", type=int, default=8)
     args = p.parse_args(argv)
     torch.manual_seed(0)
-    nets = {f"alpha {a}": MobileNetV1(args.classes, alpha=a) for a in ALPHAS}
-    nets["alpha 0.5, full conv"] = MobileNetV1(args.classes, alpha=0.5, separable=False)
+    nets = {f"alpha {a}": mobilenet_v1(args.classes, alpha=a) for a in ALPHAS}
+    nets["alpha 0.5, full conv"] = mobilenet_v1(args.classes, alpha=0.5, separable=False)
     inputs = list(torch.randn(args.images, 1, 3, args.size, args.size))
     speeds = fps(list(nets.values()), inputs, warmup=10)
     print(f"| net | mult-adds ({args.size} px) | params | latency bs1 (ms) | img/s |  ({torch.get_num_threads()} threads)")

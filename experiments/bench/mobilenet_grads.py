@@ -15,13 +15,13 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from lit_modules.nets.mobilenet import MobileNetV1, is_depthwise
+from lit_modules.nets.mobilenet import mobilenet_v1, is_depthwise
 
 
 def ratios(separable: bool, size: int, batch: int, seed: int) -> list[tuple[str, float]]:
     """``(layer name, |grad| / |w|)`` of every weight with 2 or more dims, input to output."""
     torch.manual_seed(seed)
-    net = MobileNetV1(8, alpha=0.5, separable=separable)
+    net = mobilenet_v1(8, alpha=0.5, separable=separable)
     x, y = torch.randn(batch, 3, size, size), torch.randint(0, 8, (batch,))
     F.cross_entropy(net(x), y).backward()
     kinds = {id(m.weight): "dw" if is_depthwise(m) else type(m).__name__ for m in net.modules()
