@@ -15,7 +15,7 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from lit_modules.nets.mobilenet import mobilenet_v1, is_depthwise
+from lit_modules.nets.mobilenet import is_depthwise, mobilenet_v1
 
 
 def ratios(separable: bool, size: int, batch: int, seed: int) -> list[tuple[str, float]]:

@@ -6,7 +6,7 @@ from torch import nn
 
 from contracts.errors import ConfigError
 from lit_modules.mobilenet import MobileNetModule
-from lit_modules.nets.mobilenet import mobilenet_v1, is_depthwise, mult_adds
+from lit_modules.nets.mobilenet import is_depthwise, mobilenet_v1, mult_adds
 
 
 def test_stem_stride_1_ends_64px_at_4x4_with_4x_the_mult_adds():
