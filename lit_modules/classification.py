@@ -38,7 +38,8 @@ class ClassificationModule(Transferable, L.LightningModule):
         momentum: SGD momentum.
         weight_decay: L2 / decoupled weight decay.
         schedule: "step" (÷10 every ``step_epochs``, the AlexNet/VGG recipe), "cosine",
-            "constant" or "dann" (DANN's annealing) after the warm-up (``lit_modules.optim``).
+            "constant", "dann" (DANN's annealing) or "lecun" (LeNet-5's decreasing steps) after the
+            warm-up (``lit_modules.optim``).
         step_epochs: epochs between ÷10 steps for ``schedule="step"``.
         warmup_epochs: linear warm-up length (fractions allowed).
         label_smoothing: cross-entropy label smoothing.
