@@ -33,11 +33,13 @@ class ClassificationModule(Transferable, L.LightningModule):
     Args:
         num_classes: must equal the data's class count (checked at setup).
         lr: peak learning rate.
-        optimizer: "sgd" (momentum, AlexNet/VGG) or "adamw" (ViT).
+        optimizer: "sgd" (momentum, AlexNet/VGG), "adamw" (ViT) or "rmsprop_tf" (TensorFlow's RMSprop with
+            decay 0.9, eps 1.0 and ``momentum``: Inception v3, MobileNet).
         momentum: SGD momentum.
         weight_decay: L2 / decoupled weight decay.
         schedule: "step" (÷10 every ``step_epochs``, the AlexNet/VGG recipe), "cosine",
-            "constant" or "dann" (DANN's annealing) after the warm-up (``lit_modules.optim``).
+            "constant", "dann" (DANN's annealing) or "lecun" (LeNet-5's decreasing steps) after the
+            warm-up (``lit_modules.optim``).
         step_epochs: epochs between ÷10 steps for ``schedule="step"``.
         warmup_epochs: linear warm-up length (fractions allowed).
         label_smoothing: cross-entropy label smoothing.
@@ -56,7 +58,7 @@ class ClassificationModule(Transferable, L.LightningModule):
         self,
         num_classes: int,
         lr: float = 0.01,
-        optimizer: Literal["sgd", "adamw"] = "sgd",
+        optimizer: Literal["sgd", "adamw", "rmsprop_tf"] = "sgd",
         momentum: float = 0.9,
         weight_decay: float = 5e-4,
         schedule: ScheduleName = "step",

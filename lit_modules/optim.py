@@ -10,7 +10,10 @@ follow the same curve. The schedule is a per-step factor on the peak ``lr``:
 - ``step``: ÷10 at each milestone (every ``step_epochs`` epochs, or at the listed ``milestones``);
 - ``constant``: 1;
 - ``dann``: the annealing of Ganin & Lempitsky 2015, ``1 / (1 + 10 p)^0.75`` with ``p`` the
-  progress from 0 to 1 over the steps after the warm-up.
+  progress from 0 to 1 over the steps after the warm-up;
+- ``lecun``: LeNet-5's decreasing global rate (LeCun et al. 1998, Sec. V.A: 0.0005, 0.0002, 0.0001,
+  0.00005, 0.00001 for passes 1-2, 3-5, 6-8, 9-12, 13-20), its 20 passes stretched to the run's
+  length: factors 1, 0.4, 0.2, 0.1, 0.02 from progress 0, 0.1, 0.25, 0.4, 0.6.
 
 Parameter groups may carry ``lr_mult`` (layer-wise learning rates, ``lit_modules.transfer``):
 the group's peak rate is ``lr * lr_mult`` and the schedule scales every group alike.
@@ -29,8 +32,9 @@ from torch import nn
 
 from lit_modules.ops.lars import LARS
 
-OptimizerName = Literal["sgd", "adamw", "adam", "rmsprop", "lars"]
-ScheduleName = Literal["step", "cosine", "constant", "dann"]
+OptimizerName = Literal["sgd", "adamw", "adam", "rmsprop", "rmsprop_tf", "lars"]
+ScheduleName = Literal["step", "cosine", "constant", "dann", "lecun"]
+LECUN_1998 = ((0.0, 1.0), (0.1, 0.4), (0.25, 0.2), (0.4, 0.1), (0.6, 0.02))  # (progress from, factor): 2/3/3/4/8 of 20 passes
 
 
 def param_groups(params: Iterable[nn.Parameter], weight_decay: float) -> list[dict[str, Any]]:
@@ -53,6 +57,11 @@ def make_optimizer(groups: Iterable[Any], name: OptimizerName, lr: float, *, mom
         return torch.optim.SGD(groups, lr=lr, momentum=momentum)
     if name == "rmsprop":  # Torch7's optim.rmsprop, as the hourglass and WGAN papers: alpha 0.99, eps 1e-8
         return torch.optim.RMSprop(groups, lr=lr, alpha=0.99, eps=1e-8)
+    if name == "rmsprop_tf":  # TensorFlow's RMSprop as the Inception v3 / MobileNet papers trained: decay 0.9,
+        # eps 1.0 added inside the square root (so a weight with small gradients steps like SGD with momentum)
+        from timm.optim import RMSpropTF
+
+        return RMSpropTF(groups, lr=lr, alpha=0.9, eps=1.0, momentum=momentum)
     if name == "adam":
         return torch.optim.Adam(groups, lr=lr, betas=betas)
     return torch.optim.AdamW(groups, lr=lr, betas=betas)
@@ -73,7 +82,7 @@ def lr_factor(step: int, *, schedule: ScheduleName, total: float, warmup: float 
 
     Args:
         step: optimiser steps taken so far.
-        schedule: "cosine", "step", "constant" or "dann" after the warm-up.
+        schedule: "cosine", "step", "constant", "dann" or "lecun" after the warm-up.
         total: steps in the whole run.
         warmup: linear warm-up steps (0: none).
         milestones: steps at which ``schedule="step"`` divides by 10.
@@ -86,6 +95,9 @@ def lr_factor(step: int, *, schedule: ScheduleName, total: float, warmup: float 
         return (1 + 10 * min(1.0, (step - warmup) / max(1.0, total - warmup))) ** -0.75
     if schedule == "step":
         return 0.1 ** sum(step >= m for m in milestones)
+    if schedule == "lecun":
+        progress = (step - warmup) / max(1.0, total - warmup)
+        return [f for start, f in LECUN_1998 if progress >= start][-1]
     return 1.0
 
 

@@ -15,7 +15,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from lit_modules.nets.mobilenet import MobileNetV1
+from lit_modules.nets.mobilenet import mobilenet_v1
 
 CASES = ((True, 2, True), (True, 2, False), (True, 1, True), (True, 1, False), (False, 2, True), (False, 1, True))
 
@@ -24,7 +24,7 @@ def step_ms(separable: bool, stem: int, channels_last: bool, size: int, batch: i
     """Median milliseconds of one training step of a fresh net on one fixed random batch."""
     torch.manual_seed(0)
     x, y = torch.randn(batch, 3, size, size), torch.randint(0, 8, (batch,))
-    net = MobileNetV1(8, alpha=0.5, separable=separable, stem_stride=stem)
+    net = mobilenet_v1(8, alpha=0.5, separable=separable, stem_stride=stem)
     if channels_last:
         net, x = net.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)

@@ -1,19 +1,25 @@
-"""MobileNet v1 (Howard et al. 2017), plain PyTorch (torchvision has only v2 and v3).
+"""MobileNet v1 (Howard et al. 2017): timm's separable net, and the paper's full-convolution twin by hand.
 
 The paper's Table 1: a full 3x3/2 conv of 32 channels, then 13 depthwise-separable layers (a 3x3
 depthwise conv and a 1x1 pointwise conv, each followed by BatchNorm and ReLU), global average
-pooling and one linear layer. The width multiplier alpha thins every layer; the resolution
-multiplier rho is the input side (224 rho), which this net takes as it comes. ``separable=False``
-replaces each depthwise + pointwise pair by one full 3x3 conv with the same input, output and
-stride: the "Conv MobileNet" of the paper's Table 4 (29.3 M parameters, 4866 M mult-adds).
+pooling and one linear layer. timm builds exactly this (``mobilenetv1_100``: its ``dsa`` blocks have a
+pointwise activation and no skip connection; parameters and mult-adds equal the paper's Table 4/6 at
+every alpha, ``tests/unit/test_ladder_nets.py``), so the separable net is timm's, built here from the
+paper's layer list so that the width multiplier alpha and the shallow net of Table 10 are switches.
+``separable=False`` is what timm lacks: each depthwise + pointwise pair replaced by one full 3x3 conv
+with the same input, output and stride, the "Conv MobileNet" of Table 4 (29.3 M parameters, 4866 M
+mult-adds). The resolution multiplier rho is the input side (224 rho), which both nets take as it comes.
 """
 
 from __future__ import annotations
 
 import copy
+from functools import partial
 from typing import Literal
 
 import torch
+from timm.models._efficientnet_builder import decode_arch_def, round_channels
+from timm.models.efficientnet import EfficientNet
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -22,22 +28,15 @@ LAYERS: tuple[tuple[int, int], ...] = (
     (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
     (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1),
 )
+SHALLOW_DROPPED = range(6, 11)  # Table 10's "shallow MobileNet": the five 14x14x512 layers (at 224 px) removed
 ALPHAS = (1.0, 0.75, 0.5, 0.25)  # the paper's width multipliers (Table 6)
 Activation = Literal["relu", "relu6"]
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "relu6": nn.ReLU6}
 
 
-def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,
-            activation: Activation = "relu") -> nn.Sequential:
-    """Conv (no bias: BatchNorm follows) + BN + ReLU (or ReLU6), the unit of every MobileNet layer."""
-    return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
-                         nn.BatchNorm2d(cout), ACTIVATIONS[activation](inplace=True))
-
-
-def separable_block(cin: int, cout: int, stride: int, activation: Activation = "relu") -> nn.Sequential:
-    """Paper Fig. 3 right: 3x3 depthwise (one filter per channel) then 1x1 pointwise."""
-    return nn.Sequential(conv_bn(cin, cin, 3, stride, groups=cin, activation=activation),
-                         conv_bn(cin, cout, 1, activation=activation))
+def layers(shallow: bool = False) -> tuple[tuple[int, int], ...]:
+    """Table 1's separable layers, or Table 10's shallow net without the five stride-1 512-channel layers."""
+    return tuple(lay for i, lay in enumerate(LAYERS) if not (shallow and i in SHALLOW_DROPPED))
 
 
 def is_depthwise(m: nn.Module) -> bool:
@@ -45,47 +44,72 @@ def is_depthwise(m: nn.Module) -> bool:
     return isinstance(m, nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels
 
 
-class MobileNetV1(nn.Module):
-    """MobileNet v1.
+def mobilenet_v1(num_classes: int = 1000, *, alpha: float = 1.0, separable: bool = True, shallow: bool = False,
+                 dropout: float = 0.0, stem_stride: int = 2, activation: Activation = "relu",
+                 bn_momentum: float = 0.1, bn_eps: float = 1e-5) -> nn.Module:
+    """MobileNet v1, separable (timm's ``EfficientNet`` with the paper's blocks) or with full convolutions.
 
     Args:
         num_classes: output logits.
         alpha: width multiplier, one of the paper's 1.0, 0.75, 0.5, 0.25.
-        separable: depthwise-separable layers (the paper); False: full 3x3 convolutions instead.
+        separable: depthwise-separable layers (the paper); False: full 3x3 convolutions instead (``ConvMobileNet``).
+        shallow: Table 10's shallow MobileNet (the five 14x14x512 separable layers removed: 8 layers, not 13).
         dropout: before the classifier (the paper names none; 0 = none).
         stem_stride: stride of the first full conv: 2 (the paper: 224 px ends at 7x7, the input / 32) or 1
             (small inputs, as CIFAR MobileNets do: 64 px ends at 4x4 instead of 2x2, 4x the mult-adds).
         activation: "relu" (the paper's Fig. 3) or "relu6" (min(max(x, 0), 6), the released TF models').
+        bn_momentum, bn_eps: BatchNorm's running-average momentum (torch's convention: 1 - TF's decay) and eps.
 
-    Input ``(B, 3, H, W)``, any side >= 32 (224 rho in the paper); output ``(B, num_classes)``.
+    Input ``(B, 3, H, W)``, any side >= 32 (224 rho in the paper); output ``(B, num_classes)``;
+    ``forward_features`` gives ``(B, 1024 alpha, H / (16 stem_stride), W / (16 stem_stride))``.
 
     Raises:
-        ValueError: ``alpha`` not one of the paper's multipliers.
+        ValueError: ``alpha`` not one of the paper's multipliers, or ``stem_stride`` not 1 or 2.
     """
+    if alpha not in ALPHAS:
+        raise ValueError(f"alpha={alpha} is not one of the paper's width multipliers {ALPHAS}")
+    if stem_stride not in (1, 2):
+        raise ValueError(f"stem_stride={stem_stride} must be 1 or 2")
+    norm = partial(nn.BatchNorm2d, momentum=bn_momentum, eps=bn_eps)
+    if not separable:
+        return ConvMobileNet(num_classes, alpha=alpha, shallow=shallow, dropout=dropout, stem_stride=stem_stride,
+                             activation=activation, norm=norm)
+    # timm's mobilenetv1 stages as block strings ("dsa": depthwise-separable, activation after the pointwise conv,
+    # no skip); one string per layer keeps Table 1's order readable and lets `shallow` drop layers.
+    arch = [[f"dsa_r1_k3_s{stride}_c{out}"] for out, stride in layers(shallow)]
+    net = EfficientNet(decode_arch_def(arch), num_classes=num_classes, num_features=0, stem_size=32,
+                       round_chs_fn=partial(round_channels, multiplier=alpha), norm_layer=norm,
+                       act_layer=ACTIVATIONS[activation], drop_rate=dropout)
+    net.conv_stem.stride = (stem_stride, stem_stride)  # timm's stem is 3x3/2 with static padding 1
+    return net
 
-    def __init__(self, num_classes: int = 1000, *, alpha: float = 1.0, separable: bool = True,
-                 dropout: float = 0.0, stem_stride: int = 2, activation: Activation = "relu") -> None:
+
+class ConvMobileNet(nn.Module):
+    """The paper's full-convolution MobileNet (Table 4's "Conv MobileNet"): every separable pair of Table 1 is one
+    full 3x3 conv + BN + activation with the same channels and stride. Arguments as ``mobilenet_v1``; ``norm`` builds
+    each BatchNorm. Input ``(B, 3, H, W)``, output ``(B, num_classes)``."""
+
+    def __init__(self, num_classes: int = 1000, *, alpha: float = 1.0, shallow: bool = False, dropout: float = 0.0,
+                 stem_stride: int = 2, activation: Activation = "relu",
+                 norm: type[nn.Module] | partial = nn.BatchNorm2d) -> None:
         super().__init__()
-        if alpha not in ALPHAS:
-            raise ValueError(f"alpha={alpha} is not one of the paper's width multipliers {ALPHAS}")
-        if stem_stride not in (1, 2):
-            raise ValueError(f"stem_stride={stem_stride} must be 1 or 2")
-        channels = round(32 * alpha)
-        layers: list[nn.Module] = [conv_bn(3, channels, 3, stem_stride, activation=activation)]  # (B, 32a, H/s, W/s)
-        for out, stride in LAYERS:
-            out = round(out * alpha)
-            layers.append(separable_block(channels, out, stride, activation) if separable
-                          else conv_bn(channels, out, 3, stride, activation=activation))
+        act = ACTIVATIONS[activation]
+        unit = lambda cin, cout, stride: [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), norm(cout), act(inplace=True)]
+        channels = round_channels(32, alpha)
+        body = unit(3, channels, stem_stride)  # (B, 32a, H/s, W/s)
+        for out, stride in layers(shallow):
+            out = round_channels(out, alpha)
+            body += unit(channels, out, stride)
             channels = out
-        self.features = nn.Sequential(*layers)  # (B, 1024a, H/(16 s), W/(16 s))
+        self.features = nn.Sequential(*body)  # (B, 1024a, H/(16 s), W/(16 s))
         self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
                                         nn.Linear(channels, num_classes))
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                # He init on the fan-in, which for a depthwise filter is its 9 weights. torch's "fan_out"
-                # ignores groups: it gives a depthwise filter C*9 as fan-out, a norm ~15x smaller than a
-                # full conv filter's at C = 256 and, with BN after it, a ~200x larger effective step.
                 nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        return self.features(x)  # (B, 1024a, h, w)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.features(x))  # (B, 1024a, h, w) -> (B, num_classes)

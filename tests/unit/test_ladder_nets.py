@@ -11,7 +11,7 @@ from lit_modules.mobilenet import MobileNetModule
 from lit_modules.nets.alexnet import AlexNet
 from lit_modules.nets.googlenet import GoogLeNet, GoogLeNetOutput
 from lit_modules.nets.lenet import LeNet5, TableConv2d, trainable_params
-from lit_modules.nets.mobilenet import MobileNetV1, mult_adds
+from lit_modules.nets.mobilenet import mobilenet_v1, mult_adds
 from lit_modules.zfnet import ZFNetModule
 
 
@@ -107,25 +107,25 @@ def test_googlenet_parameters_against_alexnet_at_imagenet_size():
 
 @pytest.mark.parametrize("separable,madds,params", [(True, 569, 4.2), (False, 4866, 29.3)])
 def test_mobilenet_table4_full_vs_separable(separable, madds, params):
-    net = MobileNetV1(1000, separable=separable)
+    net = mobilenet_v1(1000, separable=separable)
     assert mult_adds(net, 224) / 1e6 == pytest.approx(madds, rel=0.005)
     assert n_params(net) / 1e6 == pytest.approx(params, abs=0.05)
 
 
 @pytest.mark.parametrize("alpha,madds,params", [(1.0, 569, 4.2), (0.75, 325, 2.6), (0.5, 149, 1.3), (0.25, 41, 0.5)])
 def test_mobilenet_table6_width_multiplier(alpha, madds, params):
-    net = MobileNetV1(1000, alpha=alpha)
+    net = mobilenet_v1(1000, alpha=alpha)
     assert mult_adds(net, 224) / 1e6 == pytest.approx(madds, rel=0.01)
     assert n_params(net) / 1e6 == pytest.approx(params, abs=0.05)
 
 
 @pytest.mark.parametrize("side,madds", [(192, 418), (160, 290), (128, 186)])
 def test_mobilenet_table7_resolution_multiplier(side, madds):
-    assert mult_adds(MobileNetV1(1000), side) / 1e6 == pytest.approx(madds, rel=0.01)
+    assert mult_adds(mobilenet_v1(1000), side) / 1e6 == pytest.approx(madds, rel=0.01)
 
 
 def test_mobilenet_depthwise_layers_and_demo_ratio():
-    sep, full = MobileNetV1(8, alpha=0.5), MobileNetV1(8, alpha=0.5, separable=False)
+    sep, full = mobilenet_v1(8, alpha=0.5), mobilenet_v1(8, alpha=0.5, separable=False)
     depthwise = [m for m in sep.modules() if isinstance(m, nn.Conv2d) and m.groups == m.in_channels > 1]
     assert len(depthwise) == 13 and not any(isinstance(m, nn.Conv2d) and m.groups > 1 for m in full.modules())
     assert mult_adds(full, 32) / mult_adds(sep, 32) > 7  # the demo net, 32 px

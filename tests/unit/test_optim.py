@@ -158,3 +158,11 @@ def test_lr_scaling_rules():
     assert lr_factor(512, 256, "linear") == 2.0
     assert lr_factor(1024, 256, "sqrt") == 2.0
     assert lr_factor(512, 256, "none") == 1.0 and lr_factor(512, None, "linear") == 1.0
+
+
+def test_lecun_schedule_is_the_papers_20_passes_stretched():
+    # LeCun 1998 Sec. V.A: 0.0005 x (1, 0.4, 0.2, 0.1, 0.02) for passes 1-2, 3-5, 6-8, 9-12, 13-20; 20 "passes" of 10 steps.
+    lrs = _curve(schedule="lecun", total_steps=200, epochs=20)
+    per_pass = [lrs[10 * k] for k in range(20)]
+    assert per_pass == pytest.approx([1.0] * 2 + [0.4] * 3 + [0.2] * 3 + [0.1] * 4 + [0.02] * 8)
+    assert all(a >= b for a, b in itertools.pairwise(lrs))
