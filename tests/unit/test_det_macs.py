@@ -18,3 +18,15 @@ def test_demo_nets_cost_the_image_as_four_windows_and_run_the_same_backbone():
     m = demo_nets(ROOT / "configs/rcnn/demo.yaml", ROOT / "configs/fast_rcnn/demo.yaml")
     assert m["conv_image"] == pytest.approx(m["conv_window"] * (m["image"] / m["window"]) ** 2, rel=0.01)
     assert 0 < m["fc_rcnn"] < m["conv_window"] and 0 < m["fc_fast"] < m["conv_window"]
+
+
+def test_a_head_override_costs_its_two_fc_layers_per_roi_and_applies_to_both_detectors():
+    m = demo_nets(ROOT / "configs/rcnn/demo.yaml", ROOT / "configs/fast_rcnn/demo.yaml", {"pool": 3, "representation": 32})
+    channels = 64  # the demo's small CNN at width 16: 16 -> 32 -> 64
+    assert m["fc_fast"] == m["fc_rcnn"] == channels * 9 * 32 + 32 * 32  # fc6 + fc7 multiply-adds
+
+
+def test_the_demo_head_keeps_the_conv_to_fc_balance_of_the_papers_nets():
+    # R-CNN (AlexNet) conv : fc6/fc7 is ~12, Fast R-CNN (VGG-16) ~128: the demo's must not be far below AlexNet's
+    m = demo_nets(ROOT / "configs/rcnn/demo.yaml", ROOT / "configs/fast_rcnn/demo.yaml")
+    assert m["conv_window"] / m["fc_fast"] >= 64
