@@ -27,6 +27,7 @@ def test_a_head_override_costs_its_two_fc_layers_per_roi_and_applies_to_both_det
 
 
 def test_the_demo_head_keeps_the_conv_to_fc_balance_of_the_papers_nets():
-    # R-CNN (AlexNet) conv : fc6/fc7 is ~12, Fast R-CNN (VGG-16) ~128: the demo's must not be far below AlexNet's
+    # conv : fc6/fc7 a window is ~12 for AlexNet (R-CNN), ~128 for VGG-16 (Fast R-CNN); the old demo head's was 6,
+    # which capped R-CNN / Fast R-CNN near 7x at any window count. The demo's must allow well over the 20x.
     m = demo_nets(ROOT / "configs/rcnn/demo.yaml", ROOT / "configs/fast_rcnn/demo.yaml")
-    assert m["conv_window"] / m["fc_fast"] >= 64
+    assert m["conv_window"] / m["fc_fast"] >= 40 and m["fc_rcnn"] == m["fc_fast"]  # one head for both
