@@ -58,10 +58,12 @@ def _to_device(x, device):
     return x.to(device) if isinstance(x, Tensor) else x
 
 
-def map_metric(masks: bool) -> MeanAveragePrecision:
+def map_metric(masks: bool, max_dets: int = 100) -> MeanAveragePrecision:
+    """COCO mAP counting each image's ``max_dets`` best detections (COCO: 100; SSD's VOC protocol: 200)."""
     # pycocotools is the backend installed here (faster_coco_eval is not)
     return ShardedMeanAveragePrecision(iou_type=("bbox", "segm") if masks else "bbox", backend="pycocotools",
-                                iou_thresholds=IOU_THRESHOLDS, rec_thresholds=REC_THRESHOLDS)
+                                       iou_thresholds=IOU_THRESHOLDS, rec_thresholds=REC_THRESHOLDS,
+                                       max_detection_thresholds=[1, 10, max_dets])
 
 
 class DetectionModule(Optimised, L.LightningModule):

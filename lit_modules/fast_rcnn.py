@@ -30,6 +30,7 @@ class FastRCNNModule(DetectionModule):
     Args:
         num_classes: K. backbone: "vgg16" (paper) or "small" (CPU demo). weights_backbone: ImageNet weights.
         weights: local checkpoint of the whole detector. width / representation: small backbone, fc6/fc7 width.
+        pool: RoIPool output side (paper: 7, VGG-16's pool5); fc6 sees ``channels x pool x pool``.
         min_size / max_size / image_mean / image_std: resize (paper: 600 / 1000) and normalisation.
         rois_per_image: RoIs sampled per image (paper: 64, with 2 images a batch).
         truncated_svd: rank k of fc6 and fc7 at test time (None: the full layers).
@@ -44,10 +45,11 @@ class FastRCNNModule(DetectionModule):
                  max_size: int = 1000, image_mean: tuple[float, float, float] = IMAGENET_MEAN,
                  image_std: tuple[float, float, float] = IMAGENET_STD, rois_per_image: int = 64,
                  truncated_svd: int | None = None, nms_iou: float = 0.3, detections_per_img: int = 100,
-                 proposal_mode: SSMode = "fast", max_proposals: int = 2000, **kwargs: Any) -> None:
+                 proposal_mode: SSMode = "fast", max_proposals: int = 2000, pool: int = 7, **kwargs: Any) -> None:
         super().__init__(num_classes=num_classes, **kwargs)
         self.net = FastRCNN(num_classes, backbone, weights_backbone, width, representation, min_size, max_size,
-                            image_mean, image_std, rois_per_image, nms_iou, detections_per_img=detections_per_img)
+                            image_mean, image_std, rois_per_image, nms_iou, detections_per_img=detections_per_img,
+                            pool=pool)
         load_local(self.net, weights, "detector")
         self._svd: tuple[tuple, torch.nn.Module] | None = None
 

@@ -40,6 +40,9 @@ class RCNNModule(DetectionModule):
         backbone: "alexnet" (paper), "vgg16" or "small" (CPU demo). weights_backbone: ImageNet weights.
         weights: local checkpoint of the whole detector.
         width / representation: the small backbone's first-stage channels and fc6/fc7 width.
+        pool: the small backbone's window map max-pooled to ``pool x pool`` before fc6 (None: as it is);
+            the same ``pool`` / ``representation`` as Fast R-CNN's gives both one head.
+        dropout: the small backbone's, before fc6 and fc7 (paper: 0.5 on 4096 units; torchvision's Fast R-CNN head: none).
         window: warped side (paper: 227). context: pixels of surround in the warped window (paper: 16).
         fg_iou: a window is positive for fine-tuning at IoU >= this (paper: 0.5).
         batch_positives / batch_negatives: windows of a batch (paper: 32 / 96).
@@ -60,9 +63,10 @@ class RCNNModule(DetectionModule):
                  svm_pos_weight: float = 2.0, svm_neg_iou: float = 0.3, svm_rounds: int = 2, nms_iou: float = 0.3,
                  detections_per_img: int = 100, proposal_mode: SSMode = "fast", max_proposals: int = 2000,
                  image_mean: tuple[float, float, float] = IMAGENET_MEAN,
-                 image_std: tuple[float, float, float] = IMAGENET_STD, **kwargs: Any) -> None:
+                 image_std: tuple[float, float, float] = IMAGENET_STD, pool: int | None = None, dropout: float = 0.5,
+                 **kwargs: Any) -> None:
         super().__init__(num_classes=num_classes, **kwargs)
-        self.net = RegionCNN(num_classes, backbone, window, weights_backbone, width, representation)
+        self.net = RegionCNN(num_classes, backbone, window, weights_backbone, width, representation, dropout, pool)
         self.coder = BoxCoder((10.0, 10.0, 5.0, 5.0))
         self.register_buffer("mean", torch.tensor(image_mean).view(3, 1, 1))
         self.register_buffer("std", torch.tensor(image_std).view(3, 1, 1))

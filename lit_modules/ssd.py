@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import Tensor
 
-from lit_modules.detection import DetectionModule
+from lit_modules.detection import DetectionModule, map_metric
 from lit_modules.nets.det_backbones import load_local
 from lit_modules.nets.ssd import SSDBackbone, build_ssd
 from lit_modules.ops.stages import Stopwatch
@@ -71,6 +71,8 @@ class SSDModule(DetectionModule):
                              weights_backbone, image_mean=image_mean, image_std=image_std,
                              score_thresh=score_thresh, nms_thresh=nms_thresh, detections_per_img=max_det)
         load_local(self.net, weights, "detector")
+        # mAP over all max_det detections an image (torchmetrics would keep only the 100 best, and warn)
+        self.val_map, self.test_map = map_metric(self.masks, max_det), map_metric(self.masks, max_det)
 
     def detect_stages(self, images: list[Tensor]) -> tuple[list[dict[str, Tensor]], dict[str, float]]:
         """``forward`` in eval mode, timed: "features" (resize, normalise, backbone), "head" (heads, boxes, NMS)."""

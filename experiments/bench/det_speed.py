@@ -85,7 +85,7 @@ def _quality_from_run(run: Path) -> dict[str, float]:
 
 
 def _evaluate(model: DetectionModule, batches: Iterable) -> dict[str, float]:
-    metric = map_metric(False)
+    metric = map_metric(False, model.val_map.max_detection_thresholds[-1])  # the module's own count (SSD: 200)
     with torch.inference_mode():
         for images, targets in batches:
             metric.update(DetectionModule.for_metric(model(images)), DetectionModule.for_metric(targets))

@@ -67,7 +67,7 @@ def detection(model, dm, loader, out: Path) -> dict[str, float]:
     k = int(model.hparams.num_classes)
     category_of = {v: c for c, v in cat_to_label.items()} if cat_to_label else {c: c for c in range(1, k + 1)}
     names = list(getattr(src, "classes", None) or getattr(dm, "class_names", None) or [])
-    metric = map_metric(model.masks)
+    metric = map_metric(model.masks, model.val_map.max_detection_thresholds[-1])  # the module's own count (SSD: 200)
     results, targets_all, sizes, ids, files = [], [], [], [], []
     with torch.no_grad():
         for images, targets in loader:

@@ -26,6 +26,7 @@ class FastRCNN(nn.Module):
     Args:
         num_classes: K. backbone / weights_backbone / width: ``det_backbones.build_backbone``.
         representation: fc6/fc7 width (VGG-16: 4096).
+        pool: RoIPool output side (paper, VGG-16: 7, its pool5's). fc6 sees ``channels x pool x pool``.
         min_size / max_size / image_mean / image_std: torchvision's resize and normalisation.
         rois_per_image: sampled RoIs per image (paper: 64, a quarter foreground at IoU >= 0.5).
         nms_iou / score_thresh / detections_per_img: test-time post-processing (paper NMS 0.3).
@@ -35,13 +36,13 @@ class FastRCNN(nn.Module):
                  width: int = 32, representation: int = 4096, min_size: int = 600, max_size: int = 1000,
                  image_mean: tuple[float, ...] = (0.485, 0.456, 0.406), image_std: tuple[float, ...] = (0.229, 0.224, 0.225),
                  rois_per_image: int = 64, nms_iou: float = 0.3, score_thresh: float = 0.01,
-                 detections_per_img: int = 100) -> None:
+                 detections_per_img: int = 100, pool: int = 7) -> None:
         super().__init__()
         bb = build_backbone(backbone, weights_backbone, width)
         self.transform = GeneralizedRCNNTransform(min_size, max_size, list(image_mean), list(image_std))
         self.backbone = bb.body
         ch = bb.body.out_channels
-        self.roi_heads = RoIHeads(MultiScaleRoIPool(bb.featmap_names[:1], 7), TwoMLPHead(ch * 7 * 7, representation),
+        self.roi_heads = RoIHeads(MultiScaleRoIPool(bb.featmap_names[:1], pool), TwoMLPHead(ch * pool * pool, representation),
                                   FastRCNNPredictor(representation, num_classes + 1), fg_iou_thresh=0.5,
                                   bg_iou_thresh=0.5, batch_size_per_image=rois_per_image, positive_fraction=0.25,
                                   bbox_reg_weights=None, score_thresh=score_thresh, nms_thresh=nms_iou,

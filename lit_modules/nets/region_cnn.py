@@ -29,16 +29,22 @@ class RegionCNN(nn.Module):
         width: first-stage channels of "small".
         representation: fc6/fc7 width of "small" (AlexNet/VGG-16 keep their 4096).
         dropout: before fc6 and fc7 (paper: 0.5).
+        pool: "small" only: the window's feature map max-pooled to ``pool x pool`` before fc6, as Fast
+            R-CNN's RoIPool does per RoI (None: the map as it is, ``window // 8`` a side). With the same
+            ``pool`` and ``representation`` both detectors have one head (AlexNet: pool5 6x6, VGG-16 7x7).
     """
 
     def __init__(self, num_classes: int, backbone: WindowBackbone = "alexnet", window: int = 227,
                  weights_backbone: str | None = None, width: int = 16, representation: int = 256,
-                 dropout: float = 0.5) -> None:
+                 dropout: float = 0.5, pool: int | None = None) -> None:
         super().__init__()
+        self.pool: nn.Module = nn.Identity()  # keeps the state dict's keys: the pool has no weights
         if backbone == "small":
             self.body = SmallCNN(width, 8)
             load_local(self.body, weights_backbone, "backbone")
-            flat = self.body.out_channels * (window // 8) ** 2
+            if pool is not None:
+                self.pool = nn.AdaptiveMaxPool2d(pool)  # (R, C, pool, pool)
+            flat = self.body.out_channels * (pool or window // 8) ** 2
             self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(flat, representation), nn.ReLU(True),
                                     nn.Dropout(dropout), nn.Linear(representation, representation), nn.ReLU(True))
         else:
@@ -55,7 +61,7 @@ class RegionCNN(nn.Module):
 
     def features(self, windows: Tensor) -> Tensor:
         """fc7 features ``(R, D)`` of warped windows ``(R, 3, S, S)``."""
-        return self.fc(self.body(windows))
+        return self.fc(self.pool(self.body(windows)))
 
     def forward(self, windows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """``(logits (R, K + 1), deltas (R, K, 4), fc7 (R, D))``."""

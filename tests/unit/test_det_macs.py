@@ -18,3 +18,16 @@ def test_demo_nets_cost_the_image_as_four_windows_and_run_the_same_backbone():
     m = demo_nets(ROOT / "configs/rcnn/demo.yaml", ROOT / "configs/fast_rcnn/demo.yaml")
     assert m["conv_image"] == pytest.approx(m["conv_window"] * (m["image"] / m["window"]) ** 2, rel=0.01)
     assert 0 < m["fc_rcnn"] < m["conv_window"] and 0 < m["fc_fast"] < m["conv_window"]
+
+
+def test_a_head_override_costs_its_two_fc_layers_per_roi_and_applies_to_both_detectors():
+    m = demo_nets(ROOT / "configs/rcnn/demo.yaml", ROOT / "configs/fast_rcnn/demo.yaml", {"pool": 3, "representation": 32})
+    channels = 64  # the demo's small CNN at width 16: 16 -> 32 -> 64
+    assert m["fc_fast"] == m["fc_rcnn"] == channels * 9 * 32 + 32 * 32  # fc6 + fc7 multiply-adds
+
+
+def test_the_demo_head_keeps_the_conv_to_fc_balance_of_the_papers_nets():
+    # conv : fc6/fc7 a window is ~12 for AlexNet (R-CNN), ~128 for VGG-16 (Fast R-CNN); the old demo head's was 6,
+    # which capped R-CNN / Fast R-CNN near 7x at any window count. The demo's must allow well over the 20x.
+    m = demo_nets(ROOT / "configs/rcnn/demo.yaml", ROOT / "configs/fast_rcnn/demo.yaml")
+    assert m["conv_window"] / m["fc_fast"] >= 40 and m["fc_rcnn"] == m["fc_fast"]  # one head for both

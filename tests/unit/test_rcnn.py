@@ -176,11 +176,26 @@ def test_rcnn_and_fast_rcnn_demos_keep_the_papers_proportions():
 
     r, f = (yaml.safe_load((ROOT / f"configs/{m}/demo.yaml").read_text()) for m in ("rcnn", "fast_rcnn"))
     rm, fm = r["model"]["init_args"], f["model"]["init_args"]
-    assert all(rm[k] == fm[k] for k in ("backbone", "width", "representation"))
+    assert all(rm[k] == fm[k] for k in ("backbone", "width", "representation", "pool"))
     assert r["data"]["init_args"]["world"] == f["data"]["init_args"]["world"]
     share = rm["window"] / r["data"]["init_args"]["image_size"]  # paper: 227 px of a ~500 px VOC image, 0.45
     assert 0.4 <= share <= 0.55
     assert rm["context"] / rm["window"] == pytest.approx(16 / 227, rel=0.15)  # 16 px at 227 (3 px at 48)
+
+
+def test_pool_gives_both_detectors_one_head_whatever_the_window():
+    from lit_modules.nets.fast_rcnn import FastRCNN
+    from lit_modules.nets.region_cnn import RegionCNN
+
+    for window in (32, 48):  # 4x4 or 6x6 window maps, both pooled to 3x3: fc6 sees 32 x 3 x 3
+        net = RegionCNN(3, "small", window, width=8, representation=16, pool=3)
+        assert net.fc[2].in_features == 32 * 9
+        assert net.features(torch.rand(2, 3, window, window)).shape == (2, 16)
+    assert RegionCNN(3, "small", 48, width=8, representation=16).fc[2].in_features == 32 * 36  # no pool: 6x6
+    fast = FastRCNN(3, "small", width=8, representation=16, min_size=64, max_size=64, pool=3)
+    assert fast.roi_heads.box_head.fc6.in_features == 32 * 9
+    # the pool adds no weight: a checkpoint of the unpooled net keeps its keys
+    assert set(RegionCNN(3, "small", 48, width=8, pool=3).state_dict()) == set(RegionCNN(3, "small", 48, width=8).state_dict())
 
 
 def test_misses_names_the_objects_the_first_proposals_do_not_cover():

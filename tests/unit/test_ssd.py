@@ -81,3 +81,18 @@ def test_detect_stages_gives_forwards_predictions_and_positive_stage_times(batch
     for a, b in zip(preds, expected, strict=True):
         for k in ("boxes", "scores", "labels"):
             torch.testing.assert_close(a[k], b[k])
+
+
+def test_ssd_map_counts_its_max_det_detections_without_torchmetrics_warning():
+    import warnings
+
+    m = SSDModule(num_classes=3, max_det=200, **SSD_SMALL)
+    assert m.val_map.max_detection_thresholds[-1] == 200 and m.test_map.max_detection_thresholds[-1] == 200
+    # 150 detections, the one true box the lowest-scored: counted only when all 150 count (100 would drop it)
+    boxes = torch.cat([torch.tensor([[0.0, 0, 5, 5]]).repeat(149, 1), torch.tensor([[10.0, 10, 30, 30]])])
+    pred = {"boxes": boxes, "scores": torch.linspace(1, 0.1, 150), "labels": torch.ones(150, dtype=torch.long)}
+    gt = {"boxes": torch.tensor([[10.0, 10, 30, 30]]), "labels": torch.ones(1, dtype=torch.long)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torchmetrics warns when an image has more than the last threshold
+        m.val_map.update([pred], [gt])
+    assert m.val_map.compute()["map_50"] > 0
