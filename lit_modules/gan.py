@@ -83,7 +83,8 @@ class GANModule(L.LightningModule):
                latent_extra: int = 0) -> None:
         """The nets; ``latent_extra`` widens the generator's input (InfoGAN's codes beside z)."""
         h = self.hparams
-        self.generator = Generator(h.latent_dim + latent_extra, h.image_size, h.g_width, 3, h.num_classes, h.embed_dim)
+        self.generator = Generator(h.latent_dim + latent_extra, h.image_size, h.g_width, 3, h.num_classes, h.embed_dim,
+                                   h.get("g_conditioning", "concat"))
         self.critic = Discriminator(h.image_size, h.d_width, 3, norm, h.num_classes, conditioning, minibatch_kernels)
         gen = torch.Generator().manual_seed(1234)  # the same grid for every run and seed
         self.register_buffer("fixed_noise", torch.randn(h.media_samples, h.latent_dim, generator=gen))
