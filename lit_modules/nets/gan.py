@@ -30,6 +30,7 @@ from torch import Tensor, nn
 Norm = Literal["batch", "none", "layer", "spectral"]
 Conditioning = Literal["projection", "concat", "auxiliary"]
 GConditioning = Literal["concat", "batchnorm"]
+Upsample = Literal["transposed", "nearest"]
 
 
 def check_image_size(image_size: int) -> int:
@@ -95,15 +96,21 @@ class Generator(nn.Module):
         embed_dim: size of the class embedding concatenated to z ("concat" only).
         conditioning: "concat" (a class embedding beside z, Mirza & Osindero 2014) or "batchnorm"
             (every BatchNorm's gain and bias per class, ``ConditionalBatchNorm2d``; Miyato & Koyama 2018).
+        upsample: how each stage doubles the side: "transposed" (4x4 stride-2 transposed conv, DCGAN) or
+            "nearest" (nearest-neighbour upsampling then a 3x3 conv: no checkerboard from uneven kernel
+            overlap, Odena, Dumoulin & Olah 2016; SNGAN's ResNet generator upsamples this way).
 
     I/O: z (B, latent_dim) [, labels int64 (B,)] -> images (B, channels, image_size, image_size).
     """
 
     def __init__(self, latent_dim: int = 100, image_size: int = 32, width: int = 64, channels: int = 3,
-                 num_classes: int = 0, embed_dim: int = 16, conditioning: GConditioning = "concat") -> None:
+                 num_classes: int = 0, embed_dim: int = 16, conditioning: GConditioning = "concat",
+                 upsample: Upsample = "transposed") -> None:
         super().__init__()
         if conditioning not in ("concat", "batchnorm"):
             raise ValueError(f"generator conditioning must be 'concat' or 'batchnorm', got {conditioning!r}")
+        if upsample not in ("transposed", "nearest"):
+            raise ValueError(f"generator upsample must be 'transposed' or 'nearest', got {upsample!r}")
         stages = check_image_size(image_size)
         self.latent_dim, self.num_classes = latent_dim, num_classes
         class_norm = num_classes > 0 and conditioning == "batchnorm"
@@ -113,15 +120,20 @@ class Generator(nn.Module):
         def norm(c: int) -> nn.Module:
             return ConditionalBatchNorm2d(c, num_classes) if class_norm else nn.BatchNorm2d(c)
 
+        def up(cin: int, cout: int, bias: bool) -> list[nn.Module]:  # (B, cin, s, s) -> (B, cout, 2s, 2s)
+            if upsample == "nearest":
+                return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, 1, 1, bias=bias)]
+            return [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=bias)]
+
         c = width * 2 ** (stages - 1)
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(latent_dim + (embed_dim if concat else 0), c, 4, 1, 0, bias=False),
             norm(c), nn.ReLU(True),  # (B, c, 4, 4)
         ]
         for _ in range(stages - 1):  # each doubles the side, halves the channels
-            layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False), norm(c // 2), nn.ReLU(True)]
+            layers += [*up(c, c // 2, False), norm(c // 2), nn.ReLU(True)]
             c //= 2
-        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
+        layers += [*up(c, channels, True), nn.Tanh()]
         self.net = nn.ModuleList(layers)
         dcgan_init(self)
         for m in self.modules():

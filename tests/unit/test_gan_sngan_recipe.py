@@ -110,3 +110,16 @@ def test_recipe_refusals(kwargs, match):
 def test_cgan_refuses_an_unknown_generator_conditioning():
     with pytest.raises(ConfigError, match="g_conditioning"):
         CGAN(num_classes=3, g_conditioning="film", **TINY)
+
+
+def test_nearest_upsampling_generator_has_no_transposed_stages_and_the_same_io():
+    torch.manual_seed(0)
+    g = Generator(latent_dim=8, image_size=32, width=8, num_classes=3, conditioning="batchnorm", upsample="nearest")
+    kinds = [type(m).__name__ for m in g.net]
+    assert kinds.count("ConvTranspose2d") == 1 and kinds.count("Upsample") == 3  # only the 1x1 -> 4x4 projection
+    x = g(torch.randn(4, 8), torch.tensor([0, 1, 2, 0]))
+    assert x.shape == (4, 3, 32, 32) and x.abs().max() <= 1
+    m = CGAN(num_classes=3, g_conditioning="batchnorm", g_upsample="nearest", **TINY)
+    assert any(isinstance(layer, torch.nn.Upsample) for layer in m.generator.net)
+    with pytest.raises(ValueError, match="'transposed' or 'nearest'"):
+        Generator(latent_dim=8, image_size=16, width=8, upsample="bilinear")
