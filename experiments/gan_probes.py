@@ -5,6 +5,9 @@ plain-PyTorch loops (no Lightning, no checkpoints) on the CGAN demo's world, pri
     python -m experiments.gan_probes --mode recon    # can the generator draw the kinds at all? A conditional
                                                      # autoencoder G(E(x), y) -> x under L1; the classifier
                                                      # reads its reconstructions
+    python -m experiments.gan_probes --mode render   # the cleanest capacity test: G(scene parameters, y) -> x
+                                                     # under L1, given the object's colour, the background's,
+                                                     # centre, size and angle (cos/sin of k·angle, k = 1..5)
     python -m experiments.gan_probes --mode gan      # a CGAN recipe from the flags (default: SNGAN-style);
                                                      # cond_acc, per-class accuracy and |dG/dy| vs |dG/dz|
 
@@ -32,7 +35,7 @@ K = 6  # the demo's kinds
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mode", default="gan", choices=["gan", "recon", "judge"])
+    ap.add_argument("--mode", default="gan", choices=["gan", "recon", "render", "judge"])
     ap.add_argument("--config", default="configs/cgan/demo.yaml", help="whose data.init_args give the world")
     ap.add_argument("--steps", type=int, default=1500, help="generator steps")
     ap.add_argument("--every", type=int, default=250, help="evaluate every this many steps")
@@ -126,6 +129,54 @@ def recon(a: argparse.Namespace, x: torch.Tensor, y: torch.Tensor, g: Generator,
             _grid(torch.stack([x[:24], g(enc(x[:24]), y[:24])], 1).flatten(0, 1), a.save)  # real, recon pairs
 
 
+def scene_parameters(a: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(images (N, 3, S, S) in [-1, 1], kinds (N,), parameters (N, 16)) of the config's training scenes, unflipped."""
+    import math
+
+    from datamodules.shapes.views import ShapesClassification
+
+    with open(a.config) as f:
+        cfg = yaml.safe_load(f)["data"]["init_args"]
+    n = a.train_size or cfg["train_size"]
+    dm = GenerationDataModule(**{**cfg, "train_size": n})
+    view = ShapesClassification("train", n, dm.world)
+    images, kinds, params = [], [], []
+    for i in range(n):
+        image, kind = view[i]
+        obj, bg = view.scene(i).objects[0], view.scene(i).background.colors[0]
+        angle = [f(k * obj.angle) for k in range(1, 6) for f in (math.cos, math.sin)]
+        params.append([c / 127.5 - 1 for c in (*obj.color, *bg)] + [obj.cx / 16 - 1, obj.cy / 16 - 1, obj.size / 32, *angle])
+        images.append(image)
+        kinds.append(kind)
+    x = torch.stack([torch.as_tensor(im) for im in images]).float() / 127.5 - 1
+    print("train", tuple(x.shape), flush=True)
+    return x, torch.tensor(kinds), torch.tensor(params, dtype=torch.float32)
+
+
+def render(a: argparse.Namespace, clf: nn.Module) -> None:
+    """G(scene parameters, kind) -> image under L1: can this generator draw the outlines, given everything?"""
+    x, y, p = scene_parameters(a)
+    g = Generator(p.shape[1], 32, a.gw, 3, K, 16, a.gcond, a.up)
+    opt = torch.optim.Adam(g.parameters(), a.rlr, betas=(0.5, 0.999))
+    t0 = time.time()
+    for step in range(1, a.steps + 1):
+        i = torch.randint(len(x), (a.bs,))
+        loss = (g(p[i], y[i]) - x[i]).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % a.every == 0:
+            with torch.no_grad():
+                g.eval()
+                acc = (clf.logits(g(p[:600], y[:600])).argmax(1) == y[:600]).float().mean().item()
+                g.train()
+            print(f"step {step} t={time.time() - t0:.0f}s L1 {loss.item():.3f} render kind-acc {acc:.3f}", flush=True)
+    if a.save:
+        with torch.no_grad():
+            g.eval()
+            _grid(torch.stack([x[:24], g(p[:24], y[:24])], 1).flatten(0, 1), a.save)  # real, rendered pairs
+
+
 def gan(a: argparse.Namespace, x: torch.Tensor, y: torch.Tensor, g: Generator, clf: nn.Module) -> None:
     d = Discriminator(32, a.dw, 3, a.norm, K, a.dcond)
     opt_g = torch.optim.Adam(g.parameters(), a.glr or a.lr, betas=(a.b1, a.b2))
@@ -179,6 +230,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(a.seed)
     if a.mode == "judge":
         return judge(a)
+    if a.mode == "render":
+        return render(a, load_shapes_features())
     x, y = _data(a)
     clf = load_shapes_features()
     g = Generator(a.latent, 32, a.gw, 3, K, 16, a.gcond, a.up)
