@@ -53,11 +53,37 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--latent", type=int, default=64)
     ap.add_argument("--bs", type=int, default=64)
     ap.add_argument("--up", default="transposed", choices=["transposed", "nearest"], help="generator upsampling")
+    ap.add_argument("--coord", action="store_true",
+                    help="CoordConv (Liu et al. 2018): x, y coordinate channels before each upsampling conv")
     ap.add_argument("--rlr", type=float, default=1e-3, help="recon: Adam lr")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train_size", type=int, default=None, help="override the config's (tests)")
     ap.add_argument("--save", default=None, help="gan/recon: write a sample grid PNG here (rows = asked kind)")
     return ap
+
+
+class AddCoords(nn.Module):
+    """(B, C, H, W) -> (B, C + 2, H, W): y and x in [-1, 1] as two more channels (CoordConv, Liu et al. 2018)."""
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        b, _, hh, ww = h.shape
+        ys = torch.linspace(-1, 1, hh, device=h.device).view(1, 1, hh, 1).expand(b, 1, hh, ww)
+        xs = torch.linspace(-1, 1, ww, device=h.device).view(1, 1, 1, ww).expand(b, 1, hh, ww)
+        return torch.cat([h, ys, xs], 1)
+
+
+def generator(a: argparse.Namespace, latent: int) -> Generator:
+    """The demo's generator (house nets); ``--coord`` gives every stride-2 transposed conv two coordinate channels."""
+    g = Generator(latent, 32, a.gw, 3, K, 16, a.gcond, a.up)
+    if a.coord:
+        for i, layer in enumerate(g.net):
+            if isinstance(layer, nn.ConvTranspose2d) and layer.stride == (2, 2):
+                conv = nn.ConvTranspose2d(layer.in_channels + 2, layer.out_channels, 4, 2, 1, bias=layer.bias is not None)
+                nn.init.normal_(conv.weight, 0.0, 0.02)
+                if conv.bias is not None:
+                    nn.init.zeros_(conv.bias)
+                g.net[i] = nn.Sequential(AddCoords(), conv)
+    return g
 
 
 def _data(a: argparse.Namespace, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
@@ -156,7 +182,7 @@ def scene_parameters(a: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor,
 def render(a: argparse.Namespace, clf: nn.Module) -> None:
     """G(scene parameters, kind) -> image under L1: can this generator draw the outlines, given everything?"""
     x, y, p = scene_parameters(a)
-    g = Generator(p.shape[1], 32, a.gw, 3, K, 16, a.gcond, a.up)
+    g = generator(a, p.shape[1])
     opt = torch.optim.Adam(g.parameters(), a.rlr, betas=(0.5, 0.999))
     t0 = time.time()
     for step in range(1, a.steps + 1):
@@ -234,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         return render(a, load_shapes_features())
     x, y = _data(a)
     clf = load_shapes_features()
-    g = Generator(a.latent, 32, a.gw, 3, K, 16, a.gcond, a.up)
+    g = generator(a, a.latent)
     (recon if a.mode == "recon" else gan)(a, x, y, g, clf)
 
 
