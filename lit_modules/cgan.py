@@ -21,8 +21,7 @@ from torch import Tensor
 from contracts.errors import ConfigError
 from lit_modules.dcgan import DCGAN
 from lit_modules.gan import Batch
-from lit_modules.losses.gan import g_loss_nonsaturating
-from lit_modules.nets.gan import Conditioning
+from lit_modules.nets.gan import Conditioning, GConditioning
 
 
 class CGAN(DCGAN):
@@ -33,6 +32,8 @@ class CGAN(DCGAN):
         conditioning: how the discriminator uses y: "projection", "concat" (Mirza & Osindero) or
             "auxiliary" (AC-GAN: it predicts y).
         aux_weight: weight of AC-GAN's class cross-entropy in both nets' losses ("auxiliary" only).
+        g_conditioning: how the generator uses y: "concat" (an embedding beside z, Mirza & Osindero) or
+            "batchnorm" (class-conditional BatchNorm gain and bias at every layer; Miyato & Koyama 2018).
 
     The other arguments are ``DCGAN``'s and ``GANModule``'s.
     """
@@ -40,13 +41,15 @@ class CGAN(DCGAN):
     primary_metric = "val/cond_acc"
 
     def __init__(self, num_classes: int, conditioning: Conditioning = "projection", aux_weight: float = 1.0,
-                 **kwargs: Any) -> None:
+                 g_conditioning: GConditioning = "concat", **kwargs: Any) -> None:
         if num_classes < 1:
             raise ConfigError(f"model.init_args.num_classes must be >= 1 for a conditional GAN, got {num_classes}")
         if conditioning not in ("projection", "concat", "auxiliary"):
             raise ConfigError("model.init_args.conditioning must be 'projection', 'concat' or 'auxiliary', "
                               f"got {conditioning!r}")
-        super().__init__(num_classes=num_classes, **kwargs)  # DCGAN reads hparams.conditioning
+        if g_conditioning not in ("concat", "batchnorm"):
+            raise ConfigError(f"model.init_args.g_conditioning must be 'concat' or 'batchnorm', got {g_conditioning!r}")
+        super().__init__(num_classes=num_classes, **kwargs)  # DCGAN reads hparams.(g_)conditioning
 
     def training_step(self, batch: Batch, batch_idx: int) -> None:
         if self.hparams.conditioning != "auxiliary":
@@ -64,11 +67,11 @@ class CGAN(DCGAN):
         def g_loss_fn() -> Tensor:
             fresh = self.generator(self.noise(len(real)), y)
             features, score = critic.features_and_score(fresh, y)
-            adv = self.g_loss(real, fresh, y) if "feature_matching" in self.improved else g_loss_nonsaturating(score)
+            adv = self.g_loss(real, fresh, y) if "feature_matching" in self.improved else self.g_adversarial(score)
             return adv + w * F.cross_entropy(critic.class_logits(features), y) + self._penalty("generator")
 
         d_loss = self.optimiser_step(opt_d, d_loss_fn, after=self._after("critic"))
-        g_loss = self.optimiser_step(opt_g, g_loss_fn, after=self._after("generator"))
-        self._watch(d_loss=d_loss, g_loss=g_loss)
+        g_loss = self.optimiser_step(opt_g, g_loss_fn, after=self._after("generator")) if self.g_step_now() else None
+        self._watch(d_loss=d_loss, **({"g_loss": g_loss} if g_loss is not None else {}))
         self._log_train(d_loss, g_loss, logits["real"], logits["fake"])
         self.log("train/d_class_ce", logits["aux"].detach(), on_step=True, on_epoch=False)

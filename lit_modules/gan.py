@@ -27,7 +27,7 @@ from lit_modules.media import sample_grid
 from lit_modules.metrics.conditional import ConditionalQuality
 from lit_modules.metrics.features import InceptionFeatures, load_shapes_features
 from lit_modules.metrics.sample_quality import SampleQuality
-from lit_modules.nets.gan import Conditioning, Discriminator, Generator, Norm
+from lit_modules.nets.gan import Conditioning, Discriminator, Generator, Norm, Upsample
 
 Batch = tuple[Tensor, Tensor]
 
@@ -46,6 +46,8 @@ class GANModule(L.LightningModule):
         image_size: generated side, a power of two >= 16 (must match the data).
         latent_dim: size of z (papers: 100 / 128).
         g_width: generator width (channels before the output layer).
+        g_upsample: how the generator doubles its side: "transposed" (DCGAN's 4x4 stride-2 transposed
+            convs) or "nearest" (nearest upsampling + 3x3 conv, no checkerboard artefacts).
         d_width: discriminator/critic width (channels of its first conv).
         num_classes: 0 = unconditional; > 0: conditional on labels (must match the data).
         embed_dim: class-embedding size in the generator (conditional only).
@@ -68,6 +70,7 @@ class GANModule(L.LightningModule):
         latent_dim: int = 100,
         g_width: int = 64,
         d_width: int = 64,
+        g_upsample: Upsample = "transposed",
         num_classes: int = 0,
         embed_dim: int = 16,
         media_samples: int = 64,
@@ -83,7 +86,8 @@ class GANModule(L.LightningModule):
                latent_extra: int = 0) -> None:
         """The nets; ``latent_extra`` widens the generator's input (InfoGAN's codes beside z)."""
         h = self.hparams
-        self.generator = Generator(h.latent_dim + latent_extra, h.image_size, h.g_width, 3, h.num_classes, h.embed_dim)
+        self.generator = Generator(h.latent_dim + latent_extra, h.image_size, h.g_width, 3, h.num_classes, h.embed_dim,
+                                   h.get("g_conditioning", "concat"), h.get("g_upsample", "transposed"))
         self.critic = Discriminator(h.image_size, h.d_width, 3, norm, h.num_classes, conditioning, minibatch_kernels)
         gen = torch.Generator().manual_seed(1234)  # the same grid for every run and seed
         self.register_buffer("fixed_noise", torch.randn(h.media_samples, h.latent_dim, generator=gen))

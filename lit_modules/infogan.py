@@ -22,7 +22,6 @@ from torch import Tensor
 from contracts.errors import ConfigError
 from lit_modules.dcgan import DCGAN
 from lit_modules.gan import Batch
-from lit_modules.losses.gan import g_loss_nonsaturating
 from lit_modules.losses.infogan import mutual_information_loss
 from lit_modules.metrics.code_matching import CodeScores
 from lit_modules.nets.infogan import QHead
@@ -108,13 +107,16 @@ class InfoGAN(DCGAN):
         def g_loss_fn() -> Tensor:  # G: fool D, and make its codes recoverable by Q
             fresh = self.noise(len(real))
             fake_logits, mi = self.info_loss(self.generator(fresh), fresh)
-            return g_loss_nonsaturating(fake_logits) + mi + self._penalty("generator")
+            return self.g_adversarial(fake_logits) + mi + self._penalty("generator")
 
         d_loss = self.optimiser_step(opt_d, d_loss_fn, after=self._after("critic"))
-        g_loss = self.optimiser_step(opt_g, g_loss_fn, after=self._after("generator"))
-        self._watch(d_loss=d_loss, g_loss=g_loss)
-        self.log_dict({"train/d_loss": d_loss.detach(), "train/g_loss": g_loss.detach(), **logs},
-                      on_step=True, on_epoch=False)
+        logs["train/d_loss"] = d_loss.detach()
+        self._watch(d_loss=d_loss)
+        if self.g_step_now():
+            g_loss = self.optimiser_step(opt_g, g_loss_fn, after=self._after("generator"))
+            self._watch(g_loss=g_loss)
+            logs["train/g_loss"] = g_loss.detach()
+        self.log_dict(logs, on_step=True, on_epoch=False)
 
     # --- validation: the codes against the world ------------------------------------------------
 

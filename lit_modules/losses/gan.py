@@ -29,6 +29,20 @@ def d_loss_bce(real_logits: Tensor, fake_logits: Tensor, real_label: float = 1.0
     return real.mean() + F.softplus(fake_logits).mean()
 
 
+def d_loss_hinge(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Discriminator hinge loss (Lim & Ye 2017; SNGAN, Miyato et al. 2018): E[relu(1 - D(x))] + E[relu(1 + D(G(z)))].
+
+    Scores beyond the margin (real > 1, fake < -1) give no gradient, so D stops pushing the samples it
+    already separates and spends its capacity on the ones it does not.
+    """
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def g_loss_hinge(fake_logits: Tensor) -> Tensor:
+    """Generator loss paired with the hinge discriminator: -E[D(G(z))] (SNGAN)."""
+    return -fake_logits.mean()
+
+
 def feature_matching_loss(real_features: Tensor, fake_features: Tensor) -> Tensor:
     """Salimans et al. 2016, sec. 3.1: ||E f(x) - E f(G(z))||², f = an intermediate critic layer (B, F).
 

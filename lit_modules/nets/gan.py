@@ -29,6 +29,8 @@ from torch import Tensor, nn
 
 Norm = Literal["batch", "none", "layer", "spectral"]
 Conditioning = Literal["projection", "concat", "auxiliary"]
+GConditioning = Literal["concat", "batchnorm"]
+Upsample = Literal["transposed", "nearest"]
 
 
 def check_image_size(image_size: int) -> int:
@@ -53,9 +55,32 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.normal_(m.weight, 0.0, 0.02)
             if getattr(m, "bias", None) is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.affine:  # not a ConditionalBatchNorm2d's own BN
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm whose gain and bias are looked up per class (de Vries et al. 2017; the generator of
+    Miyato & Koyama 2018): y = γ_y · BN(x) + β_y, γ initialised to 1 and β to 0.
+
+    The label then scales and shifts every feature map at every layer, instead of entering once as
+    an input vector the first transposed conv may learn to ignore.
+
+    I/O: x (B, C, H, W), labels int64 (B,) -> (B, C, H, W).
+    """
+
+    def __init__(self, channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gain, self.bias = nn.Embedding(num_classes, channels), nn.Embedding(num_classes, channels)
+
+    def reset_parameters(self) -> None:
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: Tensor, labels: Tensor) -> Tensor:
+        return self.gain(labels)[:, :, None, None] * self.bn(x) + self.bias(labels)[:, :, None, None]
 
 
 class Generator(nn.Module):
@@ -67,40 +92,67 @@ class Generator(nn.Module):
         width: channels of the last hidden layer; the 4x4 layer has ``width * 2**(stages-1)``
             (paper at 64 px: width 128, so 1024 channels at 4x4).
         channels: image channels.
-        num_classes: 0 = unconditional; otherwise a class embedding is concatenated to z.
-        embed_dim: size of that class embedding.
+        num_classes: 0 = unconditional; otherwise conditional as ``conditioning`` says.
+        embed_dim: size of the class embedding concatenated to z ("concat" only).
+        conditioning: "concat" (a class embedding beside z, Mirza & Osindero 2014) or "batchnorm"
+            (every BatchNorm's gain and bias per class, ``ConditionalBatchNorm2d``; Miyato & Koyama 2018).
+        upsample: how each stage doubles the side: "transposed" (4x4 stride-2 transposed conv, DCGAN) or
+            "nearest" (nearest-neighbour upsampling then a 3x3 conv: no checkerboard from uneven kernel
+            overlap, Odena, Dumoulin & Olah 2016; SNGAN's ResNet generator upsamples this way).
 
     I/O: z (B, latent_dim) [, labels int64 (B,)] -> images (B, channels, image_size, image_size).
     """
 
     def __init__(self, latent_dim: int = 100, image_size: int = 32, width: int = 64, channels: int = 3,
-                 num_classes: int = 0, embed_dim: int = 16) -> None:
+                 num_classes: int = 0, embed_dim: int = 16, conditioning: GConditioning = "concat",
+                 upsample: Upsample = "transposed") -> None:
         super().__init__()
+        if conditioning not in ("concat", "batchnorm"):
+            raise ValueError(f"generator conditioning must be 'concat' or 'batchnorm', got {conditioning!r}")
+        if upsample not in ("transposed", "nearest"):
+            raise ValueError(f"generator upsample must be 'transposed' or 'nearest', got {upsample!r}")
         stages = check_image_size(image_size)
         self.latent_dim, self.num_classes = latent_dim, num_classes
-        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes > 0 else None
+        class_norm = num_classes > 0 and conditioning == "batchnorm"
+        concat = num_classes > 0 and not class_norm
+        self.embed = nn.Embedding(num_classes, embed_dim) if concat else None
+
+        def norm(c: int) -> nn.Module:
+            return ConditionalBatchNorm2d(c, num_classes) if class_norm else nn.BatchNorm2d(c)
+
+        def up(cin: int, cout: int, bias: bool) -> list[nn.Module]:  # (B, cin, s, s) -> (B, cout, 2s, 2s)
+            if upsample == "nearest":
+                return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, 1, 1, bias=bias)]
+            return [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=bias)]
+
         c = width * 2 ** (stages - 1)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim + (embed_dim if num_classes > 0 else 0), c, 4, 1, 0, bias=False),
-            nn.BatchNorm2d(c), nn.ReLU(True),  # (B, c, 4, 4)
+            nn.ConvTranspose2d(latent_dim + (embed_dim if concat else 0), c, 4, 1, 0, bias=False),
+            norm(c), nn.ReLU(True),  # (B, c, 4, 4)
         ]
         for _ in range(stages - 1):  # each doubles the side, halves the channels
-            layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(c // 2), nn.ReLU(True)]
+            layers += [*up(c, c // 2, False), norm(c // 2), nn.ReLU(True)]
             c //= 2
-        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
+        layers += [*up(c, channels, True), nn.Tanh()]
+        self.net = nn.ModuleList(layers)
         dcgan_init(self)
+        for m in self.modules():
+            if isinstance(m, ConditionalBatchNorm2d):
+                m.reset_parameters()  # gains 1, biases 0: every class starts as plain BN
         if self.embed is not None:
             # As loud as z ~ N(0, I): at DCGAN's N(0, 0.02) the class input is ~50x quieter than the noise and
             # the generator learns to ignore it (CGAN demo: a label change moved pixels 11x less than a z change).
             nn.init.normal_(self.embed.weight, 0.0, 1.0)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        if self.num_classes > 0 and labels is None:
+            raise ValueError(f"this generator is conditional ({self.num_classes} classes): pass labels")
         if self.embed is not None:
-            if labels is None:
-                raise ValueError(f"this generator is conditional ({self.num_classes} classes): pass labels")
             z = torch.cat([z, self.embed(labels)], 1)  # (B, latent_dim + embed_dim)
-        return self.net(z[:, :, None, None])  # (B, C', 1, 1) -> (B, channels, S, S)
+        h = z[:, :, None, None]  # (B, C', 1, 1)
+        for layer in self.net:  # -> (B, channels, S, S)
+            h = layer(h, labels) if isinstance(layer, ConditionalBatchNorm2d) else layer(h)
+        return h
 
 
 class MinibatchDiscrimination(nn.Module):
