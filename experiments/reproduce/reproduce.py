@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> None:
         selected += 1
         print(f"{DANN_STEP} ...", flush=True)
         dann_failed = run_all(runs, args.configs.resolve().parent, _run)
-    dann = dann_result(runs)
+    dann = dann_result(runs, args.configs.resolve().parent)
     pretext_failed = 0
     # pretext_table trains from the repository's own configs: only when those are the ones reproduced
     if fnmatch.fnmatch(PRETEXT_STEP, args.only) and args.configs.resolve() == (ROOT / "configs").resolve():
