@@ -55,6 +55,46 @@ def collect(folder: Path, x: str, metric: str) -> dict[str, dict[int, list[float
     return lines
 
 
+def plot(folder: Path, x: str = "labels", metric: str = "val/acc1", out: Path | None = None) -> tuple[list[str], Path]:
+    """Draw the sweep under ``folder`` to ``out`` (default ``<folder>/<x>.png``); returns its markdown table and the PNG.
+
+    Raises SystemExit when no trial under ``folder`` has finished with ``metric``.
+    """
+    lines = collect(folder, x, metric)
+    if not lines:
+        raise SystemExit(f"{folder}: no finished trial with {metric} in */results.json")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    names = sorted(lines)
+    table = [f"| {'N labels' if x == 'labels' else 'n layers'} | " + " | ".join(names) + " |",
+             "|---|" + "---|" * len(lines)]
+    for name in names:
+        pts = sorted(lines[name].items())
+        stats = [mean_std(v) for _, v in pts]
+        ax.errorbar([p for p, _ in pts], [m for m, _ in stats], yerr=[s or 0 for _, s in stats], label=name,
+                    marker="o", capsize=3)
+    for v in sorted({v for pts in lines.values() for v in pts}):
+        cells = [mean_std(lines[n][v]) if v in lines[n] else (None, None) for n in names]
+        table.append(f"| {v} | " + " | ".join("–" if m is None else f"{m:.3f} ± {s or 0:.3f} ({len(lines[n][v])})"
+                                              for (m, s), n in zip(cells, names, strict=True)) + " |")
+    if x == "labels":
+        ax.set_xscale("log")
+    ax.set_xlabel("target labels N" if x == "labels" else "layers copied from the source net (n)")
+    ax.set_ylabel(f"{metric} (ShapesWorld target)")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    out = out or folder / f"{x}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return table, out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path, help="the sweep's runs folder, e.g. runs/transfer-by-size")
@@ -62,38 +102,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--metric", default="val/acc1")
     ap.add_argument("--out", type=Path, default=None, help="PNG path (default: <folder>/<x>.png)")
     args = ap.parse_args(argv)
-    lines = collect(args.folder, args.x, args.metric)
-    if not lines:
-        raise SystemExit(f"{args.folder}: no finished trial with {args.metric} in */results.json")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    print(f"| {'N labels' if args.x == 'labels' else 'n layers'} | " + " | ".join(sorted(lines)) + " |")
-    print("|---|" + "---|" * len(lines))
-    xs = sorted({v for pts in lines.values() for v in pts})
-    for name in sorted(lines):
-        pts = sorted(lines[name].items())
-        stats = [mean_std(v) for _, v in pts]
-        ax.errorbar([p for p, _ in pts], [m for m, _ in stats], yerr=[s or 0 for _, s in stats], label=name,
-                    marker="o", capsize=3)
-    for v in xs:
-        cells = [mean_std(lines[n][v]) if v in lines[n] else (None, None) for n in sorted(lines)]
-        print(f"| {v} | " + " | ".join("–" if m is None else f"{m:.3f} ± {s or 0:.3f} ({len(lines[n][v])})"
-                                         for (m, s), n in zip(cells, sorted(lines), strict=True)) + " |")
-    if args.x == "labels":
-        ax.set_xscale("log")
-    ax.set_xlabel("target labels N" if args.x == "labels" else "layers copied from the source net (n)")
-    ax.set_ylabel(f"{args.metric} (ShapesWorld target)")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    out = args.out or args.folder / f"{args.x}.png"
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
+    table, out = plot(args.folder, args.x, args.metric, args.out)
+    print("\n".join(table))
     print(f"plot: {out}")
-
 
 if __name__ == "__main__":
     main()

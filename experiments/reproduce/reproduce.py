@@ -9,7 +9,8 @@ detection speed table (``det_speed``: every detector timed per stage in one proc
 table (``dann_table``: source only and DANN x 3 seeds, source only with mixed BN and the oracle at seed 0), the SSL table (``pretext_table``: random init, four pretext
 tasks, SimCLR, MoCo v2 x 3 seeds, linear evaluation and kNN), and then writes ``docs/RESULTS.md``: the
 miniature paper table with speed (``paperlab report`` over the demo runs), the trivial baselines,
-those tables, and every sweep's ablation table,
+those tables, and every sweep's ablation table (the transfer sweeps with their accuracy-against-N / against-n plot,
+``experiments/transfer_plot.py``; the multi-task sweep with val/box_iou beside val/acc1),
 with the plots beside it in ``docs/figures/``.
 
 Resumable: a demo run or sweep trial whose results.json records a finished fit is not run again,
@@ -50,6 +51,7 @@ from experiments.reproduce.seg_table import table as seg_table
 from experiments.resume import resume_from
 from experiments.stale_runs import set_aside_if_stale
 from experiments.sweep.sweep import is_done
+from experiments.transfer_plot import plot
 
 ROOT = Path(__file__).resolve().parents[2]
 # The SSL table (experiments/reproduce/pretext_table.py: random init, four pretext tasks, SimCLR, MoCo v2
@@ -83,7 +85,10 @@ def run_demo(config: Path, runs: Path) -> tuple[Path, int, float]:
 
 
 # Metrics tabulated beside a sweep's own, where its claim shows (the sweep file's comment names them).
-SWEEP_REPORTS = {"unet_skips": ["val/boundary_acc"], "fcn_stride": ["val/boundary_acc"]}
+SWEEP_REPORTS = {"unet_skips": ["val/boundary_acc"], "fcn_stride": ["val/boundary_acc"],
+                 "multitask_weighting": ["val/box_iou"]}
+# the transfer sweeps' own plot (experiments/transfer_plot.py): sweep file stem -> its --x
+SWEEP_PLOTS = {"transfer_by_size": "labels", "transfer_layers": "layers"}
 
 
 def run_sweep(sweep: Path, runs: Path, sets: list[str], parallel: int = 1) -> tuple[Path | None, int, float]:
@@ -97,6 +102,20 @@ def run_sweep(sweep: Path, runs: Path, sets: list[str], parallel: int = 1) -> tu
     rc = _run(cmd, runs / "logs" / f"sweep-{sweep.stem}.log")
     table = sweep_table(sweep, runs)
     return (table if table.exists() else None), rc, time.perf_counter() - t0
+
+
+def transfer_lines(sweep: Path, runs: Path, figures: Path) -> list[str]:
+    """The transfer plot and its seed-averaged table for a sweep of ``SWEEP_PLOTS``; [] for others or before any trial."""
+    x = SWEEP_PLOTS.get(sweep.stem)
+    folder = sweep_dir(sweep, runs)
+    if x is None or not folder.is_dir():
+        return []
+    try:
+        table, png = plot(folder, x, out=figures / folder.name / f"transfer_{x}.png")
+    except SystemExit:  # no finished trial yet
+        return []
+    return [f"`python experiments/transfer_plot.py {in_repo(folder)} --x {x}` (mean ± std over seeds, trials per cell):",
+            "", *table, "", f"![{png.name}](figures/{folder.name}/{png.name})", ""]
 
 
 def sweep_dir(sweep: Path, runs: Path) -> Path:
@@ -241,6 +260,7 @@ def write_page(out: Path, runs: Path, demos: list[tuple[Path, Path, int | None, 
             plots = [p for p in write_report(found, skipped, [str(table.parent)], figures / table.parent.name)
                      if p.suffix == ".png"]
             lines += [f"![{p.name}](figures/{table.parent.name}/{p.name})" for p in sorted(plots)] + [""]
+        lines += transfer_lines(sweep, runs, figures)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n")
@@ -311,7 +331,7 @@ def main(argv: list[str] | None = None) -> None:
         selected += 1
         print(f"{DANN_STEP} ...", flush=True)
         dann_failed = run_all(runs, args.configs.resolve().parent, _run)
-    dann = dann_result(runs)
+    dann = dann_result(runs, args.configs.resolve().parent)
     pretext_failed = 0
     # pretext_table trains from the repository's own configs: only when those are the ones reproduced
     if fnmatch.fnmatch(PRETEXT_STEP, args.only) and args.configs.resolve() == (ROOT / "configs").resolve():

@@ -35,3 +35,21 @@ def test_strategies_layers_and_plot(tmp_path, capsys):
     table = capsys.readouterr().out.splitlines()
     assert table[0] == "| N labels | fine-tune all | scratch |" and table[1] == "|---|---|---|"  # a markdown table
     assert table[2] == "| 50 | 0.600 ± 0.141 (2) | – |"
+
+
+def test_reproduce_puts_the_layer_curve_on_the_page(tmp_path):
+    from pathlib import Path
+
+    from experiments.reproduce.reproduce import transfer_lines
+
+    runs, figures = tmp_path / "runs", tmp_path / "docs/figures"
+    sweep = Path("configs/sweeps/transfer_layers.yaml")
+    assert transfer_lines(sweep, runs, figures) == []  # before any trial: nothing, no error
+    folder = runs / "sweeps/transfer-layers"
+    _trial(folder, "a", {"init_from": "x", "reinit": ["classifier.6"], "freeze": ["loaded"]}, 1000, 0.8)
+    _trial(folder, "b", {"init_from": "x", "reinit": ["classifier.6"], "freeze": []}, 1000, 0.9)
+    lines = transfer_lines(sweep, runs, figures)
+    assert "| 7 | 0.800 ± 0.000 (1) | 0.900 ± 0.000 (1) |" in lines
+    assert "![transfer_layers.png](figures/transfer-layers/transfer_layers.png)" in lines
+    assert (figures / "transfer-layers/transfer_layers.png").stat().st_size > 1000
+    assert transfer_lines(Path("configs/sweeps/alexnet_lrn.yaml"), runs, figures) == []  # not a transfer sweep
