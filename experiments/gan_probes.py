@@ -12,7 +12,7 @@ plain-PyTorch loops (no Lightning, no checkpoints) on the CGAN demo's world, pri
                                                      # cond_acc, per-class accuracy and |dG/dy| vs |dG/dz|
 
 Every probe renders the demo's training set once (configs/cgan/demo.yaml, 3968 images after drop_last) and
-judges with the shipped ShapesWorld classifier (the val/cond_acc judge). Run it through a CPU slot.
+judges with the shipped ShapesWorld classifier (the val/cond_acc judge). Each probe takes minutes of CPU.
 """
 
 from __future__ import annotations
