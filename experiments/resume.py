@@ -341,11 +341,12 @@ def resume_from(run_dir: Path) -> list[str]:
     return ["--ckpt_path", str(stop.resolve())] if stop.exists() else []
 
 
-def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested config as ``{"a.b.c": value}`` (lists kept as values; an empty dict as ``{}``)."""
     if isinstance(tree, dict):
         out: dict[str, Any] = {}
         for k, v in tree.items():
-            out.update(_flatten(v, f"{prefix}{k}."))
+            out.update(flatten(v, f"{prefix}{k}."))
         return out or {prefix[:-1]: {}}
     return {prefix[:-1]: tree}
 
@@ -353,7 +354,7 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 def config_changes(saved: dict[str, Any], current: dict[str, Any],
                    allowed: tuple[str, ...] = RESUMABLE_KEYS) -> list[str]:
     """``key: saved -> current`` for every setting that differs, outside ``allowed`` (and their sub-keys)."""
-    a, b = _flatten(saved), _flatten(current)
+    a, b = flatten(saved), flatten(current)
     changes = []
     for key in sorted(set(a) | set(b)):
         if any(key == k or key.startswith(k + ".") for k in allowed):

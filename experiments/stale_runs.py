@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from experiments.resume import flatten
+
 # Set by the launcher for every run, not part of what the run computes.
 IGNORED = ("trainer.default_root_dir", "trainer.enable_progress_bar", "trainer.logger", "ckpt_path",
            "experiment", "run_id", "runs_dir", "config", "print_config")
@@ -77,28 +79,22 @@ def _same(want: Any, have: Any) -> bool:
     return want == have
 
 
-def _diff(want: dict[str, Any], have: dict[str, Any], prefix: str = "") -> list[str]:
-    out = []
-    for k, v in want.items():
-        key = f"{prefix}{k}"
-        if key in IGNORED:
-            continue
-        if k not in have:
-            out.append(f"{key}: the run has no such key (config: {v!r})")
-        elif isinstance(v, dict) and isinstance(have[k], dict):
-            out += _diff(v, have[k], f"{key}.")
-        elif not _same(v, have[k]):
-            out.append(f"{key}: run {have[k]!r}, config {v!r}")
-    return out
-
-
 def stale_reasons(run_dir: Path, args: list[str]) -> list[str]:
     """How the run in ``run_dir`` differs from what ``args`` asks for; empty when it matches or when the
     folder has no ``config.yaml`` to compare with (nothing ran there yet)."""
     saved = Path(run_dir) / "config.yaml"
     if not saved.exists():
         return []
-    return _diff(expected_config(args), yaml.safe_load(saved.read_text()) or {})
+    have = flatten(yaml.safe_load(saved.read_text()) or {})
+    reasons = []
+    for key, want in flatten(expected_config(args)).items():
+        if key in IGNORED:
+            continue
+        if key not in have:
+            reasons.append(f"{key}: the run has no such key (config: {want!r})")
+        elif not _same(want, have[key]):
+            reasons.append(f"{key}: run {have[key]!r}, config {want!r}")
+    return reasons
 
 
 def set_aside_if_stale(run_dir: Path, args: list[str]) -> Path | None:

@@ -58,11 +58,11 @@ def collect(folder: Path, x: str, metric: str) -> dict[str, dict[int, list[float
 def plot(folder: Path, x: str = "labels", metric: str = "val/acc1", out: Path | None = None) -> tuple[list[str], Path]:
     """Draw the sweep under ``folder`` to ``out`` (default ``<folder>/<x>.png``); returns its markdown table and the PNG.
 
-    Raises SystemExit when no trial under ``folder`` has finished with ``metric``.
+    Raises ValueError when no trial under ``folder`` has finished with ``metric``.
     """
     lines = collect(folder, x, metric)
     if not lines:
-        raise SystemExit(f"{folder}: no finished trial with {metric} in */results.json")
+        raise ValueError(f"{folder}: no finished trial with {metric} in */results.json")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -102,7 +102,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--metric", default="val/acc1")
     ap.add_argument("--out", type=Path, default=None, help="PNG path (default: <folder>/<x>.png)")
     args = ap.parse_args(argv)
-    table, out = plot(args.folder, args.x, args.metric, args.out)
+    try:
+        table, out = plot(args.folder, args.x, args.metric, args.out)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     print("\n".join(table))
     print(f"plot: {out}")
 

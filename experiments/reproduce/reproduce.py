@@ -112,7 +112,7 @@ def transfer_lines(sweep: Path, runs: Path, figures: Path) -> list[str]:
         return []
     try:
         table, png = plot(folder, x, out=figures / folder.name / f"transfer_{x}.png")
-    except SystemExit:  # no finished trial yet
+    except ValueError:  # no finished trial yet
         return []
     return [f"`python experiments/transfer_plot.py {in_repo(folder)} --x {x}` (mean ± std over seeds, trials per cell):",
             "", *table, "", f"![{png.name}](figures/{folder.name}/{png.name})", ""]
