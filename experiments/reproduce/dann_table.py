@@ -1,23 +1,21 @@
 """The DANN table: configs/dann/demo.yaml as source only and DANN (seeds 0-2), source only with
 BatchNorm over the mixed source + target batch (``mixed_bn``, seed 0) and the target oracle (seed 0).
 
-Each (row, seed) is one run ``<runs>/dann-table-<recipe>/<row>-s<seed>`` (resumable: a finished run is not
-run again). ``<recipe>`` is a digest of the demo's parsed YAML (comments aside), so a changed recipe gets
-fresh run folders instead of tabulating runs of the old one. The table gives val/target_acc1 and
+Each (row, seed) is one run ``<runs>/dann-table/<row>-s<seed>`` (resumable: a finished run is not run
+again). A run trained with another recipe (its ``config.yaml`` against the demo's, ``experiments.stale_runs``) is
+neither tabulated nor reused: ``run_all`` moves it aside and trains afresh, as reproduce does for demos and sweeps. The table gives val/target_acc1 and
 val/source_acc1 as mean ± std over seeds, each row's train time (results.json ``meta.train_time_s``) and the
 per-seed gain of DANN over the source-only run of the same seed (the demo's bar: >= 0.10).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
+from experiments.stale_runs import set_aside_if_stale, stale_reasons
 from experiments.sweep.stats import mean_std
 from experiments.sweep.sweep import is_done
 
@@ -36,33 +34,29 @@ LABELS = {"source_only": "Source only", "source_only_mixed_bn": "Source only, BN
           "dann": "DANN", "target_oracle": "Target oracle (trained on target labels)"}
 
 
-def experiment(root: Path) -> str:
-    """``dann-table-<8 hex>``: the digest of ``root``'s demo config as parsed (``dann-table`` without the config)."""
-    config = root / CONFIG
-    if not config.is_file():
-        return "dann-table"
-    recipe = json.dumps(yaml.safe_load(config.read_text()), sort_keys=True, default=str)
-    return f"dann-table-{hashlib.sha256(recipe.encode()).hexdigest()[:8]}"
+def run_dir(runs: Path, mode: str, seed: int) -> Path:
+    return runs / "dann-table" / f"{mode}-s{seed}"
 
 
-def run_dir(runs: Path, mode: str, seed: int, name: str = "dann-table") -> Path:
-    return runs / name / f"{mode}-s{seed}"
+def fit_args(runs: Path, root: Path, mode: str, seed: int) -> list[str]:
+    """The ``fit`` arguments of one (row, seed): the demo, the row's switches, the seed and its run folder."""
+    return ["--config", str(root / CONFIG), *ROWS[mode][0], "--seed_everything", str(seed), "--experiment", "dann-table",
+            "--run_id", run_dir(runs, mode, seed).name, "--runs_dir", str(runs), "--trainer.enable_progress_bar", "false"]
 
 
 def run_all(runs: Path, root: Path, run: Callable[[list[str], Path], int]) -> int:
-    """Every (mode, seed) not yet finished; returns the number that failed (none without the demo under ``root``)."""
+    """Every (mode, seed) not yet finished with the current recipe; returns the number that failed (none without the
+    demo under ``root``)."""
     if not (root / CONFIG).is_file():
         return 0
-    failed, name = 0, experiment(root)
-    for mode, (args, seeds) in ROWS.items():
+    failed = 0
+    for mode, (_args, seeds) in ROWS.items():
         for seed in seeds:
-            d = run_dir(runs, mode, seed, name)
+            d, args = run_dir(runs, mode, seed), fit_args(runs, root, mode, seed)
+            set_aside_if_stale(d, args)
             if is_done(d):
                 continue
-            cmd = [sys.executable, "-m", "experiments", "fit", "--config", str(root / CONFIG),
-                   *args, "--seed_everything", str(seed), "--experiment", name,
-                   "--run_id", d.name, "--runs_dir", str(runs), "--trainer.enable_progress_bar", "false"]
-            failed += run(cmd, runs / "logs" / f"{name}-{d.name}.log") != 0
+            failed += run([sys.executable, "-m", "experiments", "fit", *args], runs / "logs" / f"dann-table-{d.name}.log") != 0
     return failed
 
 
@@ -71,8 +65,8 @@ def dann_result(runs: Path, root: Path) -> dict | None:
     out: dict = {}
     for mode, (_args, seeds) in ROWS.items():
         for seed in seeds:
-            d = run_dir(runs, mode, seed, experiment(root))
-            if is_done(d):
+            d = run_dir(runs, mode, seed)
+            if is_done(d) and not stale_reasons(d, fit_args(runs, root, mode, seed)):
                 res = json.loads((d / "results.json").read_text())
                 row = {k: res["metrics"].get(k) for k in ("val/target_acc1", "val/source_acc1")}
                 out.setdefault(mode, {})[seed] = {**row, "train_time_s": (res.get("meta") or {}).get("train_time_s")}
