@@ -26,7 +26,7 @@ from contracts.errors import ConfigError, DatasetError
 from datamodules.base import FamilyDataModule, Mapped, Split, Stats, rendered_pairs, source_classes
 from datamodules.distortions import AffineDistort
 from datamodules.image_size import check_image_size
-from datamodules.pixels import PixelNormalize
+from datamodules.pixels import LeCunNormalize, PixelNormalize
 from datamodules.shapes.scene import WorldConfig, as_world
 from datamodules.shapes.views import ShapesClassification
 from datamodules.sources.cifar import CIFARSource, cifar_download_help
@@ -43,6 +43,7 @@ from datamodules.transforms import (
 )
 
 Source = Literal["shapes", "imagefolder", "cifar10", "cifar100", "mnist"]
+Normalize = Literal["dataset", "lecun"]
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, PIL's convert("L")
 GRAY_SHAPES_STATS = ((0.5,), (0.25,))
 
@@ -54,9 +55,10 @@ class _BatchFlipNormalize:
     step in the main process; on the whole batch they cost ~2 %.
     """
 
-    def __init__(self, flip: bool, mean, std, gray: bool = False, distort: AffineDistort | None = None) -> None:
+    def __init__(self, flip: bool, mean, std, gray: bool = False, distort: AffineDistort | None = None,
+                 lecun: bool = False) -> None:
         self.flip, self.gray, self.distort = flip, gray, distort
-        self.normalize = PixelNormalize(mean, std)
+        self.normalize = LeCunNormalize() if lecun else PixelNormalize(mean, std)
 
     def __call__(self, samples):
         images = torch.stack([torch.as_tensor(img) for img, _ in samples]).float()  # (B, 3, H, W)
@@ -125,6 +127,10 @@ class ClassificationDataModule(FamilyDataModule):
         epoch_size: training samples per epoch, cycling through a smaller training split (so that
             runs on 50 or 5000 labels take the same steps, the transfer-by-size study); a larger
             split is still one pass; None: one pass.
+        normalize: "dataset" (each channel by the dataset's mean and std) or "lecun" (LeNet-5's
+            Sec. III.A, per image: background -> -0.1, object -> 1.175 whatever the polarity;
+            ``datamodules.pixels.LeCunNormalize``); "lecun" with the "none"/"flip"/"lenet" recipes on
+            "shapes" or "mnist" only.
     """
 
     dataset_names: ClassVar[dict[str, str]] = {"shapes": "ShapesWorld", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
@@ -150,6 +156,7 @@ class ClassificationDataModule(FamilyDataModule):
         bad_images: BadImagePolicy = "error",
         grayscale: bool = False,
         epoch_size: PositiveInt | None = None,
+        normalize: Normalize = "dataset",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -157,6 +164,9 @@ class ClassificationDataModule(FamilyDataModule):
         if grayscale and not (source == "shapes" and augment in SIZE_KEEPING_RECIPES):
             raise ConfigError(f"data.init_args.grayscale=true needs source 'shapes' with augment 'none', 'flip' or 'lenet' "
                               f"(got source={source!r}, augment={augment!r}; 'mnist' is grayscale already)")
+        if normalize == "lecun" and not (source in ("shapes", "mnist") and augment in SIZE_KEEPING_RECIPES):
+            raise ConfigError(f"data.init_args.normalize='lecun' needs source 'shapes' or 'mnist' with augment 'none', "
+                              f"'flip' or 'lenet' (got source={source!r}, augment={augment!r})")
         self.check_data(source, root)
         self.num_classes: int | None = len(self.world.kinds) if source == "shapes" else None
 
@@ -236,7 +246,8 @@ class ClassificationDataModule(FamilyDataModule):
             return None
         mean, std = self._stats()
         distort = AffineDistort() if train and h.augment == "lenet" else None
-        return _BatchFlipNormalize(train and h.augment == "flip", mean, std, gray=h.grayscale, distort=distort)
+        return _BatchFlipNormalize(train and h.augment == "flip", mean, std, gray=h.grayscale, distort=distort,
+                                   lecun=h.normalize == "lecun")
 
     def _stats(self):
         return GRAY_SHAPES_STATS if self.hparams.grayscale else super()._stats()
