@@ -1,0 +1,84 @@
+"""LeNet-5 demo: what the loader's collate costs next to one training step, per input normalisation.
+
+``python -m experiments.bench.lenet_loader [--batch 64] [--reps 50]`` builds the demo's data
+(``configs/lenet/demo.yaml``'s world, grayscale 32 px, the paper's distortions) and times, on one batch of
+``--batch`` rendered training images: the whole collate (stack, luma, distortions, normalisation) with
+``normalize: dataset`` and ``normalize: lecun``, each normalisation alone (LeCun's also with ``nanmedian``,
+the first version), and one training step of LeNet-5 (forward, backward, AdamW). Medians of ``--reps``
+after 3 warm-ups, interleaved so that a neighbour's load hits every case alike. Run it through the CPU slot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from datamodules.classification import ClassificationDataModule
+from datamodules.pixels import LeCunNormalize, PixelNormalize
+from lit_modules.nets.lenet import LeNet5
+
+WORLD = {"image_size": 32, "kinds": ["circle", "square", "triangle", "star", "cross", "diamond", "ring", "crescent"],
+         "max_objects": 1, "scale_range": [0.45, 0.85], "clutter": 2, "occlusion": 0.0, "background": "flat"}
+
+
+def _nanmedian_levels(images: torch.Tensor) -> torch.Tensor:
+    """The first LeCunNormalize: the foreground median by ``nanmedian`` (for the timing only)."""
+    x = images.float().mean(-3)
+    border = torch.cat([x[:, 0, :], x[:, -1, :], x[:, 1:-1, 0], x[:, 1:-1, -1]], 1)
+    bg = border.median(1).values
+    d = (x - bg.view(-1, 1, 1)).flatten(1)
+    lighter, darker = d > 2.0, d < -2.0
+    sign = torch.where(lighter.sum(1) >= darker.sum(1), 1.0, -1.0)
+    side = torch.where(sign.view(-1, 1) > 0, lighter, darker)
+    return torch.where(side, d * sign.view(-1, 1), torch.nan).nanmedian(1).values
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m experiments.bench.lenet_loader", description=__doc__.split("\n\n")[0])
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--reps", type=int, default=50)
+    args = p.parse_args(argv)
+    kw = {"image_size": 32, "grayscale": True, "augment": "lenet", "world": WORLD, "train_size": args.batch,
+          "val_size": 16, "batch_size": args.batch}
+    dms = {n: ClassificationDataModule(normalize=n, **kw) for n in ("dataset", "lecun")}
+    for dm in dms.values():
+        dm.setup("fit")
+    samples = [dms["dataset"]._train[i] for i in range(args.batch)]
+    collates = {n: dm.collate_fn(dm._train, True) for n, dm in dms.items()}
+    gray, _ = collates["dataset"](samples)
+    pixels = gray * 64 + 128  # back to 0..255 luma
+    torch.manual_seed(0)
+    net, y = LeNet5(8), torch.randint(0, 8, (args.batch,))
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+
+    def step() -> None:
+        loss = F.cross_entropy(net(gray), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    cases: dict[str, Callable[[], object]] = {
+        "collate, normalize: dataset": lambda: collates["dataset"](samples),
+        "collate, normalize: lecun": lambda: collates["lecun"](samples),
+        "normalisation alone, dataset (mean/std)": lambda: PixelNormalize((0.5,), (0.25,))(pixels),
+        "normalisation alone, lecun (histogram median)": lambda: LeCunNormalize()(pixels),
+        "normalisation alone, lecun levels by nanmedian (first version)": lambda: _nanmedian_levels(pixels),
+        "LeNet-5 training step (AdamW)": step,
+    }
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for rep in range(args.reps + 3):
+        for name, fn in cases.items():
+            t = time.perf_counter()
+            fn()
+            if rep >= 3:
+                times[name].append(1000 * (time.perf_counter() - t))
+    for name, ts in times.items():
+        print(f"{name}: {sorted(ts)[len(ts) // 2]:.2f} ms / batch of {args.batch}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
