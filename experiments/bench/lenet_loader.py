@@ -3,9 +3,8 @@
 ``python -m experiments.bench.lenet_loader [--batch 64] [--reps 50]`` builds the demo's data
 (``configs/lenet/demo.yaml``'s world, grayscale 32 px, the paper's distortions) and times, on one batch of
 ``--batch`` rendered training images: the whole collate (stack, luma, distortions, normalisation) with
-``normalize: dataset`` and ``normalize: lecun``, each normalisation alone (LeCun's also with ``nanmedian``,
-the first version), and one training step of LeNet-5 (forward, backward, AdamW). Medians of ``--reps``
-after 3 warm-ups, interleaved so that a neighbour's load hits every case alike. Run it through the CPU slot.
+``normalize: dataset`` and ``normalize: lecun``, each normalisation alone, and one training step of LeNet-5
+(forward, backward, AdamW). Medians of ``--reps`` after 3 warm-ups, interleaved so that a neighbour's load hits every case alike. Run it through the CPU slot.
 """
 
 from __future__ import annotations
@@ -23,18 +22,6 @@ from lit_modules.nets.lenet import LeNet5
 
 WORLD = {"image_size": 32, "kinds": ["circle", "square", "triangle", "star", "cross", "diamond", "ring", "crescent"],
          "max_objects": 1, "scale_range": [0.45, 0.85], "clutter": 2, "occlusion": 0.0, "background": "flat"}
-
-
-def _nanmedian_levels(images: torch.Tensor) -> torch.Tensor:
-    """The first LeCunNormalize: the foreground median by ``nanmedian`` (for the timing only)."""
-    x = images.float().mean(-3)
-    border = torch.cat([x[:, 0, :], x[:, -1, :], x[:, 1:-1, 0], x[:, 1:-1, -1]], 1)
-    bg = border.median(1).values
-    d = (x - bg.view(-1, 1, 1)).flatten(1)
-    lighter, darker = d > 2.0, d < -2.0
-    sign = torch.where(lighter.sum(1) >= darker.sum(1), 1.0, -1.0)
-    side = torch.where(sign.view(-1, 1) > 0, lighter, darker)
-    return torch.where(side, d * sign.view(-1, 1), torch.nan).nanmedian(1).values
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -65,8 +52,7 @@ def main(argv: list[str] | None = None) -> None:
         "collate, normalize: dataset": lambda: collates["dataset"](samples),
         "collate, normalize: lecun": lambda: collates["lecun"](samples),
         "normalisation alone, dataset (mean/std)": lambda: PixelNormalize((0.5,), (0.25,))(pixels),
-        "normalisation alone, lecun (histogram median)": lambda: LeCunNormalize()(pixels),
-        "normalisation alone, lecun levels by nanmedian (first version)": lambda: _nanmedian_levels(pixels),
+        "normalisation alone, lecun": lambda: LeCunNormalize()(pixels),
         "LeNet-5 training step (AdamW)": step,
     }
     times: dict[str, list[float]] = {k: [] for k in cases}
