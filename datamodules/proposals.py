@@ -75,7 +75,8 @@ class ProposalDetectionDataModule(DetectionDataModule):
         max_proposals: proposals kept per image (R-CNN: ~2000).
         proposal_k / proposal_scale: selective search's segmentation threshold (None: OpenCV's) and the
             image's resize before it (``selective_search``'s ``k`` and ``scale``): on the 96 px demo
-            scenes, "quality" with k 50 at scale 2 gives the papers' ~2000 boxes an image (fast mode ~150).
+            scenes, "quality" with k 30 at scale 2 gives ~2000 boxes an image before the cap, as the papers
+            score (fast mode ~150).
         proposal_dir: folder of the cache files (default: ``cache/proposals`` for ShapesWorld,
             ``<root>/proposals`` for a disk source, which must hold them: see ``proposal_layout_help``).
         **kwargs: ``DetectionDataModule``'s arguments.
@@ -204,7 +205,10 @@ def main(argv: list[str] | None = None) -> None:
     for train in [s == "train" for s in args.splits]:
         base = DetectionDataModule._raw(dm, train)
         key = dm._key(train, len(base))  # type: ignore[arg-type]
-        load_or_compute(dm.cache_path(key), key, base, True)
+        boxes, seconds = load_or_compute(dm.cache_path(key), key, base, True)
+        print(f"{dm.cache_path(key)}: {len(boxes)} images, {sum(map(len, boxes)) / max(len(boxes), 1):.0f} boxes/image "
+              f"(min {min(map(len, boxes), default=0)}), selective search {seconds:.1f} s "
+              f"({1e3 * seconds / max(len(boxes), 1):.1f} ms/image)")
 
 
 if __name__ == "__main__":
