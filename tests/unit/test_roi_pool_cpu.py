@@ -69,3 +69,10 @@ def test_dispatch_keeps_torchvision_for_autograd_and_large_maps_and_pooler_uses_
     with torch.no_grad():
         pooled = pooler({"0": feat.detach()}, [rois[:, 1:]], [(96, 96)])
     assert torch.equal(pooled, tv_roi_pool(feat.detach(), rois, 7, 1 / 8))
+
+
+def test_the_side_by_side_bench_times_both_ops_on_the_same_inputs():
+    from experiments.bench.roi_pool_speed import measure, random_inputs
+
+    r = measure(random_inputs(20), repeats=1)
+    assert r["rois"] == 20 and r["torchvision"] > 0 and r["table"] > 0 and r["speedup"] > 0
