@@ -15,6 +15,8 @@ validation images of the first row's world:
   row whose overrides change the demo's test-time model (Fast R-CNN + SVD), is evaluated here on
   the config's validation set.
 
+The rows "~2000 proposals" (``TEST_ONLY``) run the R-CNN and Fast R-CNN demo runs' weights on the
+papers' window count (denser selective search, ``DENSE_SS``): test time and quality, no training step.
 The timings do not depend on training (a row without a run still gets them). Beside them, the
 papers' figures and the ratios that made each paper matter (``PAPER``, ``RATIOS``), and the windows
 an image R-CNN and Fast R-CNN score (the selective-search boxes of the timed images): R-CNN's cost
