@@ -147,13 +147,20 @@ class RCNNModule(DetectionModule):
         return [self._detect(svm if self._use_svm() else soft, boxes) for soft, svm, boxes in scored]
 
     @torch.no_grad()
-    def detect_stages(self, images: list[Tensor]) -> tuple[list[dict[str, Tensor]], dict[str, float]]:
-        """Predictions and seconds in "proposals" (selective search), "features" (warp + CNN), "head"."""
+    def detect_stages(self, images: list[Tensor], proposals: list[Tensor] | None = None
+                      ) -> tuple[list[dict[str, Tensor]], dict[str, float]]:
+        """Predictions and seconds in "proposals" (selective search), "features" (warp + CNN), "head".
+
+        ``proposals`` given (cached, as the papers tested): no selective search, "proposals" 0.
+        """
         t, clock, preds = {"proposals": 0.0, "features": 0.0, "head": 0.0}, time.perf_counter, []
-        for image in images:
-            s = clock()
-            props = self._proposals([image])[0]
-            t["proposals"] += clock() - s
+        for n, image in enumerate(images):
+            if proposals is None:
+                s = clock()
+                props = self._proposals([image])[0]
+                t["proposals"] += clock() - s
+            else:
+                props = proposals[n]
             s = clock()
             feats = chunked(self.net.features, self._windows([image], [props]))[0]
             t["features"] += clock() - s

@@ -152,6 +152,9 @@ def test_detect_stages_times_the_three_stages(cls):
     preds, seconds = model.detect_stages(images)
     assert len(preds) == 1 and set(seconds) == {"proposals", "features", "head"}
     assert all(v > 0 for v in seconds.values())
+    cached = [torch.tensor([[4.0, 4.0, 40.0, 40.0], [10.0, 20.0, 60.0, 50.0]])]  # proposals found before
+    preds, seconds = model.detect_stages(images, cached)
+    assert len(preds) == 1 and seconds["proposals"] == 0 and seconds["features"] > 0 and seconds["head"] > 0
 
 
 def test_recall_counts_boxes_covered_by_the_first_n_proposals():
