@@ -35,7 +35,8 @@ class FastRCNNModule(DetectionModule):
         rois_per_image: RoIs sampled per image (paper: 64, with 2 images a batch).
         truncated_svd: rank k of fc6 and fc7 at test time (None: the full layers).
         nms_iou / detections_per_img: test-time per-class NMS and the detections kept.
-        proposal_mode / max_proposals: selective search when an image comes without cached proposals.
+        proposal_mode / max_proposals / proposal_k / proposal_scale: selective search when an image comes
+            without cached proposals (``selective_search``'s mode, max_boxes, k, scale).
     """
 
     method_label = "Fast R-CNN"
@@ -45,7 +46,8 @@ class FastRCNNModule(DetectionModule):
                  max_size: int = 1000, image_mean: tuple[float, float, float] = IMAGENET_MEAN,
                  image_std: tuple[float, float, float] = IMAGENET_STD, rois_per_image: int = 64,
                  truncated_svd: int | None = None, nms_iou: float = 0.3, detections_per_img: int = 100,
-                 proposal_mode: SSMode = "fast", max_proposals: int = 2000, pool: int = 7, **kwargs: Any) -> None:
+                 proposal_mode: SSMode = "fast", max_proposals: int = 2000,
+                 proposal_k: int | None = None, proposal_scale: float = 1.0, pool: int = 7, **kwargs: Any) -> None:
         super().__init__(num_classes=num_classes, **kwargs)
         self.net = FastRCNN(num_classes, backbone, weights_backbone, width, representation, min_size, max_size,
                             image_mean, image_std, rois_per_image, nms_iou, detections_per_img=detections_per_img,
@@ -70,7 +72,8 @@ class FastRCNNModule(DetectionModule):
 
     def _proposals(self, images: list[Tensor]) -> list[Tensor]:
         h = self.hparams
-        return [selective_search(i.cpu(), h.proposal_mode, h.max_proposals).to(i.device) for i in images]
+        return [selective_search(i.cpu(), h.proposal_mode, h.max_proposals, k=h.proposal_k,
+                                 scale=h.proposal_scale).to(i.device) for i in images]
 
     def forward(self, images: list[Tensor], proposals: list[Tensor] | None = None) -> list[dict[str, Tensor]]:
         with swap_box_head(self.net, self._head()):
@@ -80,12 +83,16 @@ class FastRCNNModule(DetectionModule):
         return self(images, [t["proposals"] for t in targets])
 
     @torch.no_grad()
-    def detect_stages(self, images: list[Tensor]) -> tuple[list[dict[str, Tensor]], dict[str, float]]:
-        """Predictions and seconds in "proposals" (selective search), "features" (conv pass), "head" (RoIs on)."""
+    def detect_stages(self, images: list[Tensor], proposals: list[Tensor] | None = None
+                      ) -> tuple[list[dict[str, Tensor]], dict[str, float]]:
+        """Predictions and seconds in "proposals" (selective search), "features" (conv pass), "head" (RoIs on).
+
+        ``proposals`` given (cached, as the papers tested): no selective search, "proposals" 0.
+        """
         clock = time.perf_counter
         s = clock()
-        props = self._proposals(images)
-        t = {"proposals": clock() - s}
+        props = self._proposals(images) if proposals is None else proposals
+        t = {"proposals": 0.0 if proposals is not None else clock() - s}
         s = clock()
         batch, props, _, sizes = self.net.prepare(images, props)
         feats = self.net.features(batch)

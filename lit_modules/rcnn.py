@@ -50,7 +50,8 @@ class RCNNModule(DetectionModule):
         svm_images: training images whose windows train the SVMs (after the last epoch; 0: no SVMs).
         svm_C / svm_pos_weight / svm_neg_iou / svm_rounds: ``ops.svm.train_svms``.
         nms_iou: per-class NMS threshold (paper: 0.3). detections_per_img: kept per image.
-        proposal_mode / max_proposals: selective search when an image comes without cached proposals.
+        proposal_mode / max_proposals / proposal_k / proposal_scale: selective search when an image comes
+            without cached proposals (``selective_search``'s mode, max_boxes, k, scale).
         image_mean / image_std: normalisation before warping (outside the image pads with the mean).
     """
 
@@ -62,6 +63,7 @@ class RCNNModule(DetectionModule):
                  scorer: Literal["svm", "softmax"] = "svm", svm_images: int = 500, svm_C: float = 1e-3,
                  svm_pos_weight: float = 2.0, svm_neg_iou: float = 0.3, svm_rounds: int = 2, nms_iou: float = 0.3,
                  detections_per_img: int = 100, proposal_mode: SSMode = "fast", max_proposals: int = 2000,
+                 proposal_k: int | None = None, proposal_scale: float = 1.0,
                  image_mean: tuple[float, float, float] = IMAGENET_MEAN,
                  image_std: tuple[float, float, float] = IMAGENET_STD, pool: int | None = None, dropout: float = 0.5,
                  **kwargs: Any) -> None:
@@ -112,7 +114,8 @@ class RCNNModule(DetectionModule):
 
     def _proposals(self, images: list[Tensor]) -> list[Tensor]:
         h = self.hparams
-        return [selective_search(i.cpu(), h.proposal_mode, h.max_proposals).to(i.device) for i in images]
+        return [selective_search(i.cpu(), h.proposal_mode, h.max_proposals, k=h.proposal_k,
+                                 scale=h.proposal_scale).to(i.device) for i in images]
 
     def _head(self, feats: Tensor, props: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor, Tensor]:
         """fc7 ``(P, D)`` -> softmax scores ``(P, K)``, SVM scores ``(P, K)``, class-specific boxes ``(P, K, 4)``."""
@@ -144,13 +147,20 @@ class RCNNModule(DetectionModule):
         return [self._detect(svm if self._use_svm() else soft, boxes) for soft, svm, boxes in scored]
 
     @torch.no_grad()
-    def detect_stages(self, images: list[Tensor]) -> tuple[list[dict[str, Tensor]], dict[str, float]]:
-        """Predictions and seconds in "proposals" (selective search), "features" (warp + CNN), "head"."""
+    def detect_stages(self, images: list[Tensor], proposals: list[Tensor] | None = None
+                      ) -> tuple[list[dict[str, Tensor]], dict[str, float]]:
+        """Predictions and seconds in "proposals" (selective search), "features" (warp + CNN), "head".
+
+        ``proposals`` given (cached, as the papers tested): no selective search, "proposals" 0.
+        """
         t, clock, preds = {"proposals": 0.0, "features": 0.0, "head": 0.0}, time.perf_counter, []
-        for image in images:
-            s = clock()
-            props = self._proposals([image])[0]
-            t["proposals"] += clock() - s
+        for n, image in enumerate(images):
+            if proposals is None:
+                s = clock()
+                props = self._proposals([image])[0]
+                t["proposals"] += clock() - s
+            else:
+                props = proposals[n]
             s = clock()
             feats = chunked(self.net.features, self._windows([image], [props]))[0]
             t["features"] += clock() - s

@@ -15,6 +15,8 @@ validation images of the first row's world:
   row whose overrides change the demo's test-time model (Fast R-CNN + SVD), is evaluated here on
   the config's validation set.
 
+The rows "~2000 proposals" (``TEST_ONLY``) run the R-CNN and Fast R-CNN demo runs' weights on the
+papers' window count (denser selective search, ``DENSE_SS``): test time and quality, no training step.
 The timings do not depend on training (a row without a run still gets them). Beside them, the
 papers' figures and the ratios that made each paper matter (``PAPER``, ``RATIOS``), and the windows
 an image R-CNN and Fast R-CNN score (the selective-search boxes of the timed images): R-CNN's cost
@@ -52,6 +54,18 @@ ROWS: list[tuple[str, str, list[str]]] = [
     ("SSD", "configs/ssd/demo.yaml", []),
     ("YOLO", "configs/yolo/demo.yaml", []),
 ]
+# The papers' window count: both papers score ~2000 selective-search boxes an image, the demos' fast mode finds
+# ~150 on a 96 px scene; quality mode with k 30 on the scene resized 2x finds ~2000 (mean of 12 scenes before the
+# cap at max_proposals, 2000; ~1600 after it).
+# Same weights as the rows above (the demo runs): test time and quality only, on the validation split's proposals
+# cached with these settings (``python -m datamodules.proposals --config C --splits val --proposals quality
+# --proposal_k 30 --proposal_scale 2``); these rows (``TEST_ONLY``) are not timed in training.
+DENSE_SS = {"proposals": "quality", "proposal_k": "30", "proposal_scale": "2.0"}
+DENSE = ([f"--data.init_args.{k}={v}" for k, v in DENSE_SS.items()]
+         + [f"--model.init_args.{'proposal_mode' if k == 'proposals' else k}={v}" for k, v in DENSE_SS.items()])
+ROWS += [("R-CNN, ~2000 proposals", "configs/rcnn/demo.yaml", DENSE),
+         ("Fast R-CNN, ~2000 proposals", "configs/fast_rcnn/demo.yaml", DENSE)]
+TEST_ONLY = {"R-CNN, ~2000 proposals", "Fast R-CNN, ~2000 proposals"}  # no training step timed, val split only
 # The papers' figures (VGG-16, PASCAL VOC 2007 test; GPUs of their time): test s per image without
 # proposals, with them, training hours, mAP@0.5.
 PAPER: dict[str, dict[str, Any]] = {
@@ -67,6 +81,8 @@ PAPER: dict[str, dict[str, Any]] = {
     "YOLO": {"test_with_proposals_s": 1 / 45, "map50": 0.634,
              "source": "Redmon 2016 Table 1 (Titan X, 45 FPS; Faster R-CNN VGG-16 7 FPS there); 07+12"},
 }
+PAPER["R-CNN, ~2000 proposals"] = {k: v for k, v in PAPER["R-CNN"].items() if k != "source"}  # the papers' count
+PAPER["Fast R-CNN, ~2000 proposals"] = {k: v for k, v in PAPER["Fast R-CNN"].items() if k != "source"}
 # (what, numerator row, denominator row, figure compared: "test" (no proposals) | "total" | "train", paper ratio)
 RATIOS: list[tuple[str, str, str, str, float]] = [
     ("test without proposals: R-CNN / Fast R-CNN", "R-CNN", "Fast R-CNN", "test", 47.0 / 0.32),
@@ -75,6 +91,10 @@ RATIOS: list[tuple[str, str, str, str, float]] = [
     ("test with proposals: Fast R-CNN / Faster R-CNN", "Fast R-CNN", "Faster R-CNN", "total", 2.3 / 0.2),
     ("test: Faster R-CNN / SSD", "Faster R-CNN", "SSD", "total", 46 / 7),
     ("test: Faster R-CNN / YOLO", "Faster R-CNN", "YOLO", "total", 45 / 7),
+    ("test without proposals, ~2000 windows: R-CNN / Fast R-CNN", "R-CNN, ~2000 proposals",
+     "Fast R-CNN, ~2000 proposals", "test", 47.0 / 0.32),
+    ("test with proposals: Fast R-CNN at ~2000 windows / Faster R-CNN", "Fast R-CNN, ~2000 proposals",
+     "Faster R-CNN", "total", 2.3 / 0.2),
 ]
 WARMUP = 3
 
@@ -87,8 +107,9 @@ def _quality_from_run(run: Path) -> dict[str, float]:
 def _evaluate(model: DetectionModule, batches: Iterable) -> dict[str, float]:
     metric = map_metric(False, model.val_map.max_detection_thresholds[-1])  # the module's own count (SSD: 200)
     with torch.inference_mode():
-        for images, targets in batches:
-            metric.update(DetectionModule.for_metric(model(images)), DetectionModule.for_metric(targets))
+        for images, targets in batches:  # predict_batch: as in validation (R-CNN, Fast R-CNN: the cached proposals)
+            metric.update(DetectionModule.for_metric(model.predict_batch(images, targets)),
+                          DetectionModule.for_metric(targets))
     r = metric.compute()
     return {"val/map50": float(r["map_50"]), "val/map": float(r["map"])}
 
@@ -123,10 +144,12 @@ def measure(root: Path, runs: Path, images: int = 40, train_steps: int = 3, ckpt
         if not (root / config).is_file():
             continue
         model, dm, _ = build([str(root / config)], overrides)
-        dm.setup("fit")
+        test_only = label in TEST_ONLY  # other proposals, the same trained model
+        dm.setup("validate" if test_only else "fit")
         row: dict[str, Any] = {"label": label, "config": config, "overrides": overrides, "paper": PAPER.get(label, {})}
-        batch = next(iter(dm.train_dataloader()))
-        row["train_s_per_image"] = _train_seconds(model, batch, train_steps) / len(batch[0])
+        if not test_only:
+            batch = next(iter(dm.train_dataloader()))
+            row["train_s_per_image"] = _train_seconds(model, batch, train_steps) / len(batch[0])
         run = runs / f"{Path(config).parent.name}-demo" / "reproduce"
         ckpt = ckpts.get(config) or (run / "checkpoints" / "last.ckpt" if is_done(run) else None)
         model.eval()
@@ -152,31 +175,38 @@ def measure(root: Path, runs: Path, images: int = 40, train_steps: int = 3, ckpt
     inputs = batch1_inputs(val, images + WARMUP)
     inputs = [inputs[i % len(inputs)] for i in range(images + WARMUP)]  # a small val set is cycled
     times: list[list[dict[str, float]]] = [[] for _ in models]
+    windows: list[list[int]] = [[] for _ in models]
+    for m, n in zip(models, windows):  # the windows an image of the rows that score proposals, counted as timed
+        if hasattr(m, "_proposals"):
+            m._proposals = _counting(m._proposals, n)
     with torch.inference_mode():
         for i, x in enumerate(inputs):
             for m, ts in zip(models, times):
                 t = _timed(m, x)
                 if i >= WARMUP:
                     ts.append(t)
-    for row, ts in zip(out, times):
+    for row, ts, n in zip(out, times, windows):
         row["test_s"] = {k: statistics.median(t[k] for t in ts) for k in ts[0]}
-    for row, m in zip(out, models):  # the windows an image of the rows that score proposals (once: same boxes)
-        if hasattr(m, "_proposals"):
-            n = [len(m._proposals([x[0]])[0]) for x in inputs[WARMUP:]]
-            windows = sum(n) / len(n)
-            for r, other in zip(out, models):
-                if hasattr(other, "_proposals") and other.hparams.get("proposal_mode") == m.hparams.get("proposal_mode"):
-                    r["windows_per_image"] = windows
-            break
+        if n[WARMUP:]:
+            row["windows_per_image"] = sum(n[WARMUP:]) / len(n[WARMUP:])
     return {"rows": out, "ratios": ratios(out), "threads": torch.get_num_threads(), "images": len(inputs) - WARMUP,
             "image": list(inputs[0][0].shape[-2:])}
+
+
+def _counting(proposals, counts: list[int]):
+    """``proposals`` (a module's selective search), appending each image's box count to ``counts``."""
+    def counted(images):
+        boxes = proposals(images)
+        counts.extend(len(b) for b in boxes)
+        return boxes
+    return counted
 
 
 def figure(row: dict, what: str) -> float | None:
     """A row's measured seconds: "test" (features + head, no proposals), "total" or "train"."""
     t = row["test_s"]
     if what == "train":
-        return row["train_s_per_image"]
+        return row.get("train_s_per_image")
     if what == "test":
         return t["features"] + t["head"] if "features" in t else None
     return t["total"]
@@ -207,7 +237,7 @@ def table(result: dict) -> list[str]:
         q = " | ".join(f"{r[k]:.3f}" if k in r else missing for k in ("val/map50", "val/map"))
         paper = (f"{_ms(p.get('test_s'))} / {_ms(p.get('test_with_proposals_s'))} | "
                  f"{str(p['train_h']) + ' h' if 'train_h' in p else '—'} | {p.get('map50', '—')}")
-        lines.append(f"| {r['label']} | {stages} | {_ms(t['total'])} | {_ms(r['train_s_per_image'])} | {q} | {paper} |")
+        lines.append(f"| {r['label']} | {stages} | {_ms(t['total'])} | {_ms(r.get('train_s_per_image'))} | {q} | {paper} |")
     lines += ["", "| Ratio | Paper | Measured here |", "|---|---|---|"]
     for x in result["ratios"]:
         m = f"{x['measured']:.1f}x" if x["measured"] is not None else "— (a row is missing)"
@@ -215,14 +245,18 @@ def table(result: dict) -> list[str]:
     h, w = result["image"]
     scored = [r for r in result["rows"] if "windows_per_image" in r]
     mode = scored[0].get("proposal_mode") if scored else None
-    windows = (f"{', '.join(r['label'] for r in scored)} score {scored[0]['windows_per_image']:.0f} windows an image "
-               f"(selective search{f', {mode} mode at test time' if mode else ''}; R-CNN: ~2000 a VOC image). "
-               ) if scored else ""
+    windows = ("Windows scored an image (selective search at test time"
+               f"{f', {mode} mode' if mode else ''}; the papers: ~2000 a VOC image): "
+               + ", ".join(f"{r['label']} {r['windows_per_image']:.0f}" for r in scored) + ". ") if scored else ""
+    if any(r["overrides"] == DENSE for r in result["rows"]):
+        windows += ("Rows \"~2000 proposals\": the demo runs' weights on selective search's quality mode with k "
+                    f"{DENSE_SS['proposal_k']} on the image resized {float(DENSE_SS['proposal_scale']):g}x (at most "
+                    "2000 boxes), not trained again (Train / image: —). ")
     lines += ["", (f"{windows}ShapesWorld {h}x{w} px validation images, {result['images']} timed per method at batch 1 "
                    f"(models interleaved, medians), {result['threads']} thread(s); `—` in a stage column: the "
                    "module has no `detect_stages` and is timed whole. Training: median of plain steps on one "
                    "training batch of the demo config, per image. Papers' sources: "
-                   + "; ".join(f"{r['label']}: {r['paper']['source']}" for r in result["rows"] if r["paper"])
+                   + "; ".join(f"{r['label']}: {r['paper']['source']}" for r in result["rows"] if "source" in r["paper"])
                    + ". Their GPUs differ between papers (K40, Titan X): compare ratios, not seconds.")]
     return lines
 

@@ -45,4 +45,20 @@ def test_det_speed_counts_the_windows_and_retimes_them_with_another_selective_se
     assert more["rows"][0]["windows_per_image"] > base["rows"][0]["windows_per_image"]  # quality: ~3x fast's
     assert all(r["proposal_mode"] == "quality" for r in more["rows"]) and "proposal_mode" not in base["rows"][0]
     lines = "\n".join(det_speed.table(json.loads(json.dumps(more))))
-    assert "windows an image (selective search, quality mode at test time" in lines
+    assert "Windows scored an image (selective search at test time, quality mode" in lines
+
+
+def test_det_speed_rows_at_the_papers_window_count_are_timed_at_test_only_and_give_their_ratio(tmp_path):
+    # the "~2000 proposals" rows: the demo weights on denser selective search, no training step, their own ratio
+    dense = TINY + [f"--data.init_args.proposal_dir={tmp_path}", "--data.init_args.proposals=single",
+                    "--data.init_args.proposal_scale=2.0", "--model.init_args.proposal_mode=single",
+                    "--model.init_args.proposal_scale=2.0"]
+    rows = [(label, config, dense) for label, config, _ in det_speed.ROWS if label in det_speed.TEST_ONLY]
+    assert len(rows) == 2 and all(o.startswith("--data.init_args.") for o in det_speed.DENSE[:3])
+    result = det_speed.measure(ROOT, tmp_path, images=2, train_steps=1, rows=rows)
+    assert all("train_s_per_image" not in r and r["windows_per_image"] > 0 for r in result["rows"])
+    assert not list(tmp_path.glob("shapes_train_*.pt"))  # the training split's proposals are not computed
+    ratios = {x["what"]: x["measured"] for x in result["ratios"]}
+    assert ratios["test without proposals, ~2000 windows: R-CNN / Fast R-CNN"] > 0
+    lines = det_speed.table(json.loads(json.dumps(result)))
+    assert any(line.startswith("| R-CNN, ~2000 proposals |") and "| — |" in line for line in lines)

@@ -11,6 +11,7 @@ from datamodules.proposals import ProposalDetectionDataModule
 from lit_modules.fast_rcnn import FastRCNNModule
 from lit_modules.nets.svd import truncated_svd
 from lit_modules.ops.regions import label_regions, sample_windows, warp_regions, with_context
+from lit_modules.ops.selective_search import selective_search
 from lit_modules.ops.svm import train_svms
 from lit_modules.rcnn import RCNNModule
 
@@ -112,11 +113,25 @@ def test_cache_is_reused_and_a_cache_from_other_settings_is_refused(tmp_path):
         other.setup("fit")
 
 
+def test_denser_selective_search_settings_give_more_boxes_in_image_pixels_and_a_cache_of_their_own(tmp_path):
+    # the papers' ~2000 boxes an image: a smaller segmentation threshold on the image resized first
+    dense = _dm(tmp_path, proposals="quality", proposal_k=50, proposal_scale=2.0)
+    dense.setup("validate")
+    saved = torch.load(tmp_path / "shapes_val_quality-k50-x2.pt", weights_only=False)
+    assert saved["key"]["k"] == 50 and saved["key"]["scale"] == 2.0
+    image, target = dense._val[0]
+    boxes = target["proposals"]
+    assert boxes.min() >= 0 and boxes.max() <= 64  # mapped back to the 64 px image
+    assert len(boxes) > 1.5 * len(selective_search(image, "quality"))
+    default = _dm(tmp_path, proposals="quality")
+    assert "k" not in default._key(False, 2) and default.cache_path(default._key(False, 2)).name == "shapes_val_quality.pt"
+
+
 def test_images_without_proposals_are_counted_and_still_evaluated(tmp_path, monkeypatch):
     real = proposals_mod.selective_search
     calls = iter(range(100))
     monkeypatch.setattr(proposals_mod, "selective_search",
-                        lambda image, *a: real(image, *a)[:0] if next(calls) == 0 else real(image, *a))
+                        lambda image, *a, **kw: real(image, *a, **kw)[:0] if next(calls) == 0 else real(image, *a, **kw))
     dm = _dm(tmp_path)
     dm.setup("fit")
     assert dm.empty_proposals["train"] == 1
@@ -137,6 +152,9 @@ def test_detect_stages_times_the_three_stages(cls):
     preds, seconds = model.detect_stages(images)
     assert len(preds) == 1 and set(seconds) == {"proposals", "features", "head"}
     assert all(v > 0 for v in seconds.values())
+    cached = [torch.tensor([[4.0, 4.0, 40.0, 40.0], [10.0, 20.0, 60.0, 50.0]])]  # proposals found before
+    preds, seconds = model.detect_stages(images, cached)
+    assert len(preds) == 1 and seconds["proposals"] == 0 and seconds["features"] > 0 and seconds["head"] > 0
 
 
 def test_recall_counts_boxes_covered_by_the_first_n_proposals():
