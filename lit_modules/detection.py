@@ -49,6 +49,31 @@ class ShardedMeanAveragePrecision(MeanAveragePrecision):
             merged = [lst[j] for j in range(max(map(len, lists), default=0)) for lst in lists if j < len(lst)]
             setattr(self, attr, [_to_device(x, self.device) for x in merged])
 
+    def compute(self) -> dict:
+        """torchmetrics' result, with ``map`` at the last max-detections threshold when that is not 100.
+
+        pycocotools' summary computes mAP@[.5:.95] at 100 detections whatever ``maxDets`` holds (its
+        ``_summarize`` default), so with ``[1, 10, 200]`` (SSD) ``map`` came out -1 while ``map50`` counted
+        200. It is recomputed here from the precision array, as pycocotools does: the mean of the
+        precisions > -1 over every IoU threshold, recall threshold and class, area "all".
+        """
+        own = self.max_detection_thresholds[-1] != 100 and not self.extended_summary
+        self.extended_summary = self.extended_summary or own
+        try:
+            out = super().compute()
+        finally:
+            self.extended_summary = self.extended_summary and not own
+        if own:
+            for prefix in ([""] if isinstance(self.iou_type, str) or len(self.iou_type) == 1
+                           else [f"{t}_" for t in self.iou_type]):
+                precision = out[f"{prefix}precision"]
+                if precision.ndim == 5:  # (T, R, K, A, M); absent when no image was scored
+                    p = precision[..., 0, -1]
+                    out[f"{prefix}map"] = p[p > -1].mean() if (p > -1).any() else p.new_tensor(-1.0)
+                for key in ("ious", "precision", "recall", "scores"):
+                    out.pop(f"{prefix}{key}", None)
+        return out
+
 
 def _to_cpu(x):
     return x.cpu() if isinstance(x, Tensor) else x
