@@ -101,9 +101,9 @@ def test_map_counts_the_last_max_detections_threshold_not_pycocotools_fixed_100(
     """SSD counts 200 detections an image: ``map`` (not just ``map_50``) must count them too, never -1."""
     gt = torch.tensor([[10.0, 10.0, 40.0, 40.0]])
     decoys = torch.tensor([[60.0, 60.0, 70.0, 70.0]]).repeat(150, 1)  # no overlap with the object
-    preds = [dict(boxes=torch.cat([decoys, gt]), scores=torch.cat([torch.linspace(0.9, 0.5, 150), torch.tensor([0.1])]),
-                  labels=torch.ones(151, dtype=torch.long))]  # the right box ranks 151st
-    targets = [dict(boxes=gt, labels=torch.ones(1, dtype=torch.long))]
+    preds = [{"boxes": torch.cat([decoys, gt]), "scores": torch.cat([torch.linspace(0.9, 0.5, 150), torch.tensor([0.1])]),
+              "labels": torch.ones(151, dtype=torch.long)}]  # the right box ranks 151st
+    targets = [{"boxes": gt, "labels": torch.ones(1, dtype=torch.long)}]
     results = {}
     for max_dets in (100, 200):
         metric = map_metric(False, max_dets)
