@@ -12,16 +12,18 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+import yaml
 
-from datamodules.classification import ClassificationDataModule
+from datamodules.classification import GRAY_SHAPES_STATS, ClassificationDataModule
 from datamodules.pixels import LeCunNormalize, PixelNormalize
 from lit_modules.nets.lenet import LeNet5
 
-WORLD = {"image_size": 32, "kinds": ["circle", "square", "triangle", "star", "cross", "diamond", "ring", "crescent"],
-         "max_objects": 1, "scale_range": [0.45, 0.85], "clutter": 2, "occlusion": 0.0, "background": "flat"}
+# the demo's world as its config states it (a copy here had drifted: no min_contrast, colour jitter or seed)
+WORLD = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs/lenet/demo.yaml").read_text())["data"]["init_args"]["world"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     cases: dict[str, Callable[[], object]] = {
         "collate, normalize: dataset": lambda: collates["dataset"](samples),
         "collate, normalize: lecun": lambda: collates["lecun"](samples),
-        "normalisation alone, dataset (mean/std)": lambda: PixelNormalize((0.5,), (0.25,))(pixels),
+        "normalisation alone, dataset (mean/std)": lambda: PixelNormalize(*GRAY_SHAPES_STATS)(pixels),
         "normalisation alone, lecun": lambda: LeCunNormalize()(pixels),
         "LeNet-5 training step (AdamW)": step,
     }

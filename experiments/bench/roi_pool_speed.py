@@ -32,14 +32,14 @@ def boxes(n: int, side: int, g: torch.Generator) -> torch.Tensor:
     return torch.cat([torch.zeros(n, 1), xy, xy + wh], 1)
 
 
-def random_inputs(rois: int, channels: int = 64, side: int = 96, stride: int = 8) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def random_inputs(rois: int, channels: int = 64, side: int = 96, stride: int = 8) -> list[tuple[torch.Tensor, torch.Tensor, float]]:
     g = torch.Generator().manual_seed(0)
     feat = torch.relu(torch.randn(1, channels, side // stride, side // stride, generator=g))
-    return [(feat, boxes(rois, side, g))]
+    return [(feat, boxes(rois, side, g), 1 / stride)]
 
 
-def demo_inputs(config: str, ckpt: str | None, images: int, overrides: list[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The Fast R-CNN demo's feature maps and RoIs (its cached proposals) of its first ``images`` val images."""
+def demo_inputs(config: str, ckpt: str | None, images: int, overrides: list[str]) -> list[tuple[torch.Tensor, torch.Tensor, float]]:
+    """The Fast R-CNN demo's feature maps, RoIs (its cached proposals) and map / image scale, first ``images`` val images."""
     from experiments.build import build, load_weights
 
     model, dm, _ = build([config], overrides)
@@ -53,26 +53,26 @@ def demo_inputs(config: str, ckpt: str | None, images: int, overrides: list[str]
             image, target = dm._val[i]
             batch, props, _, _ = model.net.prepare([image.float() / 255 if image.dtype == torch.uint8 else image],
                                                    [target["proposals"].as_subclass(torch.Tensor)])
-            out.append((model.net.features(batch)["0"], _convert_to_roi_format(props)))
+            feat = model.net.features(batch)["0"]
+            out.append((feat, _convert_to_roi_format(props), feat.shape[-1] / batch.tensors.shape[-1]))
     return out
 
 
-def measure(inputs: list[tuple[torch.Tensor, torch.Tensor]], pool: int = 7, repeats: int = 20) -> dict:
+def measure(inputs: list[tuple[torch.Tensor, torch.Tensor, float]], pool: int = 7, repeats: int = 20) -> dict:
     """Median ms a call of each op over ``inputs`` x ``repeats`` (after one warm-up pass)."""
     times: dict[str, list[float]] = {k: [] for k in OPS}
     with torch.inference_mode():
-        for feat, rois in inputs:
-            scale = feat.shape[-1] / 96
+        for feat, rois, scale in inputs:
             assert torch.equal(tv_roi_pool(feat, rois, pool, scale), roi_pool_table(feat, rois, pool, scale))
         for rep in range(repeats + 1):
-            for feat, rois in inputs:
+            for feat, rois, scale in inputs:
                 for name, op in OPS.items():
                     t = time.perf_counter()
-                    op(feat, rois, pool, feat.shape[-1] / 96)
+                    op(feat, rois, pool, scale)
                     if rep:
                         times[name].append(time.perf_counter() - t)
     med = {k: 1e3 * statistics.median(v) for k, v in times.items()}
-    return {"rois": sum(len(r) for _, r in inputs) / len(inputs), **med, "speedup": med["torchvision"] / med["table"]}
+    return {"rois": sum(len(r) for _, r, _ in inputs) / len(inputs), **med, "speedup": med["torchvision"] / med["table"]}
 
 
 def main(argv: list[str] | None = None) -> None:
