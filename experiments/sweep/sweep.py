@@ -604,8 +604,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         failed = run_local(sweep, trials, args.runs_dir, state, args.parallel, launcher)
     rows = ablation(sweep, trials, args.runs_dir)
+    # the sweep's goal is its own metric's: a reported metric's table names no direction (IS is maximised, KID not)
     extra = [(s, ablation(s, trials, args.runs_dir)) for s in
-             (dataclasses.replace(sweep, metric=m) for m in args.report if m != sweep.metric)]
+             (dataclasses.replace(sweep, metric=m, goal=None) for m in args.report if m != sweep.metric)]
     print()
     print(write_ablation(sweep, rows, args.runs_dir / sweep.name, extra))
     print(f"ablation: {(args.runs_dir / sweep.name / 'ablation.md').resolve()}")
