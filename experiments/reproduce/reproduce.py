@@ -86,7 +86,8 @@ def run_demo(config: Path, runs: Path) -> tuple[Path, int, float]:
 
 # Metrics tabulated beside a sweep's own, where its claim shows (the sweep file's comment names them).
 SWEEP_REPORTS = {"unet_skips": ["val/boundary_acc"], "fcn_stride": ["val/boundary_acc"],
-                 "multitask_weighting": ["val/box_iou"]}
+                 "multitask_weighting": ["val/box_iou"],
+                 "gan_improved": ["val/is_shapes", "val/mode_coverage", "val/kid_shapes"]}
 # the transfer sweeps' own plot (experiments/transfer_plot.py): sweep file stem -> its --x
 SWEEP_PLOTS = {"transfer_by_size": "labels", "transfer_layers": "layers"}
 
