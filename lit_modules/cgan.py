@@ -32,6 +32,10 @@ class CGAN(DCGAN):
         conditioning: how the discriminator uses y: "projection", "concat" (Mirza & Osindero) or
             "auxiliary" (AC-GAN: it predicts y).
         aux_weight: weight of AC-GAN's class cross-entropy in both nets' losses ("auxiliary" only).
+        aux_on_fakes: the discriminator's class head also learns the asked class of the fakes (AC-GAN as
+            published). False: it learns from real images only, so it is a classifier of real shapes that
+            the generator's samples must satisfy, and cannot learn to recognise the generator's own
+            per-class patterns ("auxiliary" only).
         g_conditioning: how the generator uses y: "concat" (an embedding beside z, Mirza & Osindero) or
             "batchnorm" (class-conditional BatchNorm gain and bias at every layer; Miyato & Koyama 2018).
 
@@ -41,7 +45,7 @@ class CGAN(DCGAN):
     primary_metric = "val/cond_acc"
 
     def __init__(self, num_classes: int, conditioning: Conditioning = "projection", aux_weight: float = 1.0,
-                 g_conditioning: GConditioning = "concat", **kwargs: Any) -> None:
+                 aux_on_fakes: bool = True, g_conditioning: GConditioning = "concat", **kwargs: Any) -> None:
         if num_classes < 1:
             raise ConfigError(f"model.init_args.num_classes must be >= 1 for a conditional GAN, got {num_classes}")
         if conditioning not in ("projection", "concat", "auxiliary"):
@@ -61,7 +65,9 @@ class CGAN(DCGAN):
 
         def d_loss_fn() -> Tensor:
             (real_f, logits["real"]), (fake_f, logits["fake"]) = critic.features_and_score(real, y), critic.features_and_score(fake, y)
-            logits["aux"] = F.cross_entropy(critic.class_logits(real_f), y) + F.cross_entropy(critic.class_logits(fake_f), y)
+            logits["aux"] = F.cross_entropy(critic.class_logits(real_f), y)
+            if self.hparams.aux_on_fakes:
+                logits["aux"] = logits["aux"] + F.cross_entropy(critic.class_logits(fake_f), y)
             return self.d_loss(logits["real"], logits["fake"]) + w * logits["aux"] + self._penalty("critic")
 
         def g_loss_fn() -> Tensor:

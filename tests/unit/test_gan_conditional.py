@@ -330,7 +330,8 @@ def test_auxiliary_discriminator_predicts_the_class_and_its_score_ignores_it():
         Discriminator(image_size=16, width=8, num_classes=4).class_logits(pooled)
 
 
-def test_acgan_steps_teach_the_critic_the_classes_and_the_generator_to_follow_them():
+@pytest.mark.parametrize("aux_on_fakes", [True, False])  # False: the critic's class head learns from real images only
+def test_acgan_steps_teach_the_critic_the_classes_and_the_generator_to_follow_them(aux_on_fakes):
     import lightning as L
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -345,7 +346,7 @@ def test_acgan_steps_teach_the_critic_the_classes_and_the_generator_to_follow_th
         def train_dataloader(self):
             return DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
 
-    m = CGAN(num_classes=4, conditioning="auxiliary", lr=2e-3, **{**TINY, "g_width": 16})
+    m = CGAN(num_classes=4, conditioning="auxiliary", aux_on_fakes=aux_on_fakes, lr=2e-3, **{**TINY, "g_width": 16})
     L.Trainer(max_steps=240, logger=False, enable_checkpointing=False, enable_progress_bar=False,
               enable_model_summary=False, limit_val_batches=0).fit(m, datamodule=Data())
     m.eval()
@@ -355,3 +356,26 @@ def test_acgan_steps_teach_the_critic_the_classes_and_the_generator_to_follow_th
         nearest = torch.cdist(fake.mean((2, 3)), colours).argmin(1)  # the colour each sample drew
     assert real_acc > 0.95
     assert (nearest == y[:64]).float().mean() > 0.9  # chance 0.25
+
+
+@pytest.mark.parametrize("aux_on_fakes, critic_class_batches", [(True, 2), (False, 1)])
+def test_acgan_critic_class_head_reads_fakes_only_when_asked(aux_on_fakes, critic_class_batches):
+    import lightning as L
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 3, 16, 16), torch.arange(8) % 4
+
+    class Data(L.LightningDataModule):
+        num_classes = 4
+
+        def train_dataloader(self):
+            return DataLoader(TensorDataset(x, y), batch_size=8)
+
+    m = CGAN(num_classes=4, conditioning="auxiliary", aux_on_fakes=aux_on_fakes, **TINY)
+    calls, head = [], m.critic.class_logits
+    m.critic.class_logits = lambda pooled: calls.append(len(pooled)) or head(pooled)
+    L.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False, limit_val_batches=0).fit(m, datamodule=Data())
+    # one step: the critic's update calls its class head on the reals (and the fakes), the generator's once
+    assert calls == [8] * (critic_class_batches + 1)
