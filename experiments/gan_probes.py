@@ -10,9 +10,16 @@ plain-PyTorch loops (no Lightning, no checkpoints) on the CGAN demo's world, pri
                                                      # centre, size and angle (cos/sin of k·angle, k = 1..5)
     python -m experiments.gan_probes --mode gan      # a CGAN recipe from the flags (default: SNGAN-style);
                                                      # cond_acc, per-class accuracy and |dG/dy| vs |dG/dz|
+    python -m experiments.gan_probes --mode ckpt --ckpt RUN/checkpoints/last.ckpt [--judge F]
+                                                     # a trained CGAN's samples, 100 z per asked kind, judged:
+                                                     # the asked -> judged confusion and cond_acc
+
+``--judge F`` replaces the shipped classifier with another from ``paperlab baseline gan-features --out F`` (e.g.
+one trained with ``--degrade 0.5`` on blurred and noisy renders), in every mode.
 
 Every probe renders the demo's training set once (configs/cgan/demo.yaml, 3968 images after drop_last) and
-judges with the shipped ShapesWorld classifier (the val/cond_acc judge). Each probe takes minutes of CPU.
+judges with the shipped ShapesWorld classifier (the val/cond_acc judge) unless ``--judge`` names another. Each probe
+takes minutes of CPU (``ckpt``: seconds).
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ K = 6  # the demo's kinds
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mode", default="gan", choices=["gan", "recon", "render", "judge"])
+    ap.add_argument("--mode", default="gan", choices=["gan", "recon", "render", "judge", "ckpt"])
+    ap.add_argument("--judge", default=None, help="feature classifier file (default: the shipped one)")
+    ap.add_argument("--ckpt", default=None, help="ckpt: a CGAN checkpoint (paperlab fit --config configs/cgan/...)")
     ap.add_argument("--config", default="configs/cgan/demo.yaml", help="whose data.init_args give the world")
     ap.add_argument("--steps", type=int, default=1500, help="generator steps")
     ap.add_argument("--every", type=int, default=250, help="evaluate every this many steps")
@@ -105,7 +114,7 @@ def judge(a: argparse.Namespace) -> None:
     from torchvision.transforms.v2.functional import gaussian_blur
 
     x, y = _data(a, "val")
-    clf = load_shapes_features()
+    clf = _judge(a)
 
     def acc(images: torch.Tensor) -> float:
         return (clf.logits(images).argmax(1) == y).float().mean().item()
@@ -250,16 +259,46 @@ def gan(a: argparse.Namespace, x: torch.Tensor, y: torch.Tensor, g: Generator, c
             _grid(g(torch.randn(48, a.latent, generator=torch.Generator().manual_seed(7)), torch.arange(48) // 8), a.save)
 
 
+def _judge(a: argparse.Namespace) -> nn.Module:
+    return load_shapes_features() if a.judge is None else load_shapes_features(a.judge)
+
+
+@torch.no_grad()
+def judge_checkpoint(a: argparse.Namespace, clf: nn.Module, per_kind: int = 100) -> float:
+    """A trained CGAN's samples, ``per_kind`` z for each asked kind (z seeded by ``--seed``): confusion and cond_acc."""
+    from contracts.errors import ConfigError
+    from lit_modules.cgan import CGAN
+
+    if not a.ckpt:
+        raise ConfigError("--mode ckpt needs --ckpt RUN/checkpoints/last.ckpt (a CGAN run)")
+    m = CGAN.load_from_checkpoint(a.ckpt, map_location="cpu").eval()
+    k = m.hparams.num_classes
+    y = torch.arange(k).repeat_interleave(per_kind)
+    z = torch.randn(len(y), m.hparams.latent_dim, generator=torch.Generator().manual_seed(a.seed))
+    pred = clf.logits(m.generator(z, y)).argmax(1)
+    confusion = torch.zeros(k, k, dtype=torch.long).index_put_((y, pred), torch.ones_like(y), accumulate=True)
+    kinds = getattr(clf, "kinds", ()) or tuple(map(str, range(k)))
+    print("asked \\ judged: " + " ".join(f"{n:>8}" for n in kinds))
+    for name, row in zip(kinds, confusion.tolist(), strict=True):
+        print(f"{name:>15}: " + " ".join(f"{c:>8}" for c in row))
+    acc = float((pred == y).float().mean())
+    print(f"cond_acc {acc:.3f} over {len(y)} samples ({a.judge or 'the shipped judge'})")
+    return acc
+
+
 def main(argv: list[str] | None = None) -> None:
     a = _parser().parse_args(argv)
     print(vars(a), flush=True)
     torch.manual_seed(a.seed)
     if a.mode == "judge":
         return judge(a)
+    if a.mode == "ckpt":
+        judge_checkpoint(a, _judge(a))
+        return None
     if a.mode == "render":
-        return render(a, load_shapes_features())
+        return render(a, _judge(a))
     x, y = _data(a)
-    clf = load_shapes_features()
+    clf = _judge(a)
     g = generator(a, a.latent)
     (recon if a.mode == "recon" else gan)(a, x, y, g, clf)
 

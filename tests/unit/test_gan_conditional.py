@@ -379,3 +379,26 @@ def test_acgan_critic_class_head_reads_fakes_only_when_asked(aux_on_fakes, criti
               enable_model_summary=False, limit_val_batches=0).fit(m, datamodule=Data())
     # one step: the critic's update calls its class head on the reals (and the fakes), the generator's once
     assert calls == [8] * (critic_class_batches + 1)
+
+
+def test_degrade_blurs_and_noises_the_chosen_share_only():
+    from experiments.baselines.gan_features import degrade
+
+    torch.manual_seed(0)
+    x = torch.zeros(16, 3, 16, 16)
+    x[:, :, 4:12, 4:12] = 1.0  # a sharp square
+    x = x * 2 - 1
+    assert torch.equal(degrade(x, 0.0), x)
+    out = degrade(x, 1.0)
+    assert out.shape == x.shape and out.min() >= -1 and out.max() <= 1
+    changed = (out - x).abs().flatten(1).amax(1) > 1e-3
+    assert changed.all()
+    edge = (out[:, :, 8, 3] - x[:, :, 8, 3]).abs().mean()  # just outside the square: the blur spreads it
+    assert edge > 0.01
+
+
+def test_gan_probe_on_a_checkpoint_needs_one():
+    from experiments.gan_probes import main as probes
+
+    with pytest.raises(ConfigError, match="--ckpt"):
+        probes(["--mode", "ckpt"])
