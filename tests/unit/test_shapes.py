@@ -321,3 +321,17 @@ def test_rotation_step_sets_the_turn_per_frame_and_nothing_else():
             assert turn == 0 and a.frames == b.frames
     with pytest.raises(ValueError, match="rotation_step"):
         ShapesClips("train", 4, rotation_step=(12, 4))
+
+
+def test_an_upright_world_is_the_same_one_object_scenes_without_rotation():
+    import dataclasses
+
+    cfg = WorldConfig(image_size=48, min_objects=1, max_objects=1)
+    upright = dataclasses.replace(cfg, rotation=False)
+    for i in range(10):
+        a = sample_scene(make_rng(cfg.seed, "train", i), cfg, 1)
+        b = sample_scene(make_rng(cfg.seed, "train", i), upright, 1)
+        assert all(o.angle == 0.0 for o in b.objects)
+        assert [(o.kind, o.cx, o.cy, o.size, o.color) for o in a.objects] == \
+            [(o.kind, o.cx, o.cy, o.size, o.color) for o in b.objects]
+    assert any(o.angle != 0.0 for i in range(10) for o in sample_scene(make_rng(cfg.seed, "train", i), cfg, 1).objects)
