@@ -1,5 +1,5 @@
 """Cheap diagnostics of the conditional GAN demo's failure (docs/ANALYSES.md, "Conditional GAN ..."): short
-plain-PyTorch loops (no Lightning, no checkpoints) on the CGAN demo's world, printing what limits cond_acc.
+plain-PyTorch loops (no Lightning; only ``ckpt`` reads a trained run) on the CGAN demo's world, printing what limits cond_acc.
 
     python -m experiments.gan_probes --mode judge    # the kind classifier on blurred / noisy / half-res real images
     python -m experiments.gan_probes --mode recon    # can the generator draw the kinds at all? A conditional
