@@ -34,7 +34,7 @@ from torch import nn
 
 from datamodules.generation import GenerationDataModule
 from lit_modules.losses.gan import d_loss_bce, d_loss_hinge, g_loss_hinge, g_loss_nonsaturating
-from lit_modules.metrics.features import load_shapes_features
+from lit_modules.metrics.features import SHAPES_FEATURES, load_shapes_features
 from lit_modules.nets.gan import Discriminator, Generator
 
 K = 6  # the demo's kinds
@@ -260,23 +260,24 @@ def gan(a: argparse.Namespace, x: torch.Tensor, y: torch.Tensor, g: Generator, c
 
 
 def _judge(a: argparse.Namespace) -> nn.Module:
-    return load_shapes_features() if a.judge is None else load_shapes_features(a.judge)
+    return load_shapes_features(a.judge or SHAPES_FEATURES)
 
 
 @torch.no_grad()
 def judge_checkpoint(a: argparse.Namespace, clf: nn.Module, per_kind: int = 100) -> float:
     """A trained CGAN's samples, ``per_kind`` z for each asked kind (z seeded by ``--seed``): confusion and cond_acc."""
+    from torchmetrics.functional.classification import multiclass_confusion_matrix
+
     from contracts.errors import ConfigError
     from lit_modules.cgan import CGAN
 
     if not a.ckpt:
         raise ConfigError("--mode ckpt needs --ckpt RUN/checkpoints/last.ckpt (a CGAN run)")
-    m = CGAN.load_from_checkpoint(a.ckpt, map_location="cpu").eval()
+    m = CGAN.load_from_checkpoint(a.ckpt, map_location="cpu")
     k = m.hparams.num_classes
     y = torch.arange(k).repeat_interleave(per_kind)
-    z = torch.randn(len(y), m.hparams.latent_dim, generator=torch.Generator().manual_seed(a.seed))
-    pred = clf.logits(m.generator(z, y)).argmax(1)
-    confusion = torch.zeros(k, k, dtype=torch.long).index_put_((y, pred), torch.ones_like(y), accumulate=True)
+    pred = clf.logits(m.generate(y, torch.Generator().manual_seed(a.seed))).argmax(1)
+    confusion = multiclass_confusion_matrix(pred, y, num_classes=k)  # rows: asked, columns: judged
     kinds = getattr(clf, "kinds", ()) or tuple(map(str, range(k)))
     print("asked \\ judged: " + " ".join(f"{n:>8}" for n in kinds))
     for name, row in zip(kinds, confusion.tolist(), strict=True):

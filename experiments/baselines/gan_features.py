@@ -58,16 +58,16 @@ def degrade(x: torch.Tensor, p: float, max_sigma: float = 1.5, max_noise: float 
     Images in [-1, 1], (B, 3, S, S); the rest pass unchanged. A judge trained on these reads slightly soft or noisy
     shapes, as a generator draws them (``--degrade``: the robust-judge probe of docs/ANALYSES.md).
     """
-    from torchvision.transforms.v2.functional import gaussian_blur
+    from torchvision.transforms import v2
 
     pick = torch.rand(len(x)) < p
     if not pick.any():
         return x
+    blur = v2.GaussianBlur(7, sigma=(1e-3, max_sigma))  # draws its sigma at each call: one per image
     out = x.clone()
     for i in torch.where(pick)[0].tolist():
-        sigma = float(torch.empty(()).uniform_(1e-3, max_sigma))
-        out[i] = gaussian_blur(x[i : i + 1], [7, 7], [sigma, sigma])[0]
-        out[i] = (out[i] + float(torch.empty(()).uniform_(0, max_noise)) * torch.randn_like(out[i])).clamp(-1, 1)
+        std = float(torch.empty(()).uniform_(0, max_noise))  # torchvision's GaussianNoise has one fixed std
+        out[i] = (blur(x[i]) + std * torch.randn_like(x[i])).clamp(-1, 1)
     return out
 
 
